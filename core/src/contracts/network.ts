@@ -1,0 +1,12 @@
+import type { Lease } from './lease.js';
+
+/**
+ * One overlay network as a backend programs it. `run` watches peer leases and keeps the kernel in step
+ * until `signal` aborts, then resolves.
+ */
+export interface Network {
+  readonly lease: Lease;
+  /** Written to subnet.env as FLANNEL_MTU. */
+  readonly mtu: number;
+  run(signal: AbortSignal): Promise<void>;
+}

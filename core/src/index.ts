@@ -1,0 +1,43 @@
+/**
+ * @flannel-ts/core public API. Backend packages import only from here (and `@flannel-ts/core/testing`
+ * in their tests); everything else in core is internal.
+ */
+import 'reflect-metadata';
+
+export type { Backend } from './contracts/backend.js';
+export {
+  BACKEND_CONTRACT_VERSION,
+  defineBackend,
+  type BackendContext,
+  type BackendDescriptor,
+} from './contracts/backend-plugin.js';
+export { Clock, systemClock } from './contracts/clock.js';
+export { ExternalInterface } from './contracts/external-interface.js';
+export type { JsonValue, Lease, LeaseAttrs, LeaseEvent, LeaseEventType, LeaseWatchResult } from './contracts/lease.js';
+export { Logger } from './contracts/logger.js';
+export type { Network } from './contracts/network.js';
+export type { NetworkConfig } from './contracts/network-config.js';
+export { LeaseRevokedError, SubnetManager } from './contracts/subnet-manager.js';
+
+export { checkNetworkConfig, DEFAULT_BACKEND_TYPE, loadNetConfig, parseNetConfig, type ParseOptions } from './config/net-conf.js';
+export { foldKeys } from './config/json-fields.js';
+export { coreModule, createContainer, type CoreModuleOptions } from './di/core-module.js';
+export { isUserError, UserError } from './errors/user-error.js';
+export { IP, type IPFamily } from './ip/ip.js';
+export { IPNet } from './ip/ipnet.js';
+export { decodeLeaseAttrs, encodeLeaseAttrs, LeaseAttrsError, sameLeaseAttrs } from './lease/lease-attrs-json.js';
+export { toLeaseEvents } from './lease/lease-events.js';
+export { LeaseWatcher, sameSubnet } from './lease/lease-watcher.js';
+export { isSubnetKey, makeSubnetKey, parseSubnetKey, type SubnetKey } from './lease/subnet-key.js';
+export { createLogger, LOG_LEVELS } from './log/logger.js';
+export {
+  DEFAULT_SUBNET_FILE,
+  formatSubnetEnv,
+  parseCIDRList,
+  parseEnvText,
+  readSubnetFile,
+  writeSubnetFile,
+  type PreviousSubnetEnv,
+  type ReadWarning,
+  type SubnetEnv,
+} from './subnet-file/subnet-env.js';

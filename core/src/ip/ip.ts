@@ -1,0 +1,172 @@
+/**
+ * IPv4 and IPv6 addresses as one value type. The address is kept as a bigint so that
+ * subnet arithmetic (next subnet, containment, overlap) is the same code for both families.
+ */
+export type IPFamily = 4 | 6;
+
+export const ADDR_BITS: Record<IPFamily, number> = { 4: 32, 6: 128 };
+
+export class IP {
+  private constructor(
+    readonly family: IPFamily,
+    readonly value: bigint,
+  ) {}
+
+  static v4(value: bigint | number): IP {
+    const v = BigInt(value);
+    if (v < 0n || v > 0xffffffffn) throw new RangeError(`IPv4 value out of range: ${v}`);
+    return new IP(4, v);
+  }
+
+  static v6(value: bigint): IP {
+    if (value < 0n || value >> 128n !== 0n) throw new RangeError(`IPv6 value out of range: ${value}`);
+    return new IP(6, value);
+  }
+
+  static of(family: IPFamily, value: bigint): IP {
+    return family === 4 ? IP.v4(value) : IP.v6(value);
+  }
+
+  /** Parses dotted IPv4 or textual IPv6; returns undefined for anything else. */
+  static tryParse(text: string): IP | undefined {
+    if (text.includes(':')) {
+      const v = parseV6(text);
+      return v === undefined ? undefined : new IP(6, v);
+    }
+    const v = parseV4(text);
+    return v === undefined ? undefined : new IP(4, v);
+  }
+
+  static parse(text: string): IP {
+    const ip = IP.tryParse(text);
+    if (!ip) throw new RangeError(`invalid IP address: ${JSON.stringify(text)}`);
+    return ip;
+  }
+
+  static fromBytes(bytes: Uint8Array): IP {
+    if (bytes.length !== 4 && bytes.length !== 16) throw new RangeError(`an IP address has 4 or 16 bytes, got ${bytes.length}`);
+    let v = 0n;
+    for (const b of bytes) v = (v << 8n) | BigInt(b);
+    return new IP(bytes.length === 4 ? 4 : 6, v);
+  }
+
+  get bits(): number {
+    return ADDR_BITS[this.family];
+  }
+
+  toBytes(): Uint8Array {
+    const n = this.bits / 8;
+    const out = new Uint8Array(n);
+    let v = this.value;
+    for (let i = n - 1; i >= 0; i--) {
+      out[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+    return out;
+  }
+
+  add(delta: bigint | number): IP {
+    return IP.of(this.family, this.value + BigInt(delta));
+  }
+
+  equals(other: IP | undefined): boolean {
+    return other !== undefined && other.family === this.family && other.value === this.value;
+  }
+
+  compare(other: IP): number {
+    if (this.family !== other.family) return this.family - other.family;
+    return this.value < other.value ? -1 : this.value > other.value ? 1 : 0;
+  }
+
+  isUnspecified(): boolean {
+    return this.value === 0n;
+  }
+
+  toString(): string {
+    return this.family === 4 ? formatV4(this.value) : formatV6(this.value);
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+}
+
+function parseV4(text: string): bigint | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  let v = 0n;
+  for (const p of parts) {
+    // Go rejects leading zeros (ambiguous octal); so do we.
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
+    const n = Number(p);
+    if (n > 255) return undefined;
+    v = (v << 8n) | BigInt(n);
+  }
+  return v;
+}
+
+function parseV6(text: string): bigint | undefined {
+  if (text.includes('%')) return undefined; // zones are not addresses we store
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const parseGroups = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const out: number[] = [];
+    const items = s.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (i === items.length - 1 && item.includes('.')) {
+        const v4 = parseV4(item);
+        if (v4 === undefined) return undefined;
+        out.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) return undefined;
+        out.push(parseInt(item, 16));
+      }
+    }
+    return out;
+  };
+  const head = parseGroups(halves[0]!);
+  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
+  if (!head || !tail) return undefined;
+  let groups: number[];
+  if (halves.length === 2) {
+    const missing = 8 - head.length - tail.length;
+    if (missing < 1) return undefined;
+    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  } else {
+    groups = head;
+  }
+  if (groups.length !== 8) return undefined;
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | BigInt(g);
+  return v;
+}
+
+function formatV4(v: bigint): string {
+  return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
+}
+
+/** RFC 5952 form, as Go prints it: lower-case, longest zero run (of 2+ groups) compressed, leftmost on a tie. */
+function formatV6(v: bigint): string {
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
+  if (bestLen < 2) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+}

@@ -1,0 +1,90 @@
+import type { Lease, LeaseEvent, LeaseWatchResult } from '../contracts/lease.js';
+import { sameLeaseAttrs } from './lease-attrs-json.js';
+
+/**
+ * Turns a store's watch results into Added/Removed events for a backend, keeping the list of
+ * known peer leases. Flannel's LeaseWatcher semantics, with two deliberate fixes:
+ *  - a snapshot also reports a known lease whose attributes changed (an Added with the new attributes),
+ *    where Go flannel reports nothing, so a peer that changed its VTEP MAC is reprogrammed;
+ *  - an empty batch of events (a store that could not parse what it saw) removes nothing, where Go
+ *    flannel treats it as an empty snapshot and withdraws every peer (quirk 5).
+ * Our own lease is never reported.
+ */
+export class LeaseWatcher {
+  private known: Lease[] = [];
+
+  constructor(
+    private readonly ownLease: Lease,
+    private readonly onUnknownRemoval?: (lease: Lease) => void,
+  ) {}
+
+  apply(result: LeaseWatchResult): LeaseEvent[] {
+    return result.kind === 'snapshot' ? this.reset(result.snapshot) : this.update(result.events);
+  }
+
+  /** The peers currently known (our own lease excluded). */
+  peers(): Lease[] {
+    return this.known.filter((l) => !sameSubnet(l, this.ownLease));
+  }
+
+  update(events: LeaseEvent[]): LeaseEvent[] {
+    const out: LeaseEvent[] = [];
+    for (const event of events) {
+      if (sameSubnet(event.lease, this.ownLease)) continue;
+      const i = this.known.findIndex((k) => sameSubnet(event.lease, k));
+      if (event.type === 'added') {
+        if (i >= 0) this.known[i] = event.lease;
+        else this.known.push(event.lease);
+        out.push(event);
+      } else if (i >= 0) {
+        // A store's delete carries only the subnet; the backend needs the attributes it programmed with.
+        const [stored] = this.known.splice(i, 1);
+        out.push({ type: 'removed', lease: stored! });
+      } else {
+        this.onUnknownRemoval?.(event.lease);
+        out.push(event);
+      }
+    }
+    return out;
+  }
+
+  reset(snapshot: Lease[]): LeaseEvent[] {
+    const out: LeaseEvent[] = [];
+    const old = [...this.known];
+    for (const lease of snapshot) {
+      if (sameSubnet(lease, this.ownLease)) continue;
+      const i = old.findIndex((k) => sameSubnet(lease, k));
+      if (i < 0) {
+        out.push({ type: 'added', lease });
+        continue;
+      }
+      const [prev] = old.splice(i, 1);
+      if (!sameLease(prev!, lease)) out.push({ type: 'added', lease });
+    }
+    for (const gone of old) {
+      if (!sameSubnet(gone, this.ownLease)) out.push({ type: 'removed', lease: gone });
+    }
+    this.known = [...snapshot];
+    return out;
+  }
+}
+
+/**
+ * Whether `incoming` names the same subnet as `known`, judged by the parts `incoming` has:
+ * IPv4 only, IPv6 only, or both.
+ */
+export function sameSubnet(incoming: Lease, known: Lease): boolean {
+  const v4 = incoming.subnet !== undefined;
+  const v6 = incoming.ipv6Subnet !== undefined;
+  if (v4 && v6) return incoming.subnet!.equals(known.subnet) && incoming.ipv6Subnet!.equals(known.ipv6Subnet);
+  if (v6) return incoming.ipv6Subnet!.equals(known.ipv6Subnet);
+  return incoming.subnet !== undefined && incoming.subnet.equals(known.subnet);
+}
+
+function sameLease(a: Lease, b: Lease): boolean {
+  return (
+    String(a.subnet) === String(b.subnet) &&
+    String(a.ipv6Subnet) === String(b.ipv6Subnet) &&
+    sameLeaseAttrs(a.attrs, b.attrs)
+  );
+}

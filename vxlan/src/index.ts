@@ -1,0 +1,10 @@
+import { BACKEND_CONTRACT_VERSION, UserError, type BackendDescriptor } from '@flannel-ts/core';
+
+/** Skeleton: loads through the plugin loader like any backend, and says plainly that it cannot run yet. */
+export const backend: BackendDescriptor = {
+  name: 'vxlan',
+  contractVersion: BACKEND_CONTRACT_VERSION,
+  create() {
+    throw new UserError('Backend.Type', '"vxlan" is not implemented yet in this flannel-ts release', 'see vxlan/README.md for its status');
+  },
+};

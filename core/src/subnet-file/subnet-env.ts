@@ -34,7 +34,7 @@ export function formatSubnetEnv(env: SubnetEnv): string {
  */
 export async function writeSubnetFile(path: string, env: SubnetEnv): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await makeDirs(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   const fh = await open(tmp, 'w', 0o644);
   try {
@@ -49,6 +49,16 @@ export async function writeSubnetFile(path: string, env: SubnetEnv): Promise<voi
   await fh.close();
   await rename(tmp, path);
   await chmod(path, 0o644);
+}
+
+/** mkdir -p with 0755 on every directory it creates, whatever the umask (mkdir's mode is masked by it). */
+async function makeDirs(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode: 0o755 });
+  if (first === undefined) return;
+  for (let d = dir; d.length >= first.length; d = dirname(d)) {
+    await chmod(d, 0o755);
+    if (d === first) break;
+  }
 }
 
 function firstHost(net: IPNet): string {
@@ -116,16 +126,13 @@ export async function readSubnetFile(path: string, warn?: (w: ReadWarning) => vo
     if (nets.length > 1) warn?.({ key, problem: `holds ${nets.length} subnets, expected one; ignoring it` });
     return nets.length === 1 ? nets[0] : undefined;
   };
+  const networks = list('FLANNEL_NETWORK');
+  const subnet = single('FLANNEL_SUBNET');
+  const ipv6Networks = list('FLANNEL_IPV6_NETWORK');
+  const ipv6Subnet = single('FLANNEL_IPV6_SUBNET');
   const mtuText = env.get('FLANNEL_MTU');
   const mtu = mtuText !== undefined && /^\d+$/.test(mtuText) ? Number(mtuText) : undefined;
   if (mtuText !== undefined && mtu === undefined) warn?.({ key: 'FLANNEL_MTU', problem: `not a number: ${JSON.stringify(mtuText)}` });
   const masq = env.get('FLANNEL_IPMASQ');
-  return {
-    networks: list('FLANNEL_NETWORK'),
-    subnet: single('FLANNEL_SUBNET'),
-    ipv6Networks: list('FLANNEL_IPV6_NETWORK'),
-    ipv6Subnet: single('FLANNEL_IPV6_SUBNET'),
-    mtu,
-    ipMasq: masq === undefined ? undefined : masq === 'true',
-  };
+  return { networks, subnet, ipv6Networks, ipv6Subnet, mtu, ipMasq: masq === undefined ? undefined : masq === 'true' };
 }

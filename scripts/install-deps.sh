@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that flannel-ts's tests, demo and benchmarks use, when they are missing.
+# Safe to run again: it installs nothing when everything is there. Needs root (apt-get).
+#
+#   scripts/install-deps.sh            everything the test suites need
+#   scripts/install-deps.sh --demo     only what `npm run demo` needs
+set -euo pipefail
+
+demo=(iproute2 iputils-ping)
+tests=(
+  "${demo[@]}"
+  iptables nftables tcpdump          # traffic rules and their checks
+  etcd-server etcd-client            # the etcd v3 subnet store
+  containernetworking-plugins        # bridge/host-local delegates of the CNI plugin
+  iperf3                             # throughput benchmarks
+  strongswan-charon strongswan-swanctl libstrongswan-standard-plugins  # ipsec backend
+  wireguard-tools                    # wg, to inspect wireguard devices
+  qemu-system-x86 busybox-static kmod cpio xz-utils  # nested kernel for ipip/ESP/wireguard
+)
+
+wanted=("${tests[@]}")
+[ "${1:-}" = "--demo" ] && wanted=("${demo[@]}")
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: these Debian packages are missing: ${missing[*]}" >&2
+  echo "install-deps: run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done" >&2

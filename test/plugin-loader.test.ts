@@ -1,0 +1,93 @@
+// The plugin loader against real packages: the built-in skeletons, a third-party package that `npm ci`
+// installs from test/fixtures (a local folder), and plugins given as paths. Everything is built by the
+// DI container, as the daemon will do it.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ContainerModule } from 'inversify';
+import { coreModule, createContainer, ExternalInterface, IP, loadNetConfig, SubnetManager, type Backend } from '@flannel-ts/core';
+import { InMemorySubnetManager, RecordingLogger } from '@flannel-ts/core/testing';
+import { BackendLoader, BackendManager, backendsModule, BUILTIN_BACKENDS } from '@flannel-ts/backends';
+
+const fixtures = resolve(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/plugins');
+
+function daemonContainer(netConf: string) {
+  const config = loadNetConfig(netConf);
+  const subnetManager = new InMemorySubnetManager(config);
+  const logger = new RecordingLogger();
+  const extIface: ExternalInterface = { iface: { name: 'eth0', index: 2, mtu: 1500 }, ifaceAddr: IP.parse('192.0.2.10'), extAddr: IP.parse('192.0.2.10') };
+  const container = createContainer(
+    coreModule({ logger }),
+    backendsModule,
+    new ContainerModule(({ bind }) => {
+      bind(SubnetManager).toConstantValue(subnetManager);
+      bind(ExternalInterface).toConstantValue(extIface);
+    }),
+  );
+  return { config, subnetManager, logger, container };
+}
+
+describe('Backend.Type selects a plugin package', () => {
+  it('runs a third-party backend installed from a local folder, selected as "example"', async () => {
+    const { config, subnetManager, logger, container } = daemonContainer('{"Network": "10.50.0.0/16", "Backend": {"Type": "example", "Greeting": "hi"}}');
+    const backend = await container.get(BackendManager).getBackend(config.backendType);
+    const network = await backend.registerNetwork(config, AbortSignal.timeout(5000));
+
+    expect(String(network.lease.subnet)).toBe('10.50.1.0/24');
+    expect(network.mtu).toBe(1490);
+    const [stored] = subnetManager.list();
+    expect(stored?.attrs.backendType).toBe('example');
+    expect(stored?.attrs.backendData).toEqual({ Greeting: 'hi' });
+    expect(logger.entries.find((e) => e.msg === 'backend loaded')?.obj).toMatchObject({ backend: 'example', package: 'flannel-backend-example' });
+
+    const stop = new AbortController();
+    const running = network.run(stop.signal);
+    stop.abort();
+    await expect(running).resolves.toBeUndefined();
+  });
+
+  it('builds one backend per type and shares it', async () => {
+    const { container } = daemonContainer('{"Network": "10.50.0.0/16"}');
+    const manager = container.get(BackendManager);
+    const [a, b] = await Promise.all([manager.getBackend('example'), manager.getBackend('example')]);
+    expect(a).toBe(b);
+  });
+
+  it('loads every built-in backend package through the same loader', async () => {
+    const loader = createContainer(coreModule({ logger: new RecordingLogger() }), backendsModule).get(BackendLoader);
+    const shipped = BUILTIN_BACKENDS.filter((b) => b !== 'wireguard'); // wireguard has no package yet
+    for (const type of shipped) {
+      const { descriptor, specifier } = await loader.load(type);
+      expect([descriptor.name, specifier]).toEqual([type, `@flannel-ts/${type}`]);
+    }
+  });
+
+  it('says a skeleton backend is not implemented yet, as a user error', async () => {
+    const { config, container } = daemonContainer('{"Network": "10.50.0.0/16", "Backend": {"Type": "udp"}}');
+    await expect(container.get(BackendManager).getBackend(config.backendType)).rejects.toThrow(/Backend.Type: "udp" is not implemented yet/);
+  });
+
+  it('accepts a path to a plugin folder', async () => {
+    const loader = createContainer(coreModule({ logger: new RecordingLogger() }), backendsModule).get(BackendLoader);
+    const loaded = await loader.load(resolve(fixtures, '../flannel-backend-example'));
+    expect(loaded.descriptor.name).toBe('example');
+  });
+
+  it.each([
+    ['old-contract', /implements backend contract v0, but this flanneld implements v1/],
+    ['no-descriptor', /exports no backend descriptor/],
+    ['broken', /failed to load: .*a-dependency-that-is-not-installed/],
+    ['missing-folder', /unknown backend type; no package found.*check that the path exists/],
+  ])('gives a clear error for the %s plugin', async (name, message) => {
+    const { container } = daemonContainer('{"Network": "10.50.0.0/16"}');
+    const err = await container.get(BackendManager).getBackend(resolve(fixtures, name)).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('UserError');
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('says how to install a plugin that is not there', async () => {
+    const { container } = daemonContainer('{"Network": "10.50.0.0/16"}');
+    const attempt: Promise<Backend> = container.get(BackendManager).getBackend('@acme/geneve');
+    await expect(attempt).rejects.toThrow('tried @acme/flannel-backend-geneve, @acme/geneve');
+    await expect(attempt).rejects.toThrow('npm install @acme/flannel-backend-geneve');
+  });
+});

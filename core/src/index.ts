@@ -25,6 +25,7 @@ export { coreModule, createContainer, type CoreModuleOptions } from './di/core-m
 export { isUserError, UserError } from './errors/user-error.js';
 export { IP, type IPFamily } from './ip/ip.js';
 export { IPNet } from './ip/ipnet.js';
+export { MAC } from './ip/mac.js';
 export { decodeLeaseAttrs, encodeLeaseAttrs, LeaseAttrsError, sameLeaseAttrs } from './lease/lease-attrs-json.js';
 export { toLeaseEvents } from './lease/lease-events.js';
 export { LeaseWatcher, sameSubnet } from './lease/lease-watcher.js';

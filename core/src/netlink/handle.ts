@@ -1,0 +1,185 @@
+import type { IP } from '../ip/ip.js';
+import { decodeAddr, encodeAddrDump, type Addr } from './addr.js';
+import { NetlinkError } from './errors.js';
+import { checkLinkName, decodeLink, writeIfinfomsg, type Link, type LinkChange, type LinkSpec } from './link.js';
+import { decodeFdb, decodeNeigh, encodeNeighDump, type FdbEntry, type Neigh } from './neigh.js';
+import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, IFLA_IFNAME, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE } from './nl/constants.js';
+import * as req from './requests.js';
+import { decodeRoute, encodeRouteDump, encodeRouteGet, routeMatches, type Route, type RouteFilter } from './route.js';
+import { NetlinkSocket, type NetlinkRequest, type NetlinkSocketOptions } from './socket/netlink-socket.js';
+
+export type OpResult = NetlinkError | undefined;
+
+/**
+ * An rtnetlink handle, bound to one network namespace for its whole life. Method names mirror iproute2
+ * (`routeReplace` is `ip route replace`). Single operations throw NetlinkError; `apply` runs a batch and
+ * returns a result per operation.
+ */
+export class NetlinkHandle {
+  private constructor(
+    private readonly sock: NetlinkSocket,
+    readonly netns: string | undefined,
+  ) {}
+
+  /** A handle on the current namespace, or on `netns` (a name under /var/run/netns, or a path). */
+  static open(opts: NetlinkSocketOptions = {}): NetlinkHandle {
+    return new NetlinkHandle(NetlinkSocket.open(opts), opts.netns);
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+
+  /** Runs the requests as batches (one sendto per batch), in order; one result per request. */
+  apply(requests: readonly NetlinkRequest[]): Promise<OpResult[]> {
+    return this.sock.execute(requests);
+  }
+
+  // Links
+
+  async linkList(): Promise<Link[]> {
+    return this.sock.dump({ op: 'ip link show', type: RTM_GETLINK, body: (w) => writeIfinfomsg(w) }).map((m) => decodeLink(m.payload));
+  }
+
+  /** `ip link show NAME`; undefined when there is no such device. */
+  async linkByName(name: string): Promise<Link | undefined> {
+    checkLinkName(name);
+    return this.getLink(`ip link show ${name}`, 0, name);
+  }
+
+  async linkByIndex(index: number): Promise<Link | undefined> {
+    return this.getLink(`ip link show #${index}`, index);
+  }
+
+  /** `ip link add …`; returns the new link as the kernel reports it. */
+  async linkAdd(spec: LinkSpec): Promise<Link> {
+    await this.sock.do(req.linkAdd(spec));
+    const link = await this.linkByName(spec.name);
+    if (!link) throw new NetlinkError(`ip link show ${spec.name}`, 19);
+    return link;
+  }
+
+  linkDel(index: number): Promise<void> {
+    return this.sock.do(req.linkDel(index));
+  }
+
+  linkSet(index: number, change: LinkChange): Promise<void> {
+    return this.sock.do(req.linkSet(index, change));
+  }
+
+  linkSetUp(index: number): Promise<void> {
+    return this.linkSet(index, { up: true });
+  }
+
+  linkSetDown(index: number): Promise<void> {
+    return this.linkSet(index, { up: false });
+  }
+
+  linkSetMtu(index: number, mtu: number): Promise<void> {
+    return this.linkSet(index, { mtu });
+  }
+
+  linkSetHardwareAddr(index: number, mac: NonNullable<LinkChange['mac']>): Promise<void> {
+    return this.linkSet(index, { mac });
+  }
+
+  /** `ip link set DEV master BR`; 0 for `nomaster`. */
+  linkSetMaster(index: number, masterIndex: number): Promise<void> {
+    return this.linkSet(index, { masterIndex });
+  }
+
+  // Addresses
+
+  async addrList(family?: 4 | 6, linkIndex?: number): Promise<Addr[]> {
+    const af = family === 4 ? AF_INET : family === 6 ? AF_INET6 : AF_UNSPEC;
+    const msgs = this.sock.dump({ op: 'ip addr show', type: RTM_GETADDR, body: (w) => encodeAddrDump(w, af, linkIndex ?? 0) });
+    return msgs.map((m) => decodeAddr(m.payload)).filter((a): a is Addr => a !== undefined && (linkIndex === undefined || a.linkIndex === linkIndex));
+  }
+
+  addrAdd(a: Addr): Promise<void> {
+    return this.sock.do(req.addrAdd(a));
+  }
+
+  addrReplace(a: Addr): Promise<void> {
+    return this.sock.do(req.addrReplace(a));
+  }
+
+  addrDel(a: Addr): Promise<void> {
+    return this.sock.do(req.addrDel(a));
+  }
+
+  // Routes
+
+  /** `ip route show [table T] [dev D] [proto P] [exact DST]` for one family. Table defaults to main. */
+  async routeList(family: 4 | 6, filter: RouteFilter = {}): Promise<Route[]> {
+    const msgs = this.sock.dump({ op: 'ip route show', type: RTM_GETROUTE, body: (w) => encodeRouteDump(w, family, filter) });
+    return msgs.map((m) => decodeRoute(m.payload)).filter((r): r is Route => r !== undefined && routeMatches(r, filter));
+  }
+
+  routeAdd(r: Route): Promise<void> {
+    return this.sock.do(req.routeAdd(r));
+  }
+
+  routeReplace(r: Route): Promise<void> {
+    return this.sock.do(req.routeReplace(r));
+  }
+
+  routeDel(r: Route): Promise<void> {
+    return this.sock.do(req.routeDel(r));
+  }
+
+  /** `ip route get DST`: the route the kernel would use, with its device and source address. */
+  async routeGet(dst: IP): Promise<Route> {
+    const [msg] = this.sock.query({ op: `ip route get ${dst}`, type: RTM_GETROUTE, flags: 0, body: (w) => encodeRouteGet(w, dst) });
+    const route = msg && decodeRoute(msg.payload);
+    if (!route) throw new NetlinkError(`ip route get ${dst}`, 101);
+    return route;
+  }
+
+  // Neighbours and the bridge FDB
+
+  async neighList(linkIndex: number, family: 4 | 6 = 4): Promise<Neigh[]> {
+    const af = family === 4 ? AF_INET : AF_INET6;
+    const msgs = this.sock.dump({ op: 'ip neigh show', type: RTM_GETNEIGH, body: (w) => encodeNeighDump(w, af, linkIndex) });
+    return msgs.map((m) => decodeNeigh(m.payload)).filter((n): n is Neigh => n !== undefined && n.linkIndex === linkIndex);
+  }
+
+  neighSet(n: Neigh): Promise<void> {
+    return this.sock.do(req.neighSet(n));
+  }
+
+  neighAdd(n: Neigh): Promise<void> {
+    return this.sock.do(req.neighAdd(n));
+  }
+
+  neighDel(n: Neigh): Promise<void> {
+    return this.sock.do(req.neighDel(n));
+  }
+
+  async fdbList(linkIndex: number): Promise<FdbEntry[]> {
+    const msgs = this.sock.dump({ op: 'bridge fdb show', type: RTM_GETNEIGH, body: (w) => encodeNeighDump(w, AF_BRIDGE, linkIndex) });
+    return msgs.map((m) => decodeFdb(m.payload)).filter((f): f is FdbEntry => f !== undefined && f.linkIndex === linkIndex);
+  }
+
+  fdbAppend(f: FdbEntry): Promise<void> {
+    return this.sock.do(req.fdbAppend(f));
+  }
+
+  fdbReplace(f: FdbEntry): Promise<void> {
+    return this.sock.do(req.fdbReplace(f));
+  }
+
+  fdbDel(f: FdbEntry): Promise<void> {
+    return this.sock.do(req.fdbDel(f));
+  }
+
+  private async getLink(op: string, index: number, name?: string): Promise<Link | undefined> {
+    try {
+      const [msg] = this.sock.query({ op, type: RTM_GETLINK, flags: 0, body: (w) => (writeIfinfomsg(w, index), name !== undefined && w.str(IFLA_IFNAME, name)) });
+      return msg ? decodeLink(msg.payload) : undefined;
+    } catch (err) {
+      if (err instanceof NetlinkError && err.code === 'ENODEV') return undefined;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * @flannel-ts/core/netlink: rtnetlink over libc through ffi-rs. Names mirror iproute2; requests batch.
+ */
+export { NetlinkHandle, type OpResult } from './handle.js';
+export { NetlinkArgumentError, NetlinkError, errnoName } from './errors.js';
+export { addrNet, type Addr } from './addr.js';
+export { checkLinkName, type Link, type LinkChange, type LinkSpec, type VxlanInfo, type VxlanSpec } from './link.js';
+export type { FdbEntry, Neigh } from './neigh.js';
+export type { Route, RouteFilter } from './route.js';
+export type { NetlinkRequest, NetlinkSocketOptions } from './socket/netlink-socket.js';
+export { BATCH_SIZE } from './socket/netlink-socket.js';
+export * as requests from './requests.js';
+export * as nlconst from './nl/constants.js';

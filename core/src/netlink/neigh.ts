@@ -1,0 +1,83 @@
+import { IP } from '../ip/ip.js';
+import { MAC } from '../ip/mac.js';
+import { familyOf } from './addr.js';
+import { parseAttrs, type MessageWriter } from './nl/attrs.js';
+import { AF_BRIDGE, AF_INET, AF_INET6, NDA_DST, NDA_LLADDR, NDA_MASTER, NTF_SELF, NUD_PERMANENT } from './nl/constants.js';
+
+/** An ARP/NDP entry: `ip neigh replace <ip> lladdr <mac> dev <idx> nud permanent`. */
+export interface Neigh {
+  linkIndex: number;
+  ip: IP;
+  mac?: MAC;
+  state?: number;
+  flags?: number;
+}
+
+/** A bridge forwarding entry: `bridge fdb append <mac> dev <idx> self dst <ip> permanent`. */
+export interface FdbEntry {
+  linkIndex: number;
+  mac: MAC;
+  /** The remote VTEP (vxlan devices). */
+  dst?: IP;
+  state?: number;
+  flags?: number;
+  masterIndex?: number;
+}
+
+function writeNdmsg(w: MessageWriter, family: number, linkIndex: number, state: number, flags: number): void {
+  const off = w.reserve(12);
+  const b = w.view();
+  b.writeUInt8(family, off);
+  b.writeInt32LE(linkIndex, off + 4);
+  b.writeUInt16LE(state, off + 8);
+  b.writeUInt8(flags, off + 10);
+}
+
+export function encodeNeigh(w: MessageWriter, n: Neigh): void {
+  writeNdmsg(w, familyOf(n.ip), n.linkIndex, n.state ?? NUD_PERMANENT, n.flags ?? 0);
+  w.bytes(NDA_DST, n.ip.toBytes());
+  if (n.mac) w.bytes(NDA_LLADDR, n.mac.bytes);
+}
+
+export function encodeFdb(w: MessageWriter, f: FdbEntry): void {
+  writeNdmsg(w, AF_BRIDGE, f.linkIndex, f.state ?? NUD_PERMANENT, f.flags ?? NTF_SELF);
+  w.bytes(NDA_LLADDR, f.mac.bytes);
+  if (f.dst) w.bytes(NDA_DST, f.dst.toBytes());
+}
+
+export function encodeNeighDump(w: MessageWriter, family: number, linkIndex: number): void {
+  writeNdmsg(w, family, linkIndex, 0, 0);
+}
+
+export function decodeNeigh(payload: Buffer): Neigh | undefined {
+  const family = payload.readUInt8(0);
+  if (family !== AF_INET && family !== AF_INET6) return undefined;
+  const a = parseAttrs(payload, 12);
+  const dst = a.get(NDA_DST);
+  const ll = a.get(NDA_LLADDR);
+  if (!dst) return undefined;
+  return {
+    linkIndex: payload.readInt32LE(4),
+    ip: IP.fromBytes(dst),
+    mac: ll?.length === 6 ? MAC.fromBytes(ll) : undefined,
+    state: payload.readUInt16LE(8),
+    flags: payload.readUInt8(10),
+  };
+}
+
+export function decodeFdb(payload: Buffer): FdbEntry | undefined {
+  if (payload.readUInt8(0) !== AF_BRIDGE) return undefined;
+  const a = parseAttrs(payload, 12);
+  const ll = a.get(NDA_LLADDR);
+  if (ll?.length !== 6) return undefined;
+  const dst = a.get(NDA_DST);
+  const master = a.get(NDA_MASTER);
+  return {
+    linkIndex: payload.readInt32LE(4),
+    mac: MAC.fromBytes(ll),
+    dst: dst && (dst.length === 4 || dst.length === 16) ? IP.fromBytes(dst) : undefined,
+    state: payload.readUInt16LE(8),
+    flags: payload.readUInt8(10),
+    masterIndex: master ? master.readUInt32LE(0) : undefined,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Netlink attributes (struct nlattr: u16 len, u16 type, payload padded to 4 bytes), built into a
+ * growing buffer and parsed back into a map. Nested attributes are written with `nest`.
+ */
+export const NLA_F_NESTED = 0x8000;
+const NLA_TYPE_MASK = 0x3fff;
+
+export const align4 = (n: number) => (n + 3) & ~3;
+
+export class MessageWriter {
+  private buf: Buffer;
+  private len = 0;
+
+  constructor(initial = 256) {
+    this.buf = Buffer.alloc(initial);
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  /** Reserves `n` zeroed bytes and returns their offset. */
+  reserve(n: number): number {
+    const off = this.len;
+    const need = off + align4(n);
+    if (need > this.buf.length) {
+      const grown = Buffer.alloc(Math.max(need, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    this.buf.fill(0, off, need);
+    this.len = need;
+    return off;
+  }
+
+  /** Direct access for fixed headers; valid until the next reserve. */
+  view(): Buffer {
+    return this.buf;
+  }
+
+  bytes(type: number, data: Uint8Array): this {
+    const off = this.reserve(4 + data.length);
+    this.buf.writeUInt16LE(4 + data.length, off);
+    this.buf.writeUInt16LE(type, off + 2);
+    this.buf.set(data, off + 4);
+    return this;
+  }
+
+  u8(type: number, v: number): this {
+    return this.bytes(type, Uint8Array.of(v));
+  }
+
+  u16(type: number, v: number): this {
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(v);
+    return this.bytes(type, b);
+  }
+
+  /** Big-endian u16, for ports (IFLA_VXLAN_PORT). */
+  be16(type: number, v: number): this {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(v);
+    return this.bytes(type, b);
+  }
+
+  u32(type: number, v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0);
+    return this.bytes(type, b);
+  }
+
+  /** A NUL-terminated string. */
+  str(type: number, s: string): this {
+    return this.bytes(type, Buffer.from(`${s}\0`, 'utf8'));
+  }
+
+  nest(type: number, body: (w: this) => void): this {
+    const off = this.reserve(4);
+    this.buf.writeUInt16LE(type | NLA_F_NESTED, off + 2);
+    body(this);
+    this.buf.writeUInt16LE(this.len - off, off);
+    return this;
+  }
+
+  /** The bytes written so far (a copy). */
+  toBuffer(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.len));
+  }
+}
+
+/** Attributes of one level, by type; a repeated type keeps the last. */
+export type Attrs = Map<number, Buffer>;
+
+export function parseAttrs(buf: Buffer, start = 0, end = buf.length): Attrs {
+  const out: Attrs = new Map();
+  let off = start;
+  while (off + 4 <= end) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > end) break;
+    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + 4, off + len));
+    off += align4(len);
+  }
+  return out;
+}
+
+export const attrStr = (a: Buffer | undefined) => (a === undefined ? undefined : a.toString('utf8', 0, a.indexOf(0) >= 0 ? a.indexOf(0) : a.length));
+export const attrU8 = (a: Buffer | undefined) => (a === undefined || a.length < 1 ? undefined : a.readUInt8(0));
+export const attrU32 = (a: Buffer | undefined) => (a === undefined || a.length < 4 ? undefined : a.readUInt32LE(0));
+export const attrBe16 = (a: Buffer | undefined) => (a === undefined || a.length < 2 ? undefined : a.readUInt16BE(0));

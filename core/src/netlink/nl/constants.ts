@@ -1,0 +1,127 @@
+// Kernel constants under their header names (linux/netlink.h, rtnetlink.h, if_link.h, if_addr.h,
+// neighbour.h), so that each line can be checked against the headers.
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
+
+export const NETLINK_ROUTE = 0;
+export const SOL_NETLINK = 270;
+export const NETLINK_ADD_MEMBERSHIP = 1;
+export const NETLINK_CAP_ACK = 10;
+export const NETLINK_EXT_ACK = 11;
+export const NETLINK_GET_STRICT_CHK = 12;
+
+export const NLMSG_HDRLEN = 16;
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_ACK_TLVS = 0x200; // in an error/ack reply: extended-ack attributes follow
+export const NLM_F_DUMP = 0x300;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+export const NLM_F_APPEND = 0x800;
+
+export const NLMSGERR_ATTR_MSG = 1;
+
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
+export const RTM_SETLINK = 19;
+export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
+export const RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_GETROUTE = 26;
+export const RTM_NEWNEIGH = 28;
+export const RTM_DELNEIGH = 29;
+export const RTM_GETNEIGH = 30;
+
+// Multicast groups (bit numbers; the legacy bind mask is 1 << (group - 1)).
+export const RTNLGRP_LINK = 1;
+export const RTNLGRP_NEIGH = 3;
+export const RTNLGRP_IPV4_IFADDR = 5;
+export const RTNLGRP_IPV4_ROUTE = 7;
+export const RTNLGRP_IPV6_IFADDR = 9;
+export const RTNLGRP_IPV6_ROUTE = 11;
+
+// struct ifinfomsg flags
+export const IFF_UP = 0x1;
+export const IFF_LOWER_UP = 0x10000;
+
+export const IFLA_ADDRESS = 1;
+export const IFLA_BROADCAST = 2;
+export const IFLA_IFNAME = 3;
+export const IFLA_MTU = 4;
+export const IFLA_LINK = 5;
+export const IFLA_MASTER = 10;
+export const IFLA_OPERSTATE = 16;
+export const IFLA_LINKINFO = 18;
+export const IFLA_NET_NS_FD = 28;
+export const IFLA_INFO_KIND = 1;
+export const IFLA_INFO_DATA = 2;
+export const IFNAMSIZ = 16;
+
+export const VETH_INFO_PEER = 1;
+
+export const IFLA_VXLAN_ID = 1;
+export const IFLA_VXLAN_GROUP = 2;
+export const IFLA_VXLAN_LINK = 3;
+export const IFLA_VXLAN_LOCAL = 4;
+export const IFLA_VXLAN_TTL = 5;
+export const IFLA_VXLAN_TOS = 6;
+export const IFLA_VXLAN_LEARNING = 7;
+export const IFLA_VXLAN_L2MISS = 13;
+export const IFLA_VXLAN_L3MISS = 14;
+export const IFLA_VXLAN_PORT = 15;
+export const IFLA_VXLAN_GROUP6 = 16;
+export const IFLA_VXLAN_LOCAL6 = 17;
+export const IFLA_VXLAN_GBP = 23;
+
+export const IFA_ADDRESS = 1;
+export const IFA_LOCAL = 2;
+export const IFA_LABEL = 3;
+export const IFA_FLAGS = 8;
+export const IFA_F_NODAD = 0x02;
+export const IFA_F_PERMANENT = 0x80;
+
+export const RTA_DST = 1;
+export const RTA_SRC = 2;
+export const RTA_IIF = 3;
+export const RTA_OIF = 4;
+export const RTA_GATEWAY = 5;
+export const RTA_PRIORITY = 6;
+export const RTA_PREFSRC = 7;
+export const RTA_TABLE = 15;
+
+export const RT_TABLE_UNSPEC = 0;
+export const RT_TABLE_MAIN = 254;
+export const RT_TABLE_LOCAL = 255;
+export const RTPROT_BOOT = 3;
+export const RTPROT_KERNEL = 2;
+export const RTPROT_STATIC = 4;
+export const RT_SCOPE_UNIVERSE = 0;
+export const RT_SCOPE_LINK = 253;
+export const RT_SCOPE_HOST = 254;
+export const RTN_UNICAST = 1;
+export const RTN_LOCAL = 2;
+export const RTN_BLACKHOLE = 6;
+export const RTNH_F_ONLINK = 0x4;
+export const RTM_F_LOOKUP_TABLE = 0x1000;
+
+export const NDA_DST = 1;
+export const NDA_LLADDR = 2;
+export const NDA_MASTER = 9;
+export const NTF_SELF = 0x02;
+export const NTF_MASTER = 0x04;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+export const NUD_REACHABLE = 0x02;

@@ -1,0 +1,118 @@
+import { IP } from '../ip/ip.js';
+import { IPNet } from '../ip/ipnet.js';
+import { familyOf } from './addr.js';
+import { attrU32, parseAttrs, type MessageWriter } from './nl/attrs.js';
+import {
+  AF_INET, AF_INET6, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RT_TABLE_UNSPEC, RTA_DST, RTA_GATEWAY, RTA_OIF,
+  RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT,
+} from './nl/constants.js';
+
+/**
+ * A route, in `ip route` terms: `<dst> via <gw> dev <oif> proto <protocol> scope <scope> metric <priority>
+ * table <table> [onlink]`. An absent `dst` is the default route.
+ */
+export interface Route {
+  dst?: IPNet;
+  gw?: IP;
+  linkIndex?: number;
+  table?: number;
+  protocol?: number;
+  scope?: number;
+  type?: number;
+  priority?: number;
+  src?: IP;
+  onlink?: boolean;
+  family?: 4 | 6;
+}
+
+export function routeFamily(r: Route): 4 | 6 {
+  return r.dst?.family ?? r.gw?.family ?? r.family ?? 4;
+}
+
+/**
+ * struct rtmsg + attributes. Defaults follow iproute2: table main, proto boot, and scope link for a
+ * unicast route with no gateway (universe otherwise).
+ */
+export function encodeRoute(w: MessageWriter, r: Route, forDelete = false): void {
+  const family = routeFamily(r);
+  const table = r.table ?? RT_TABLE_MAIN;
+  const type = r.type ?? RTN_UNICAST;
+  const scope = r.scope ?? (forDelete ? RT_SCOPE_UNIVERSE : !r.gw && type === RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
+  const off = w.reserve(12);
+  const b = w.view();
+  b.writeUInt8(family === 4 ? AF_INET : AF_INET6, off);
+  b.writeUInt8(r.dst?.prefixLen ?? 0, off + 1);
+  b.writeUInt8(table < 256 ? table : RT_TABLE_UNSPEC, off + 4);
+  b.writeUInt8(forDelete ? (r.protocol ?? 0) : (r.protocol ?? RTPROT_BOOT), off + 5);
+  b.writeUInt8(forDelete && r.scope === undefined ? 0xff : scope, off + 6); // RT_SCOPE_NOWHERE matches any on delete
+  b.writeUInt8(forDelete && r.type === undefined ? 0 : type, off + 7);
+  b.writeUInt32LE(r.onlink ? RTNH_F_ONLINK : 0, off + 8);
+  if (r.dst) w.bytes(RTA_DST, r.dst.ip.toBytes());
+  if (r.gw) w.bytes(RTA_GATEWAY, r.gw.toBytes());
+  if (r.linkIndex) w.u32(RTA_OIF, r.linkIndex);
+  if (r.priority !== undefined) w.u32(RTA_PRIORITY, r.priority);
+  if (r.src) w.bytes(RTA_PREFSRC, r.src.toBytes());
+  w.u32(RTA_TABLE, table);
+}
+
+/** A dump request; with strict checking the kernel filters by table and device itself. */
+export function encodeRouteDump(w: MessageWriter, family: 4 | 6, filter: RouteFilter): void {
+  const off = w.reserve(12);
+  const b = w.view();
+  b.writeUInt8(family === 4 ? AF_INET : AF_INET6, off);
+  const table = filter.table ?? RT_TABLE_MAIN;
+  b.writeUInt8(table < 256 ? table : RT_TABLE_UNSPEC, off + 4);
+  if (filter.protocol !== undefined) b.writeUInt8(filter.protocol, off + 5);
+  if (table !== RT_TABLE_UNSPEC) w.u32(RTA_TABLE, table);
+  if (filter.linkIndex) w.u32(RTA_OIF, filter.linkIndex);
+}
+
+/** `ip route get <dst>` */
+export function encodeRouteGet(w: MessageWriter, dst: IP): void {
+  const off = w.reserve(12);
+  w.view().writeUInt8(familyOf(dst), off);
+  w.view().writeUInt8(dst.bits, off + 1);
+  w.bytes(RTA_DST, dst.toBytes());
+}
+
+export interface RouteFilter {
+  /** Default: main; 0 means every table. */
+  table?: number;
+  linkIndex?: number;
+  protocol?: number;
+  dst?: IPNet;
+  gw?: IP;
+}
+
+export function decodeRoute(payload: Buffer): Route | undefined {
+  const family = payload.readUInt8(0);
+  if (family !== AF_INET && family !== AF_INET6) return undefined;
+  const a = parseAttrs(payload, 12);
+  const dstRaw = a.get(RTA_DST);
+  const gwRaw = a.get(RTA_GATEWAY);
+  const srcRaw = a.get(RTA_PREFSRC);
+  const dstLen = payload.readUInt8(1);
+  return {
+    family: family === AF_INET ? 4 : 6,
+    dst: dstRaw ? new IPNet(IP.fromBytes(dstRaw), dstLen) : undefined,
+    gw: gwRaw ? IP.fromBytes(gwRaw) : undefined,
+    linkIndex: attrU32(a.get(RTA_OIF)),
+    table: attrU32(a.get(RTA_TABLE)) ?? payload.readUInt8(4),
+    protocol: payload.readUInt8(5),
+    scope: payload.readUInt8(6),
+    type: payload.readUInt8(7),
+    priority: attrU32(a.get(RTA_PRIORITY)),
+    src: srcRaw ? IP.fromBytes(srcRaw) : undefined,
+    onlink: (payload.readUInt32LE(8) & RTNH_F_ONLINK) !== 0,
+  };
+}
+
+export function routeMatches(r: Route, f: RouteFilter): boolean {
+  const table = f.table ?? RT_TABLE_MAIN;
+  if (table !== 0 && r.table !== table) return false;
+  if (f.linkIndex !== undefined && r.linkIndex !== f.linkIndex) return false;
+  if (f.protocol !== undefined && r.protocol !== f.protocol) return false;
+  if (f.dst !== undefined && !(r.dst ? r.dst.equals(f.dst) : f.dst.prefixLen === 0 && f.dst.ip.isUnspecified())) return false;
+  if (f.gw !== undefined && !f.gw.equals(r.gw)) return false;
+  return true;
+}

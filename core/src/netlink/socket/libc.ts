@@ -1,0 +1,71 @@
+import { createExternalBuffer, DataType, define, open } from 'ffi-rs';
+
+/**
+ * The libc calls netlink needs, through ffi-rs. Opened on first use, so that importing core does not
+ * load a native library (the CNI plugin never touches netlink).
+ */
+function bind() {
+  open({ library: 'libc', path: 'libc.so.6' });
+  const L = 'libc';
+  const I32 = DataType.I32;
+  const I64 = DataType.I64;
+  const BUF = DataType.U8Array;
+  const PTR = DataType.BigInt;
+  return define({
+    socket: { library: L, retType: I32, paramsType: [I32, I32, I32], errno: true },
+    bind: { library: L, retType: I32, paramsType: [I32, BUF, I32], errno: true },
+    setsockopt: { library: L, retType: I32, paramsType: [I32, I32, I32, BUF, I32], errno: true },
+    getsockname: { library: L, retType: I32, paramsType: [I32, BUF, BUF], errno: true },
+    sendto: { library: L, retType: I64, paramsType: [I32, BUF, I64, I32, BUF, I32], errno: true },
+    recv: { library: L, retType: I64, paramsType: [I32, BUF, I64, I32], errno: true },
+    recvmmsg: { library: L, retType: I32, paramsType: [I32, PTR, I32, I32, I64], errno: true },
+    open: { library: L, retType: I32, paramsType: [DataType.String, I32], errno: true },
+    close: { library: L, retType: I32, paramsType: [I32] },
+    setns: { library: L, retType: I32, paramsType: [I32, I32], errno: true },
+    malloc: { library: L, retType: PTR, paramsType: [I64] },
+    free: { library: L, retType: DataType.Void, paramsType: [PTR] },
+    // memmove(p, p, 0) returns p: the one way to turn an address into a pointer ffi-rs can wrap.
+    memmove: { library: L, retType: DataType.External, paramsType: [PTR, PTR, I64] },
+  });
+}
+
+let libc: ReturnType<typeof bind> | undefined;
+
+export function c(): ReturnType<typeof bind> {
+  libc ??= bind();
+  return libc;
+}
+
+/** Native memory that the kernel can write into through pointers, seen from JS as a Buffer (no copy). */
+export class NativeArena {
+  readonly address: bigint;
+  readonly buf: Buffer;
+  private freed = false;
+
+  constructor(readonly size: number) {
+    this.address = BigInt(c().malloc([size]) as unknown as bigint);
+    if (this.address === 0n) throw new Error(`malloc(${size}) failed`);
+    this.buf = createExternalBuffer(c().memmove([this.address, this.address, 0]), size);
+    this.buf.fill(0);
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    c().free([this.address]);
+  }
+}
+
+export const SOCK_RAW = 3;
+export const SOCK_NONBLOCK = 0x800;
+export const SOCK_CLOEXEC = 0x80000;
+export const O_RDONLY = 0;
+export const O_CLOEXEC = 0x80000;
+export const CLONE_NEWNET = 0x40000000;
+export const SOL_SOCKET = 1;
+export const SO_RCVBUFFORCE = 33;
+export const SO_SNDBUFFORCE = 32;
+export const SO_RCVTIMEO = 20;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_TRUNC = 0x20;
+export const MSG_WAITFORONE = 0x10000;

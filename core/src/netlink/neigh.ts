@@ -2,7 +2,7 @@ import { IP } from '../ip/ip.js';
 import { MAC } from '../ip/mac.js';
 import { familyOf } from './addr.js';
 import { parseAttrs, type MessageWriter } from './nl/attrs.js';
-import { AF_BRIDGE, AF_INET, AF_INET6, NDA_DST, NDA_LLADDR, NDA_MASTER, NTF_SELF, NUD_PERMANENT } from './nl/constants.js';
+import { AF_BRIDGE, AF_INET, AF_INET6, NDA_DST, NDA_IFINDEX, NDA_LLADDR, NDA_MASTER, NTF_SELF, NUD_PERMANENT } from './nl/constants.js';
 
 /** An ARP/NDP entry: `ip neigh replace <ip> lladdr <mac> dev <idx> nud permanent`. */
 export interface Neigh {
@@ -45,8 +45,17 @@ export function encodeFdb(w: MessageWriter, f: FdbEntry): void {
   if (f.dst) w.bytes(NDA_DST, f.dst.toBytes());
 }
 
+/**
+ * Under strict checking the kernel filters a neighbour dump by the NDA_IFINDEX attribute and rejects a
+ * header ifindex; an FDB (AF_BRIDGE) dump takes the port in the header.
+ */
 export function encodeNeighDump(w: MessageWriter, family: number, linkIndex: number): void {
-  writeNdmsg(w, family, linkIndex, 0, 0);
+  if (family === AF_BRIDGE) {
+    writeNdmsg(w, family, linkIndex, 0, 0);
+    return;
+  }
+  writeNdmsg(w, family, 0, 0, 0);
+  if (linkIndex) w.u32(NDA_IFINDEX, linkIndex);
 }
 
 export function decodeNeigh(payload: Buffer): Neigh | undefined {

@@ -119,6 +119,7 @@ export const RTM_F_LOOKUP_TABLE = 0x1000;
 
 export const NDA_DST = 1;
 export const NDA_LLADDR = 2;
+export const NDA_IFINDEX = 8;
 export const NDA_MASTER = 9;
 export const NTF_SELF = 0x02;
 export const NTF_MASTER = 0x04;

@@ -159,7 +159,12 @@ export class NetlinkSocket {
       const dgram = Buffer.from(this.dumpBuf.subarray(0, n));
       for (const msg of splitMessages(dgram, 0, n)) {
         if (msg.seq !== seq) continue;
-        if (msg.type === NLMSG_DONE) return out;
+        if (msg.type === NLMSG_DONE) {
+          // A dump that fails part-way ends with DONE carrying the error, not with an error message.
+          const errno = msg.payload.length >= 4 ? -msg.payload.readInt32LE(0) : 0;
+          if (errno > 0) throw new NetlinkError(request.op, errno, parseDoneExtAck(msg));
+          return out;
+        }
         if (msg.type === NLMSG_ERROR) {
           const e = parseError(msg);
           if (e.errno !== 0) throw new NetlinkError(request.op, e.errno, e.extAck);
@@ -238,6 +243,10 @@ function parseError(msg: RawMessage): { errno: number; seq: number; extAck?: str
   let extAck: string | undefined;
   if (msg.flags & NLM_F_ACK_TLVS) extAck = attrStr(parseAttrs(msg.payload, 4 + NLMSG_HDRLEN).get(NLMSGERR_ATTR_MSG));
   return { errno, seq, extAck };
+}
+
+function parseDoneExtAck(msg: RawMessage): string | undefined {
+  return msg.flags & NLM_F_ACK_TLVS ? attrStr(parseAttrs(msg.payload, 4).get(NLMSGERR_ATTR_MSG)) : undefined;
 }
 
 function sockaddrNl(groups: number): Buffer {

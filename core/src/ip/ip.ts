@@ -55,6 +55,10 @@ export class IP {
   }
 
   toBytes(): Uint8Array {
+    if (this.family === 4) {
+      const v = Number(this.value);
+      return Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+    }
     const n = this.bits / 8;
     const out = new Uint8Array(n);
     let v = this.value;

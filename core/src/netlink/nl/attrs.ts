@@ -39,34 +39,38 @@ export class MessageWriter {
   }
 
   bytes(type: number, data: Uint8Array): this {
-    const off = this.reserve(4 + data.length);
-    this.buf.writeUInt16LE(4 + data.length, off);
-    this.buf.writeUInt16LE(type, off + 2);
-    this.buf.set(data, off + 4);
+    const off = this.attr(type, data.length);
+    this.buf.set(data, off);
     return this;
   }
 
   u8(type: number, v: number): this {
-    return this.bytes(type, Uint8Array.of(v));
+    this.buf.writeUInt8(v, this.attr(type, 1));
+    return this;
   }
 
   u16(type: number, v: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16LE(v);
-    return this.bytes(type, b);
+    this.buf.writeUInt16LE(v, this.attr(type, 2));
+    return this;
   }
 
   /** Big-endian u16, for ports (IFLA_VXLAN_PORT). */
   be16(type: number, v: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16BE(v);
-    return this.bytes(type, b);
+    this.buf.writeUInt16BE(v, this.attr(type, 2));
+    return this;
   }
 
   u32(type: number, v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v >>> 0);
-    return this.bytes(type, b);
+    this.buf.writeUInt32LE(v >>> 0, this.attr(type, 4));
+    return this;
+  }
+
+  /** Writes an attribute header for `len` payload bytes; returns the payload offset. */
+  private attr(type: number, len: number): number {
+    const off = this.reserve(4 + len);
+    this.buf.writeUInt16LE(4 + len, off);
+    this.buf.writeUInt16LE(type, off + 2);
+    return off + 4;
   }
 
   /** A NUL-terminated string. */

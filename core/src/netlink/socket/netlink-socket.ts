@@ -135,14 +135,14 @@ export class NetlinkSocket {
     const results = new Array<NetlinkError | undefined>(requests.length);
     const pending = new Set(requests.map((_, i) => i));
     while (pending.size > 0) {
-      for (const msg of this.receiveMany()) {
-        if (msg.type !== NLMSG_ERROR) continue;
+      this.receiveMany((msg) => {
+        if (msg.type !== NLMSG_ERROR) return;
         const { errno, seq, extAck } = parseError(msg);
         const i = (seq - firstSeq) >>> 0;
-        if (!pending.has(i)) continue; // a late reply to an earlier, timed-out batch
+        if (!pending.has(i)) return; // a late reply to an earlier, timed-out batch
         pending.delete(i);
         results[i] = errno === 0 ? undefined : new NetlinkError(requests[i]!.op, errno, extAck);
-      }
+      });
     }
     return results;
   }
@@ -192,19 +192,19 @@ export class NetlinkSocket {
     check('sendto(netlink)', c().sendto([this.fd, data, w.length, 0, this.kernelAddr, 12]));
   }
 
-  /** Waits for at least one reply, then takes every one already queued, in one call. */
-  private receiveMany(): RawMessage[] {
+  /**
+   * Waits for at least one reply, then takes every one already queued, in one call. Messages are views
+   * into the arena, valid only inside `each` (the next call reuses it).
+   */
+  private receiveMany(each: (msg: RawMessage) => void): void {
     const got = check('recvmmsg(netlink)', c().recvmmsg([this.fd, this.arena.address, BATCH_SIZE, MSG_WAITFORONE, 0]));
-    const out: RawMessage[] = [];
     const slots = BATCH_SIZE * (MMSGHDR + IOVEC);
+    const buf = this.arena.buf;
     for (let k = 0; k < got; k++) {
-      const len = this.arena.buf.readUInt32LE(k * MMSGHDR + 56);
-      if (this.arena.buf.readInt32LE(k * MMSGHDR + 48) & MSG_TRUNC) throw new Error(`netlink reply larger than ${SLOT} bytes`);
-      // Copy out: the arena is reused by the next call.
-      const dgram = Buffer.from(this.arena.buf.subarray(slots + k * SLOT, slots + k * SLOT + len));
-      out.push(...splitMessages(dgram, 0, len));
+      if (buf.readInt32LE(k * MMSGHDR + 48) & MSG_TRUNC) throw new Error(`netlink reply larger than ${SLOT} bytes`);
+      const start = slots + k * SLOT;
+      forEachMessage(buf, start, start + buf.readUInt32LE(k * MMSGHDR + 56), each);
     }
-    return out;
   }
 
   private assertOpen(): void {
@@ -218,11 +218,16 @@ interface RawMessage extends NetlinkMessage {
 
 function splitMessages(buf: Buffer, start: number, end: number): RawMessage[] {
   const out: RawMessage[] = [];
+  forEachMessage(buf, start, end, (m) => out.push(m));
+  return out;
+}
+
+function forEachMessage(buf: Buffer, start: number, end: number, each: (msg: RawMessage) => void): void {
   let off = start;
   while (off + NLMSG_HDRLEN <= end) {
     const len = buf.readUInt32LE(off);
     if (len < NLMSG_HDRLEN || off + len > end) break;
-    out.push({
+    each({
       type: buf.readUInt16LE(off + 4),
       flags: buf.readUInt16LE(off + 6),
       seq: buf.readUInt32LE(off + 8),
@@ -230,7 +235,6 @@ function splitMessages(buf: Buffer, start: number, end: number): RawMessage[] {
     });
     off += align4(len);
   }
-  return out;
 }
 
 /**

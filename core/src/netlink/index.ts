@@ -11,3 +11,6 @@ export type { NetlinkRequest, NetlinkSocketOptions } from './socket/netlink-sock
 export { BATCH_SIZE } from './socket/netlink-socket.js';
 export * as requests from './requests.js';
 export * as nlconst from './nl/constants.js';
+export { netlinkMonitor, type MonitorTopic, type NetlinkEvent } from './monitor.js';
+export { setAcceptRa, setForwarding, sysctlGet, sysctlSet } from './sysctl.js';
+export { closeTun, tunOpen, type TunDevice } from './tun.js';

@@ -45,27 +45,34 @@ export class MessageWriter {
   }
 
   u8(type: number, v: number): this {
-    this.buf.writeUInt8(v, this.attr(type, 1));
+    const off = this.attr(type, 1);
+    this.buf.writeUInt8(v, off);
     return this;
   }
 
   u16(type: number, v: number): this {
-    this.buf.writeUInt16LE(v, this.attr(type, 2));
+    const off = this.attr(type, 2);
+    this.buf.writeUInt16LE(v, off);
     return this;
   }
 
   /** Big-endian u16, for ports (IFLA_VXLAN_PORT). */
   be16(type: number, v: number): this {
-    this.buf.writeUInt16BE(v, this.attr(type, 2));
+    const off = this.attr(type, 2);
+    this.buf.writeUInt16BE(v, off);
     return this;
   }
 
   u32(type: number, v: number): this {
-    this.buf.writeUInt32LE(v >>> 0, this.attr(type, 4));
+    const off = this.attr(type, 4);
+    this.buf.writeUInt32LE(v >>> 0, off);
     return this;
   }
 
-  /** Writes an attribute header for `len` payload bytes; returns the payload offset. */
+  /**
+   * Writes an attribute header for `len` payload bytes and returns the payload offset. It may replace
+   * this.buf, so callers take the offset first and read this.buf after.
+   */
   private attr(type: number, len: number): number {
     const off = this.reserve(4 + len);
     this.buf.writeUInt16LE(4 + len, off);

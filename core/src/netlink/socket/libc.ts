@@ -1,4 +1,4 @@
-import { createExternalBuffer, DataType, define, open } from 'ffi-rs';
+import { createExternalBuffer, DataType, define, load, open } from 'ffi-rs';
 
 /**
  * The libc calls netlink needs, through ffi-rs. Opened on first use, so that importing core does not
@@ -22,6 +22,7 @@ function bind() {
     open: { library: L, retType: I32, paramsType: [DataType.String, I32], errno: true },
     close: { library: L, retType: I32, paramsType: [I32] },
     setns: { library: L, retType: I32, paramsType: [I32, I32], errno: true },
+    ioctl: { library: L, retType: I32, paramsType: [I32, I64, BUF], errno: true },
     malloc: { library: L, retType: PTR, paramsType: [I64] },
     free: { library: L, retType: DataType.Void, paramsType: [PTR] },
     // memmove(p, p, 0) returns p: the one way to turn an address into a pointer ffi-rs can wrap.
@@ -34,6 +35,19 @@ let libc: ReturnType<typeof bind> | undefined;
 export function c(): ReturnType<typeof bind> {
   libc ??= bind();
   return libc;
+}
+
+/** ioctl with an integer argument (define() names functions by their key, so this variant uses load). */
+export function ioctlInt(fd: number, request: number, value: number): { value: number; errnoCode: number } {
+  c();
+  return load({
+    library: 'libc',
+    funcName: 'ioctl',
+    retType: DataType.I32,
+    paramsType: [DataType.I32, DataType.I64, DataType.I64],
+    paramsValue: [fd, request, value],
+    errno: true,
+  }) as unknown as { value: number; errnoCode: number };
 }
 
 /** Native memory that the kernel can write into through pointers, seen from JS as a Buffer (no copy). */
@@ -60,6 +74,7 @@ export const SOCK_RAW = 3;
 export const SOCK_NONBLOCK = 0x800;
 export const SOCK_CLOEXEC = 0x80000;
 export const O_RDONLY = 0;
+export const O_RDWR = 2;
 export const O_CLOEXEC = 0x80000;
 export const CLONE_NEWNET = 0x40000000;
 export const SOL_SOCKET = 1;

@@ -1,0 +1,59 @@
+import { IP } from '../../ip/ip.js';
+import { IPNet } from '../../ip/ipnet.js';
+import { MAC } from '../../ip/mac.js';
+import { decodeRoute, encodeRoute } from '../route.js';
+import { attrBe16, attrStr, attrU32, MessageWriter, NLA_F_NESTED, parseAttrs } from './attrs.js';
+import { IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_VXLAN_ID, IFLA_VXLAN_PORT, RTNH_F_ONLINK } from './constants.js';
+
+describe('netlink attributes', () => {
+  it('pads to 4 bytes and nests, and parses back', () => {
+    const w = new MessageWriter(8);
+    w.nest(IFLA_LINKINFO, () => {
+      w.str(IFLA_INFO_KIND, 'vxlan');
+      w.nest(IFLA_INFO_DATA, () => w.u32(IFLA_VXLAN_ID, 1).be16(IFLA_VXLAN_PORT, 8472));
+    });
+    const b = w.toBuffer();
+    expect(b.length % 4).toBe(0);
+    // outer header: len, type with the nested flag
+    expect(b.readUInt16LE(0)).toBe(b.length);
+    expect(b.readUInt16LE(2)).toBe(IFLA_LINKINFO | NLA_F_NESTED);
+    const info = parseAttrs(b).get(IFLA_LINKINFO)!;
+    const inner = parseAttrs(info);
+    expect(attrStr(inner.get(IFLA_INFO_KIND))).toBe('vxlan');
+    const data = parseAttrs(inner.get(IFLA_INFO_DATA)!);
+    expect(attrU32(data.get(IFLA_VXLAN_ID))).toBe(1);
+    expect(attrBe16(data.get(IFLA_VXLAN_PORT))).toBe(8472);
+    expect([...data.get(IFLA_VXLAN_PORT)!]).toEqual([0x21, 0x18]); // network byte order on the wire
+  });
+
+  it('stops at a truncated attribute instead of reading past the end', () => {
+    const b = Buffer.from([8, 0, 1, 0, 1, 2, 3, 4, 40, 0, 2, 0]);
+    expect([...parseAttrs(b).keys()]).toEqual([1]);
+  });
+
+  it('round-trips the onlink route flannel installs', () => {
+    const w = new MessageWriter();
+    encodeRoute(w, { dst: IPNet.parse('10.244.2.0/24'), gw: IP.parse('10.244.2.0'), linkIndex: 5, onlink: true });
+    const r = decodeRoute(w.toBuffer());
+    expect(r).toMatchObject({ family: 4, gw: IP.parse('10.244.2.0'), linkIndex: 5, onlink: true, table: 254, protocol: 3, scope: 0 });
+    expect(String(r?.dst)).toBe('10.244.2.0/24');
+    expect(w.toBuffer().readUInt32LE(8) & RTNH_F_ONLINK).toBe(RTNH_F_ONLINK);
+  });
+
+  it('gives a route with no gateway link scope, as iproute2 does', () => {
+    const w = new MessageWriter();
+    encodeRoute(w, { dst: IPNet.parse('10.244.0.0/16'), linkIndex: 3 });
+    expect(decodeRoute(w.toBuffer())?.scope).toBe(253);
+  });
+});
+
+describe('MAC', () => {
+  it('parses, prints lower-case and makes locally administered unicast addresses', () => {
+    expect(String(MAC.parse('C6:D2:32:6F:8F:44'))).toBe('c6:d2:32:6f:8f:44');
+    expect(String(MAC.parse('c6-d2-32-6f-8f-44'))).toBe('c6:d2:32:6f:8f:44');
+    expect(MAC.tryParse('c6:d2:32:6f:8f')).toBeUndefined();
+    expect(MAC.tryParse('c6:d2-32:6f:8f:44')).toBeUndefined();
+    const mac = MAC.randomLocal(() => Uint8Array.of(0xff, 1, 2, 3, 4, 5));
+    expect(String(mac)).toBe('fe:01:02:03:04:05');
+  });
+});

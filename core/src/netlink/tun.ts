@@ -1,0 +1,48 @@
+import { NetlinkError } from './errors.js';
+import { checkLinkName } from './link.js';
+import { c, ioctlInt, O_CLOEXEC, O_RDWR } from './socket/libc.js';
+import { inNetns } from './socket/netlink-socket.js';
+
+const TUNSETIFF = 0x400454ca;
+const TUNSETPERSIST = 0x400454cb;
+const IFF_TUN = 0x0001;
+const IFF_NO_PI = 0x1000;
+
+export interface TunDevice {
+  /** The open queue; packets are read from and written to it. Close it with closeTun. */
+  fd: number;
+  name: string;
+}
+
+/**
+ * Creates (or attaches to) a TUN device: `ip tuntap add NAME mode tun` when `persist`, otherwise a device
+ * that lives as long as the fd. A name with `%d` lets the kernel number it (flannel uses `flannel%d`).
+ * The device is made in `netns` (the namespace of the thread that issues TUNSETIFF).
+ */
+export function tunOpen(name: string, opts: { netns?: string; persist?: boolean } = {}): TunDevice {
+  checkLinkName(name);
+  return inNetns(opts.netns, () => {
+    const open = c().open(['/dev/net/tun', O_RDWR | O_CLOEXEC]);
+    if (open.value < 0) throw new NetlinkError('open(/dev/net/tun)', open.errnoCode);
+    const fd = open.value;
+    try {
+      const ifr = Buffer.alloc(40);
+      ifr.write(name, 0, 15, 'utf8');
+      ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, 16);
+      const set = c().ioctl([fd, TUNSETIFF, ifr]);
+      if (set.value < 0) throw new NetlinkError(`ioctl(TUNSETIFF ${name})`, set.errnoCode);
+      if (opts.persist) {
+        const p = ioctlInt(fd, TUNSETPERSIST, 1);
+        if (p.value < 0) throw new NetlinkError(`ioctl(TUNSETPERSIST ${name})`, p.errnoCode);
+      }
+      return { fd, name: ifr.toString('utf8', 0, ifr.indexOf(0)) };
+    } catch (err) {
+      c().close([fd]);
+      throw err;
+    }
+  });
+}
+
+export function closeTun(dev: TunDevice): void {
+  c().close([dev.fd]);
+}

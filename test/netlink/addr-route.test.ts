@@ -120,6 +120,16 @@ describe('neighbours and FDB', () => {
     expect(sh('bridge', ['-n', ns, 'fdb', 'show', 'dev', 'flannel.1'])).not.toContain('192.0.2.20');
   });
 
+  it('sets and deletes a permanent IPv6 (NDP) neighbour', async () => {
+    await h.neighSet({ linkIndex: vx, ip: IP.parse('fd00:10:244:2::'), mac: MAC.parse('c6:d2:32:6f:8f:45') });
+    expect(ipIn(ns, '-6', 'neigh', 'show', 'dev', 'flannel.1').trim()).toBe('fd00:10:244:2:: lladdr c6:d2:32:6f:8f:45 PERMANENT');
+    // ip hides NOARP entries (the kernel's own ff02::16); the library lists all, so keep the permanent ones
+    const permanent = (await h.neighList(vx, 6)).filter((n) => n.state === nlconst.NUD_PERMANENT);
+    expect(permanent.map((n) => `${n.ip} ${n.mac}`)).toEqual(['fd00:10:244:2:: c6:d2:32:6f:8f:45']);
+    await h.neighDel({ linkIndex: vx, ip: IP.parse('fd00:10:244:2::') });
+    expect(ipIn(ns, '-6', 'neigh', 'show', 'dev', 'flannel.1').trim()).toBe('');
+  });
+
   it('appends several FDB destinations for one MAC', async () => {
     const zero = MAC.parse('00:00:00:00:00:00');
     await h.fdbAppend({ linkIndex: vx, mac: zero, dst: IP.parse('192.0.2.31') });

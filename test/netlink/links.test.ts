@@ -102,3 +102,17 @@ describe('links', () => {
     expect(ipJson<IpLink[]>(ns, 'link', 'show').map((l) => l.ifname)).not.toContain('a-name-of-16-chr');
   });
 });
+
+describe('netlinkModule', () => {
+  it('injects one handle bound to the namespace, and closes it on unbind', async () => {
+    const { Container } = await import('inversify');
+    const { Netlink, netlinkModule } = await import('@flannel-ts/core/netlink');
+    const container = new Container();
+    container.load(netlinkModule({ netns: ns }));
+    const a = container.get<NetlinkHandle>(Netlink);
+    expect(container.get<NetlinkHandle>(Netlink)).toBe(a);
+    expect((await a.linkByName('flannel.1'))?.kind).toBe('vxlan'); // made earlier in this namespace
+    await container.unbindAll();
+    await expect(a.linkList()).rejects.toThrow(/closed/);
+  });
+});

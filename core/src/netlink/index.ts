@@ -14,3 +14,4 @@ export * as nlconst from './nl/constants.js';
 export { netlinkMonitor, type MonitorTopic, type NetlinkEvent } from './monitor.js';
 export { setAcceptRa, setForwarding, sysctlGet, sysctlSet } from './sysctl.js';
 export { closeTun, tunOpen, type TunDevice } from './tun.js';
+export { Netlink, netlinkModule } from './netlink-module.js';

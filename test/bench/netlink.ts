@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { IP, IPNet } from '@flannel-ts/core';
 import { NetlinkHandle, requests, type Route } from '@flannel-ts/core/netlink';
-import { cleanupNetns, createNetns, ipIn, sh } from '../harness/netns.js';
+import { addUnderlay, cleanupNetns, createNetns, ipIn, sh } from '../harness/netns.js';
 
 const N = 5000;
 const ROUNDS = 3;
@@ -30,9 +30,7 @@ function watchLoop(): { stop(): number } {
 async function main(): Promise<void> {
   const ns = createNetns('bench-nl');
   try {
-    ipIn(ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer');
-    ipIn(ns, 'addr', 'add', '198.18.0.1/24', 'dev', 'eth0');
-    ipIn(ns, 'link', 'set', 'eth0', 'up');
+    addUnderlay(ns, '198.18.0.1/24');
     const h = NetlinkHandle.open({ netns: ns });
     const eth0 = (await h.linkByName('eth0'))!.index;
     const routes: Route[] = Array.from({ length: N }, (_, i) => ({ dst: dst(i), gw: IP.parse('198.18.0.2'), linkIndex: eth0 }));

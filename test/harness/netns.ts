@@ -46,3 +46,14 @@ export function cleanupNetns(): void {
 }
 
 export const isRoot = () => process.getuid?.() === 0;
+
+/**
+ * Gives `ns` an underlay interface `eth0` (a veth whose peer stays in `ns`), up, with `cidr` if given.
+ * Unlike a dummy device (missing on this kernel), a veth carries traffic.
+ */
+export function addUnderlay(ns: string, cidr?: string): void {
+  ipIn(ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer');
+  if (cidr) ipIn(ns, 'addr', 'add', cidr, 'dev', 'eth0');
+  ipIn(ns, 'link', 'set', 'eth0', 'up');
+  ipIn(ns, 'link', 'set', 'eth0-peer', 'up');
+}

@@ -2,7 +2,7 @@
 // through iproute2, plus batch semantics and error texts.
 import { IP, IPNet, MAC } from '@flannel-ts/core';
 import { NetlinkError, NetlinkHandle, nlconst, requests } from '@flannel-ts/core/netlink';
-import { cleanupNetns, createNetns, ipIn, ipJson, sh } from '../harness/netns.js';
+import { addUnderlay, cleanupNetns, createNetns, ipIn, ipJson, sh } from '../harness/netns.js';
 
 let ns: string;
 let h: NetlinkHandle;
@@ -12,9 +12,7 @@ let vx: number;
 beforeAll(async () => {
   ns = createNetns('addr');
   h = NetlinkHandle.open({ netns: ns });
-  ipIn(ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer');
-  ipIn(ns, 'link', 'set', 'eth0', 'up');
-  ipIn(ns, 'link', 'set', 'eth0-peer', 'up');
+  addUnderlay(ns);
   eth0 = (await h.linkByName('eth0'))!.index;
   vx = (await h.linkAdd({ kind: 'vxlan', name: 'flannel.1', vxlan: { vni: 1, vtepIndex: eth0, port: 8472, learning: false } })).index;
   await h.linkSetUp(vx);

@@ -2,7 +2,7 @@
 // and through iproute2.
 import { IP, MAC } from '@flannel-ts/core';
 import { NetlinkArgumentError, NetlinkError, NetlinkHandle } from '@flannel-ts/core/netlink';
-import { cleanupNetns, createNetns, ipIn, ipJson } from '../harness/netns.js';
+import { addUnderlay, cleanupNetns, createNetns, ipIn, ipJson } from '../harness/netns.js';
 
 let ns: string;
 let h: NetlinkHandle;
@@ -11,9 +11,7 @@ let eth0: number;
 beforeAll(async () => {
   ns = createNetns('links');
   h = NetlinkHandle.open({ netns: ns });
-  ipIn(ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer');
-  ipIn(ns, 'addr', 'add', '192.0.2.10/24', 'dev', 'eth0');
-  ipIn(ns, 'link', 'set', 'eth0', 'up');
+  addUnderlay(ns, '192.0.2.10/24');
   eth0 = (await h.linkByName('eth0'))!.index;
 });
 afterAll(() => {

@@ -44,6 +44,13 @@ export class NetlinkError extends Error {
   }
 }
 
+/** The value of an ffi libc call, or a NetlinkError naming `what` when the call returned < 0. */
+export function checkCall<T extends number | bigint>(what: string, r: { value: T; errnoCode: number }): number {
+  const v = Number(r.value);
+  if (v < 0) throw new NetlinkError(what, r.errnoCode);
+  return v;
+}
+
 /** Input rejected before anything was sent to the kernel. */
 export class NetlinkArgumentError extends Error {
   override readonly name = 'NetlinkArgumentError';

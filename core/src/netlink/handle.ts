@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import type { IP } from '../ip/ip.js';
 import { decodeAddr, encodeAddrDump, type Addr } from './addr.js';
 import { NetlinkError } from './errors.js';
@@ -55,7 +56,7 @@ export class NetlinkHandle {
   async linkAdd(spec: LinkSpec): Promise<Link> {
     await this.sock.do(req.linkAdd(spec));
     const link = await this.linkByName(spec.name);
-    if (!link) throw new NetlinkError(`ip link show ${spec.name}`, 19);
+    if (!link) throw new NetlinkError(`ip link show ${spec.name}`, constants.errno.ENODEV);
     return link;
   }
 
@@ -132,7 +133,7 @@ export class NetlinkHandle {
   async routeGet(dst: IP): Promise<Route> {
     const [msg] = this.sock.query({ op: `ip route get ${dst}`, type: RTM_GETROUTE, flags: 0, body: (w) => encodeRouteGet(w, dst) });
     const route = msg && decodeRoute(msg.payload);
-    if (!route) throw new NetlinkError(`ip route get ${dst}`, 101);
+    if (!route) throw new NetlinkError(`ip route get ${dst}`, constants.errno.ENETUNREACH);
     return route;
   }
 

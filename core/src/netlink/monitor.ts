@@ -1,18 +1,18 @@
+import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import { Observable } from 'rxjs';
 import { decodeAddr, type Addr } from './addr.js';
 import { NetlinkError } from './errors.js';
 import { decodeLink, type Link } from './link.js';
 import { decodeFdb, decodeNeigh, type FdbEntry, type Neigh } from './neigh.js';
-import { align4 } from './nl/attrs.js';
 import {
-  AF_BRIDGE, AF_NETLINK, NETLINK_ROUTE, NLMSG_HDRLEN, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR,
+  AF_BRIDGE, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR,
   RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE,
   RTNLGRP_LINK, RTNLGRP_NEIGH,
 } from './nl/constants.js';
 import { decodeRoute, type Route } from './route.js';
-import { c, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW } from './socket/libc.js';
-import { inNetns } from './socket/netlink-socket.js';
+import { c } from './socket/libc.js';
+import { forEachMessage, openRouteSocket } from './socket/netlink-socket.js';
 
 export type MonitorTopic = 'link' | 'addr' | 'route' | 'neigh';
 
@@ -49,7 +49,7 @@ export function netlinkMonitor(topics: readonly MonitorTopic[], opts: { netns?: 
       for (const event of decodeEvents(dgram)) subscriber.next(event);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      subscriber.error(err.code === 'ENOBUFS' ? new NetlinkError('netlink monitor (notifications were lost; re-list and resubscribe)', 105) : err);
+      subscriber.error(err.code === 'ENOBUFS' ? new NetlinkError('netlink monitor (notifications were lost; re-list and resubscribe)', constants.errno.ENOBUFS) : err);
     });
     socket.on('close', () => subscriber.complete());
     return () => socket.destroy();
@@ -57,21 +57,9 @@ export function netlinkMonitor(topics: readonly MonitorTopic[], opts: { netns?: 
 }
 
 function openMonitorSocket(topics: readonly MonitorTopic[], netns?: string): Socket {
-  const fd = inNetns(netns, () => {
-    const r = c().socket([AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE]);
-    if (r.value < 0) throw new NetlinkError('socket(AF_NETLINK)', r.errnoCode);
-    return r.value;
-  });
   let mask = 0;
   for (const t of topics) for (const g of GROUPS[t]) mask |= 1 << (g - 1);
-  const sa = Buffer.alloc(12);
-  sa.writeUInt16LE(AF_NETLINK, 0);
-  sa.writeUInt32LE(mask >>> 0, 8);
-  const bound = c().bind([fd, sa, 12]);
-  if (bound.value < 0) {
-    c().close([fd]);
-    throw new NetlinkError('bind(netlink monitor)', bound.errnoCode);
-  }
+  const fd = openRouteSocket(netns, mask, true);
   // net.Socket refuses a netlink fd, but a libuv pipe handle reads any fd through epoll. The binding is
   // internal; it has been stable for years and is the one event-driven path Node offers for such fds.
   const { Pipe, constants } = (process as unknown as { binding(name: string): { Pipe: PipeCtor; constants: { SOCKET: number } } }).binding('pipe_wrap');
@@ -86,15 +74,10 @@ function openMonitorSocket(topics: readonly MonitorTopic[], netns?: string): Soc
 
 function decodeEvents(buf: Buffer): NetlinkEvent[] {
   const out: NetlinkEvent[] = [];
-  for (let off = 0; off + NLMSG_HDRLEN <= buf.length; ) {
-    const len = buf.readUInt32LE(off);
-    if (len < NLMSG_HDRLEN || off + len > buf.length) break;
-    const type = buf.readUInt16LE(off + 4);
-    const payload = buf.subarray(off + NLMSG_HDRLEN, off + len);
-    const event = decodeEvent(type, payload);
+  forEachMessage(buf, 0, buf.length, (msg) => {
+    const event = decodeEvent(msg.type, msg.payload);
     if (event) out.push(event);
-    off += align4(len);
-  }
+  });
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { NetlinkError } from './errors.js';
+import { checkCall } from './errors.js';
 import { checkLinkName } from './link.js';
 import { c, ioctlInt, O_CLOEXEC, O_RDWR } from './socket/libc.js';
 import { inNetns } from './socket/netlink-socket.js';
@@ -22,19 +22,13 @@ export interface TunDevice {
 export function tunOpen(name: string, opts: { netns?: string; persist?: boolean } = {}): TunDevice {
   checkLinkName(name);
   return inNetns(opts.netns, () => {
-    const open = c().open(['/dev/net/tun', O_RDWR | O_CLOEXEC]);
-    if (open.value < 0) throw new NetlinkError('open(/dev/net/tun)', open.errnoCode);
-    const fd = open.value;
+    const fd = checkCall('open(/dev/net/tun)', c().open(['/dev/net/tun', O_RDWR | O_CLOEXEC]));
     try {
       const ifr = Buffer.alloc(40);
       ifr.write(name, 0, 15, 'utf8');
       ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, 16);
-      const set = c().ioctl([fd, TUNSETIFF, ifr]);
-      if (set.value < 0) throw new NetlinkError(`ioctl(TUNSETIFF ${name})`, set.errnoCode);
-      if (opts.persist) {
-        const p = ioctlInt(fd, TUNSETPERSIST, 1);
-        if (p.value < 0) throw new NetlinkError(`ioctl(TUNSETPERSIST ${name})`, p.errnoCode);
-      }
+      checkCall(`ioctl(TUNSETIFF ${name})`, c().ioctl([fd, TUNSETIFF, ifr]));
+      if (opts.persist) checkCall(`ioctl(TUNSETPERSIST ${name})`, ioctlInt(fd, TUNSETPERSIST, 1));
       return { fd, name: ifr.toString('utf8', 0, ifr.indexOf(0)) };
     } catch (err) {
       c().close([fd]);

@@ -4,10 +4,10 @@ import {
   AF_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NETLINK_ROUTE, NLM_F_ACK, NLM_F_ACK_TLVS,
   NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSGERR_ATTR_MSG, SOL_NETLINK,
 } from '../nl/constants.js';
-import { NetlinkError } from '../errors.js';
+import { checkCall as check, NetlinkError } from '../errors.js';
 import {
   c, CLONE_NEWNET, MSG_TRUNC, MSG_WAITFORONE, NativeArena, O_CLOEXEC, O_RDONLY, SO_RCVBUFFORCE, SO_RCVTIMEO, SO_SNDBUFFORCE,
-  SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET,
+  SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET,
 } from './libc.js';
 
 /** One rtnetlink request: the message type and flags, and a writer for its body (fixed header + attributes). */
@@ -70,9 +70,8 @@ export class NetlinkSocket {
   }
 
   static open(opts: NetlinkSocketOptions = {}): NetlinkSocket {
-    const fd = inNetns(opts.netns, () => check('socket(AF_NETLINK)', c().socket([AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE])));
+    const fd = openRouteSocket(opts.netns, 0, false);
     try {
-      check('bind(AF_NETLINK)', c().bind([fd, sockaddrNl(0), 12]));
       setInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1, 'NETLINK_CAP_ACK');
       setInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1, 'NETLINK_EXT_ACK');
       trySetInt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1); // lets the kernel filter dumps (route table, neigh dev)
@@ -222,7 +221,7 @@ function splitMessages(buf: Buffer, start: number, end: number): RawMessage[] {
   return out;
 }
 
-function forEachMessage(buf: Buffer, start: number, end: number, each: (msg: RawMessage) => void): void {
+export function forEachMessage(buf: Buffer, start: number, end: number, each: (msg: RawMessage) => void): void {
   let off = start;
   while (off + NLMSG_HDRLEN <= end) {
     const len = buf.readUInt32LE(off);
@@ -260,12 +259,6 @@ function sockaddrNl(groups: number): Buffer {
   return sa;
 }
 
-function check<T extends number | bigint>(what: string, r: { value: T; errnoCode: number }): number {
-  const v = Number(r.value);
-  if (v < 0) throw new NetlinkError(what, r.errnoCode);
-  return v;
-}
-
 function setInt(fd: number, level: number, opt: number, value: number, name: string): void {
   const b = Buffer.alloc(4);
   b.writeInt32LE(value);
@@ -273,9 +266,26 @@ function setInt(fd: number, level: number, opt: number, value: number, name: str
 }
 
 function trySetInt(fd: number, level: number, opt: number, value: number): void {
-  const b = Buffer.alloc(4);
-  b.writeInt32LE(value);
-  c().setsockopt([fd, level, opt, b, 4]);
+  try {
+    setInt(fd, level, opt, value, '');
+  } catch {
+    // an older kernel without the option: go on without it
+  }
+}
+
+/**
+ * A bound NETLINK_ROUTE socket made inside `netns`, subscribed to the multicast `groups` bit mask
+ * (0 for a request socket). Non-blocking sockets are for event-loop readers (the monitor).
+ */
+export function openRouteSocket(netns: string | undefined, groups: number, nonBlocking: boolean): number {
+  const type = SOCK_RAW | SOCK_CLOEXEC | (nonBlocking ? SOCK_NONBLOCK : 0);
+  const fd = inNetns(netns, () => check('socket(AF_NETLINK)', c().socket([AF_NETLINK, type, NETLINK_ROUTE])));
+  const bound = c().bind([fd, sockaddrNl(groups), 12]);
+  if (bound.value < 0) {
+    c().close([fd]);
+    check('bind(AF_NETLINK)', bound);
+  }
+  return fd;
 }
 
 /**
@@ -294,8 +304,7 @@ export function inNetns<T>(netns: string | undefined, fn: () => T): T {
       return fn();
     } finally {
       // Failing to return would leave the whole process in the wrong namespace: fail loudly.
-      const back = c().setns([home, CLONE_NEWNET]);
-      if (back.value < 0) throw new NetlinkError('setns(back to the original namespace)', back.errnoCode);
+      check('setns(back to the original namespace)', c().setns([home, CLONE_NEWNET]));
     }
   } finally {
     if (home >= 0) c().close([home]);

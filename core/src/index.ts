@@ -42,3 +42,8 @@ export {
   type ReadWarning,
   type SubnetEnv,
 } from './subnet-file/subnet-env.js';
+export type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from './subnet/registry.js';
+export { LEASE_TTL_SECONDS, RACE_RETRIES, StoreSubnetManager, type StoreSubnetManagerOptions } from './subnet/store-subnet-manager.js';
+export { EtcdRegistry } from './subnet/etcd/etcd-registry.js';
+export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, etcdClientOptions, type EtcdConfig } from './subnet/etcd/etcd-options.js';
+export { Backoff, sleep } from './util/backoff.js';

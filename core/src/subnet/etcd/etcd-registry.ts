@@ -1,0 +1,161 @@
+import { Observable } from 'rxjs';
+import { Etcd3, type IKeyValue, type IOptions, type Watcher } from 'etcd3';
+import type { Logger } from '../../contracts/logger.js';
+import { UserError } from '../../errors/user-error.js';
+import { Backoff, sleep } from '../../util/backoff.js';
+import type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from '../registry.js';
+
+/**
+ * Subnet keys in etcd v3, laid out as Go flannel does: `<prefix>/config` and `<prefix>/subnets/<key>`,
+ * each lease key attached to an etcd lease of the TTL. A key with no etcd lease is a reservation.
+ */
+export class EtcdRegistry implements LeaseRegistry {
+  readonly description = 'Etcd Local Manager';
+  private readonly client: Etcd3;
+  private readonly subnetsPrefix: string;
+
+  constructor(
+    options: IOptions,
+    private readonly prefix: string,
+    private readonly logger: Logger,
+  ) {
+    this.client = new Etcd3(options);
+    this.subnetsPrefix = `${prefix}/subnets/`;
+  }
+
+  async getNetworkConfig(signal: AbortSignal): Promise<string> {
+    const text = await abortable(this.client.get(`${this.prefix}/config`).string(), signal);
+    if (text === null) {
+      throw new UserError(
+        `${this.prefix}/config`,
+        'flannel config not found in etcd store. Did you create your config using etcdv3 API?',
+        `write it with: etcdctl put ${this.prefix}/config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'`,
+      );
+    }
+    return text;
+  }
+
+  async list(signal: AbortSignal): Promise<{ entries: StoredSubnet[]; revision: number }> {
+    const res = await abortable(this.client.getAll().prefix(this.subnetsPrefix).exec(), signal);
+    return { entries: res.kvs.map((kv) => this.toStored(kv)), revision: Number(res.header.revision) };
+  }
+
+  async create(key: string, value: string, ttlSeconds: number, signal: AbortSignal): Promise<StoredSubnet | undefined> {
+    const full = this.subnetsPrefix + key;
+    const { ID } = await abortable(this.client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }), signal);
+    const res = await abortable(
+      this.client.if(full, 'Version', '==', 0).then(this.client.put(full).value(value).lease(ID)).commit(),
+      signal,
+    );
+    if (!res.succeeded) {
+      await this.client.leaseClient.leaseRevoke({ ID }).catch(() => undefined);
+      return undefined;
+    }
+    return { key, value, reservation: false, expiration: expiresIn(ttlSeconds), revision: Number(res.header.revision) };
+  }
+
+  /** A fresh etcd lease per write; the key's previous etcd lease is revoked, not left to linger (quirk 13). */
+  async update(key: string, value: string, ttlSeconds: number, signal: AbortSignal): Promise<StoredSubnet> {
+    const full = this.subnetsPrefix + key;
+    const put = this.client.put(full).value(value);
+    let leaseID: string | undefined;
+    if (ttlSeconds > 0) {
+      leaseID = (await abortable(this.client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }), signal)).ID;
+      put.lease(leaseID);
+    }
+    const prev = await abortable(put.getPrevious(), signal);
+    const oldLease = prev.lease;
+    if (oldLease && oldLease !== '0' && oldLease !== leaseID) {
+      await this.client.leaseClient.leaseRevoke({ ID: oldLease }).catch(() => undefined);
+    }
+    const stored: StoredSubnet = { key, value, reservation: ttlSeconds === 0, revision: Number(prev.header.revision) };
+    if (ttlSeconds > 0) stored.expiration = expiresIn(ttlSeconds);
+    return stored;
+  }
+
+  async delete(key: string, signal: AbortSignal): Promise<void> {
+    await abortable(this.client.delete().key(this.subnetsPrefix + key).exec(), signal);
+  }
+
+  watch(revision: number): Observable<RegistryUpdate> {
+    return new Observable<RegistryUpdate>((subscriber) => {
+      let closed = false;
+      let watcher: Watcher | undefined;
+      let rev = revision;
+      const backoff = new Backoff();
+
+      // watcher() attaches synchronously, so an immediate cancel (a compacted revision) is not missed.
+      const start = (): void => {
+        if (closed) return;
+        const w = this.client.watch().prefix(this.subnetsPrefix).startRevision(String(rev + 1)).watcher();
+        watcher = w;
+        w.on('data', (res) => {
+          backoff.reset();
+          const changes: RegistryChange[] = res.events.map((ev) =>
+            ev.type === 'Put'
+              ? { type: 'put', entry: this.toStored(ev.kv) }
+              : { type: 'delete', key: this.keyOf(ev.kv), revision: Number(ev.kv.mod_revision) },
+          );
+          rev = Math.max(rev, Number(res.header.revision));
+          if (changes.length) subscriber.next({ kind: 'changes', changes, revision: rev });
+        });
+        w.on('disconnected', (err: Error) => this.logger.warn({ err: err.message }, 'etcd watch disconnected; waiting to reconnect'));
+        w.on('connected', () => this.logger.debug({ revision: rev }, 'etcd watch connected'));
+        // A cancelled watch, most often because our revision was compacted away: list again.
+        w.on('error', (err: Error) => void relist(err));
+      };
+
+      const relist = async (reason: Error): Promise<void> => {
+        const w = watcher;
+        watcher = undefined;
+        void w?.cancel().catch(() => undefined); // may never settle for a watch etcd already cancelled
+        while (!closed) {
+          const waitMs = backoff.next();
+          this.logger.warn({ err: reason.message, retryInMs: waitMs }, 'etcd watch lost its place; listing leases again');
+          await sleep(waitMs);
+          if (closed) return;
+          try {
+            const { entries, revision: listed } = await this.list(AbortSignal.timeout(10_000));
+            rev = listed;
+            subscriber.next({ kind: 'reset', entries, revision: listed });
+            return start();
+          } catch (err) {
+            reason = err as Error;
+          }
+        }
+      };
+
+      start();
+      return () => {
+        closed = true;
+        void watcher?.cancel().catch(() => undefined);
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+
+  private keyOf(kv: IKeyValue): string {
+    return kv.key.toString().slice(this.subnetsPrefix.length);
+  }
+
+  private toStored(kv: IKeyValue): StoredSubnet {
+    return { key: this.keyOf(kv), value: kv.value.toString(), reservation: kv.lease === '0', revision: Number(kv.mod_revision) };
+  }
+}
+
+function expiresIn(ttlSeconds: number): Date {
+  return new Date(Date.now() + ttlSeconds * 1000);
+}
+
+/** Rejects as soon as `signal` aborts; the etcd call itself finishes or times out on its own. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

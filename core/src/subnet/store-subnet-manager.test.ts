@@ -1,0 +1,153 @@
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { IP } from '../ip/ip.js';
+import { IPNet } from '../ip/ipnet.js';
+import { LeaseRevokedError } from '../contracts/subnet-manager.js';
+import { InMemoryLeaseRegistry } from '../testing/in-memory-registry.js';
+import { RecordingLogger } from '../testing/recording-logger.js';
+import { freeSubnets } from './allocate.js';
+import { StoreSubnetManager, type StoreSubnetManagerOptions } from './store-subnet-manager.js';
+
+const CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
+const attrs = (ip: string) => ({ publicIP: IP.parse(ip), backendType: 'vxlan' });
+const value = (ip: string) => `{"PublicIP":"${ip}","PublicIPv6":null}`;
+
+function setup(config = CONFIG, options: Partial<StoreSubnetManagerOptions> = {}) {
+  const registry = new InMemoryLeaseRegistry(config);
+  const logger = new RecordingLogger();
+  const sm = new StoreSubnetManager(registry, logger, { renewMarginMinutes: 60, ...options });
+  return { registry, logger, sm, signal: new AbortController().signal };
+}
+
+describe('freeSubnets', () => {
+  it('skips taken subnets, including larger ones that overlap', () => {
+    const taken = [IPNet.parse('10.5.1.0/24'), IPNet.parse('10.5.4.0/23')];
+    const free = freeSubnets(IP.parse('10.5.1.0'), IP.parse('10.5.7.0'), 24, taken).map(String);
+    expect(free).toEqual(['10.5.2.0/24', '10.5.3.0/24', '10.5.6.0/24', '10.5.7.0/24']);
+  });
+
+  it('stops at 100 candidates', () => {
+    expect(freeSubnets(IP.parse('10.0.1.0'), IP.parse('10.255.255.0'), 24, [])).toHaveLength(100);
+  });
+});
+
+describe('StoreSubnetManager.acquireLease', () => {
+  it('creates a key with the attrs JSON and a 24 h TTL', async () => {
+    const { registry, sm, signal } = setup();
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    const key = `${lease.subnet!.ip}-24`;
+    expect(registry.entries.get(key)?.value).toBe('{"PublicIP":"192.0.2.1","PublicIPv6":null,"BackendType":"vxlan"}');
+    expect(lease.expiration!.getTime() - Date.now()).toBeGreaterThan(86_390_000);
+    expect(sm.name).toBe('In-memory registry with Previous Subnet: None');
+  });
+
+  it('reuses the lease that carries our public IP and rewrites its attrs', async () => {
+    const { registry, sm, signal } = setup();
+    registry.put('10.5.77.0-24', value('192.0.2.1'), 100);
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    expect(String(lease.subnet)).toBe('10.5.77.0/24');
+    expect(registry.entries.get('10.5.77.0-24')?.value).toContain('"BackendType":"vxlan"');
+  });
+
+  it('keeps a reservation with our public IP a reservation', async () => {
+    const { registry, sm, signal } = setup();
+    registry.put('10.5.9.0-24', value('192.0.2.1'), 0);
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    expect(String(lease.subnet)).toBe('10.5.9.0/24');
+    expect(lease.expiration).toBeUndefined();
+    expect(registry.entries.get('10.5.9.0-24')?.reservation).toBe(true);
+  });
+
+  it('never hands out another node\'s reservation', async () => {
+    const { registry, signal } = setup('{"Network":"10.5.0.0/28","SubnetLen":30,"Backend":{"Type":"vxlan"}}');
+    registry.put('10.5.0.4-30', value('192.0.2.50'), 0);
+    registry.put('10.5.0.8-30', value('192.0.2.51'), 0);
+    const logger = new RecordingLogger();
+    const sm = new StoreSubnetManager(registry, logger, { renewMarginMinutes: 60 });
+    expect(String((await sm.acquireLease(attrs('192.0.2.1'), signal)).subnet)).toBe('10.5.0.12/30');
+    await expect(sm.acquireLease(attrs('192.0.2.2'), signal)).rejects.toThrow(/out of subnets.*10\.5\.0\.0\/28/);
+  });
+
+  it('replaces an incompatible lease of ours', async () => {
+    const { registry, sm, signal } = setup();
+    registry.put('10.5.0.0-24', value('192.0.2.1'), 100); // below SubnetMin
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    expect(String(lease.subnet)).not.toBe('10.5.0.0/24');
+    expect(registry.entries.has('10.5.0.0-24')).toBe(false);
+  });
+
+  it('takes the previous subnet when it is free, and not when it is held', async () => {
+    const prev = IPNet.parse('10.5.42.0/24');
+    const a = setup(CONFIG, { previousSubnet: prev });
+    expect(String((await a.sm.acquireLease(attrs('192.0.2.1'), a.signal)).subnet)).toBe('10.5.42.0/24');
+    expect(a.sm.name).toBe('In-memory registry with Previous Subnet: 10.5.42.0/24');
+    const b = setup(CONFIG, { previousSubnet: prev });
+    b.registry.put('10.5.42.0-24', value('192.0.2.9'), 100);
+    expect(String((await b.sm.acquireLease(attrs('192.0.2.1'), b.signal)).subnet)).not.toBe('10.5.42.0/24');
+  });
+
+  it('retries a lost create race with another subnet instead of failing (quirk 3)', async () => {
+    const prev = IPNet.parse('10.5.42.0/24');
+    const { registry, sm, logger, signal } = setup(CONFIG, { previousSubnet: prev });
+    registry.loseRaceFor.add('10.5.42.0-24');
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    expect(String(lease.subnet)).not.toBe('10.5.42.0/24');
+    expect(logger.messages()).toContain('another node took the subnet first; trying another one');
+  });
+
+  it('counts the subnet of a malformed lease as taken, and logs it', async () => {
+    const { registry, sm, logger, signal } = setup('{"Network":"10.5.0.0/28","SubnetLen":30,"Backend":{"Type":"vxlan"}}');
+    registry.put('10.5.0.4-30', 'garbage', 100);
+    registry.put('10.5.0.8-30', '{"PublicIP":7}', 100);
+    expect(String((await sm.acquireLease(attrs('192.0.2.1'), signal)).subnet)).toBe('10.5.0.12/30');
+    expect(logger.messages('warn')).toContain('skipping a peer lease with malformed attributes');
+  });
+
+  it('allocates an IPv6 subnet too in dual stack', async () => {
+    const { sm, signal } = setup('{"Network":"10.5.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:5::/56","Backend":{"Type":"vxlan"}}');
+    const lease = await sm.acquireLease({ ...attrs('192.0.2.1'), publicIPv6: IP.parse('2001:db8::1') }, signal);
+    expect(lease.ipv6Subnet?.prefixLen).toBe(64);
+    expect(IPNet.parse('fd00:5::/56').contains(lease.ipv6Subnet!.ip)).toBe(true);
+  });
+});
+
+describe('StoreSubnetManager.watchLeases', () => {
+  it('sends a snapshot, then puts as added and deletes as removed; garbage is skipped', async () => {
+    const { registry, sm, logger } = setup();
+    registry.put('10.5.3.0-24', value('192.0.2.3'), 100);
+    const results = firstValueFrom(sm.watchLeases().pipe(take(3), toArray()));
+    await new Promise((r) => setImmediate(r));
+    registry.put('10.5.4.0-24', 'not json', 100);
+    registry.put('10.5.5.0-24', value('192.0.2.5'), 100);
+    await registry.delete('10.5.3.0-24');
+    const [snap, added, removed] = await results;
+    expect(snap).toMatchObject({ kind: 'snapshot', snapshot: [{ attrs: { publicIP: IP.parse('192.0.2.3') } }] });
+    expect(added).toMatchObject({ kind: 'events', events: [{ type: 'added', lease: { subnet: IPNet.parse('10.5.5.0/24') } }] });
+    expect(removed).toMatchObject({ kind: 'events', events: [{ type: 'removed', lease: { subnet: IPNet.parse('10.5.3.0/24'), attrs: {} } }] });
+    expect(logger.entries.some((e) => (e.obj as { key?: string }).key === '10.5.4.0-24')).toBe(true);
+  });
+});
+
+describe('StoreSubnetManager.completeLease', () => {
+  it('renews before expiry and rejects when the lease is revoked', async () => {
+    const { registry, sm, signal } = setup();
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    // With a margin as long as the lease, the renewer renews at once.
+    const renewing = new StoreSubnetManager(registry, new RecordingLogger(), { renewMarginMinutes: 24 * 60 + 1 });
+    const done = renewing.completeLease(lease, signal);
+    const key = `${lease.subnet!.ip}-24`;
+    const before = registry.entries.get(key)!.revision;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(registry.entries.get(key)!.revision).toBeGreaterThan(before);
+    await registry.delete(key);
+    await expect(done).rejects.toBeInstanceOf(LeaseRevokedError);
+  });
+
+  it('resolves when the signal aborts', async () => {
+    const { sm } = setup();
+    const ac = new AbortController();
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), ac.signal);
+    const done = sm.completeLease(lease, ac.signal);
+    ac.abort();
+    await expect(done).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,200 @@
+import { concat, defer, filter, from, map, mergeMap, type Observable } from 'rxjs';
+import { systemClock, type Clock } from '../contracts/clock.js';
+import type { Lease, LeaseAttrs, LeaseEvent, LeaseWatchResult } from '../contracts/lease.js';
+import type { Logger } from '../contracts/logger.js';
+import type { NetworkConfig } from '../contracts/network-config.js';
+import { LeaseRevokedError, type SubnetManager } from '../contracts/subnet-manager.js';
+import { loadNetConfig } from '../config/net-conf.js';
+import { UserError } from '../errors/user-error.js';
+import type { IPNet } from '../ip/ipnet.js';
+import { encodeLeaseAttrs } from '../lease/lease-attrs-json.js';
+import { makeSubnetKey } from '../lease/subnet-key.js';
+import { Backoff, sleep } from '../util/backoff.js';
+import { freeSubnets, isCompatible, pickRandom } from './allocate.js';
+import type { LeaseRegistry, RegistryUpdate, StoredSubnet } from './registry.js';
+import { deletedLease, readStoredSubnet, type ReadLease } from './stored-lease.js';
+import { LeaseRenewer } from './lease-renewer.js';
+
+export const LEASE_TTL_SECONDS = 24 * 3600;
+export const RACE_RETRIES = 10;
+
+export interface StoreSubnetManagerOptions {
+  /** The subnets in subnet.env from a previous run, tried before a random pick. */
+  previousSubnet?: IPNet;
+  previousIPv6Subnet?: IPNet;
+  /** Renew this many minutes before expiry (--subnet-lease-renew-margin). */
+  renewMarginMinutes: number;
+  clock?: Clock;
+  random?: () => number;
+}
+
+/**
+ * Go flannel's lease policy over any LeaseRegistry (etcd, the embedded store): reuse the lease that has
+ * our PublicIP, else the previous subnet, else a random free one; create with compare-and-swap and retry
+ * a lost race with another subnet (Go returns an error there, quirk 3).
+ */
+export class StoreSubnetManager implements SubnetManager {
+  readonly name: string;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly registry: LeaseRegistry,
+    private readonly logger: Logger,
+    private readonly options: StoreSubnetManagerOptions,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.name = `${registry.description} with Previous Subnet: ${options.previousSubnet?.toString() ?? 'None'}`;
+  }
+
+  async getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig> {
+    const text = await this.registry.getNetworkConfig(signal);
+    const config = loadNetConfig(text, {
+      onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored'),
+    });
+    if (!config.enableIPv4) {
+      throw new UserError('EnableIPv4', 'the etcd and embedded stores key leases by their IPv4 subnet', 'enable IPv4 (dual stack is supported)');
+    }
+    return config;
+  }
+
+  async acquireLease(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease> {
+    const config = await this.getNetworkConfig(signal);
+    for (let attempt = 1; attempt <= RACE_RETRIES; attempt++) {
+      const lease = await this.tryAcquire(config, attrs, signal);
+      if (lease) return lease;
+      this.logger.info({ attempt }, 'another node took the subnet first; trying another one');
+    }
+    throw new Error('max retries reached trying to acquire a subnet');
+  }
+
+  async renewLease(lease: Lease, signal: AbortSignal): Promise<Lease> {
+    const ttl = lease.expiration ? LEASE_TTL_SECONDS : 0;
+    const stored = await this.registry.update(leaseKey(lease), encodeLeaseAttrs(lease.attrs), ttl, signal);
+    return withStored({ ...lease }, stored);
+  }
+
+  watchLeases(): Observable<LeaseWatchResult> {
+    return defer(() => from(this.listWithRetry())).pipe(
+      mergeMap(({ entries, revision }) =>
+        concat(
+          [{ kind: 'snapshot', snapshot: this.leasesOf(entries), cursor: revision } as LeaseWatchResult],
+          this.registry.watch(revision).pipe(
+            map((update) => this.toWatchResult(update)),
+            filter((r): r is LeaseWatchResult => r !== undefined),
+          ),
+        ),
+      ),
+    );
+  }
+
+  completeLease(lease: Lease, signal: AbortSignal): Promise<void> {
+    const renewer = new LeaseRenewer(this, this.registry, this.logger, this.clock, this.options.renewMarginMinutes);
+    return renewer.run(lease, leaseKey(lease), signal);
+  }
+
+  private async tryAcquire(config: NetworkConfig, attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
+    const { entries } = await this.registry.list(signal);
+    let held = entries.map((e) => readStoredSubnet(e, this.logger)).filter((r): r is ReadLease => r !== undefined);
+    const value = encodeLeaseAttrs(attrs);
+
+    const mine = held.find((r) => r.lease && isOurs(r.lease.attrs, attrs));
+    if (mine) {
+      if (isCompatible(config, mine.subnets.subnet, mine.subnets.ipv6Subnet)) {
+        const ttl = mine.entry.reservation ? 0 : LEASE_TTL_SECONDS;
+        const stored = await this.registry.update(mine.entry.key, value, ttl, signal);
+        this.logger.info({ subnet: String(mine.subnets.subnet), reservation: mine.entry.reservation }, 'reusing the lease that carries our public IP');
+        return withStored({ ...mine.subnets, attrs }, stored);
+      }
+      this.logger.info({ subnet: String(mine.subnets.subnet) }, 'our previous lease does not fit the network config; deleting it');
+      await this.registry.delete(mine.entry.key, signal);
+      held = held.filter((r) => r !== mine);
+    }
+
+    const subnets = this.previousSubnets(config, held) ?? this.randomSubnets(config, held);
+    const stored = await this.registry.create(makeSubnetKey(subnets.subnet, subnets.ipv6Subnet), value, LEASE_TTL_SECONDS, signal);
+    if (!stored) return undefined;
+    this.logger.info({ subnet: String(subnets.subnet), ipv6Subnet: subnets.ipv6Subnet?.toString() }, 'acquired a new lease');
+    return withStored({ ...subnets, attrs }, stored);
+  }
+
+  private previousSubnets(config: NetworkConfig, held: ReadLease[]): { subnet: IPNet; ipv6Subnet?: IPNet } | undefined {
+    const { previousSubnet: subnet, previousIPv6Subnet: ipv6Subnet } = this.options;
+    if (!subnet) return undefined;
+    const v6 = config.enableIPv6 ? ipv6Subnet : undefined;
+    if (!isCompatible(config, subnet, v6)) {
+      this.logger.info({ subnet: String(subnet) }, 'the previous subnet from subnet.env does not fit the network config, ignoring it');
+      return undefined;
+    }
+    const clash = held.some((r) => r.subnets.subnet.overlaps(subnet) || (v6 && r.subnets.ipv6Subnet?.overlaps(v6)));
+    if (clash) return undefined;
+    return v6 ? { subnet, ipv6Subnet: v6 } : { subnet };
+  }
+
+  private randomSubnets(config: NetworkConfig, held: ReadLease[]): { subnet: IPNet; ipv6Subnet?: IPNet } {
+    const subnet = pickRandom(
+      freeSubnets(config.subnetMin!, config.subnetMax!, config.subnetLen, held.map((r) => r.subnets.subnet)),
+      this.random,
+    );
+    if (!subnet) throw outOfSubnets('Network', config.network, held.length);
+    if (!config.enableIPv6) return { subnet };
+    const taken6 = held.flatMap((r) => (r.subnets.ipv6Subnet ? [r.subnets.ipv6Subnet] : []));
+    const ipv6Subnet = pickRandom(freeSubnets(config.ipv6SubnetMin!, config.ipv6SubnetMax!, config.ipv6SubnetLen, taken6), this.random);
+    if (!ipv6Subnet) throw outOfSubnets('IPv6Network', config.ipv6Network, held.length);
+    return { subnet, ipv6Subnet };
+  }
+
+  private async listWithRetry(): Promise<{ entries: StoredSubnet[]; revision: number }> {
+    const backoff = new Backoff();
+    for (;;) {
+      try {
+        return await this.registry.list(AbortSignal.timeout(10_000));
+      } catch (err) {
+        const waitMs = backoff.next();
+        this.logger.warn({ err: (err as Error).message, retryInMs: waitMs }, 'waiting for the store to list leases');
+        await sleep(waitMs);
+      }
+    }
+  }
+
+  private leasesOf(entries: StoredSubnet[]): Lease[] {
+    return entries.flatMap((e) => readStoredSubnet(e, this.logger)?.lease ?? []);
+  }
+
+  private toWatchResult(update: RegistryUpdate): LeaseWatchResult | undefined {
+    if (update.kind === 'reset') return { kind: 'snapshot', snapshot: this.leasesOf(update.entries), cursor: update.revision };
+    const events: LeaseEvent[] = [];
+    for (const change of update.changes) {
+      if (change.type === 'put') {
+        const lease = readStoredSubnet(change.entry, this.logger)?.lease;
+        if (lease) events.push({ type: 'added', lease });
+      } else {
+        const subnets = deletedLease(change.key);
+        if (subnets) events.push({ type: 'removed', lease: { ...subnets, attrs: {} } });
+      }
+    }
+    return events.length ? { kind: 'events', events, cursor: update.revision } : undefined;
+  }
+}
+
+export function leaseKey(lease: Lease): string {
+  if (!lease.subnet) throw new Error('a stored lease always has an IPv4 subnet');
+  return makeSubnetKey(lease.subnet, lease.ipv6Subnet);
+}
+
+function isOurs(stored: LeaseAttrs, ours: LeaseAttrs): boolean {
+  if (ours.publicIP) return ours.publicIP.equals(stored.publicIP);
+  return ours.publicIPv6 !== undefined && ours.publicIPv6.equals(stored.publicIPv6);
+}
+
+function withStored(lease: Lease, stored: StoredSubnet): Lease {
+  lease.asof = stored.revision;
+  if (stored.expiration) lease.expiration = stored.expiration;
+  else delete lease.expiration;
+  return lease;
+}
+
+function outOfSubnets(field: string, network: IPNet | undefined, held: number): UserError {
+  return new UserError(field, `out of subnets: every subnet of ${String(network)} is leased or reserved (${held} keys)`, 'delete stale leases or widen the network (or SubnetMin/SubnetMax)');
+}

@@ -1,0 +1,42 @@
+import type { Lease } from '../contracts/lease.js';
+import type { Logger } from '../contracts/logger.js';
+import { IPNet } from '../ip/ipnet.js';
+import { decodeLeaseAttrs, LeaseAttrsError } from '../lease/lease-attrs-json.js';
+import { isSubnetKey, parseSubnetKey, type SubnetKey } from '../lease/subnet-key.js';
+import type { StoredSubnet } from './registry.js';
+
+/** A store key read back: its subnets always (they are taken), its lease only when the value parses. */
+export interface ReadLease {
+  entry: StoredSubnet;
+  subnets: SubnetKey;
+  lease?: Lease;
+}
+
+/**
+ * Parses what is stored. A key that is not a subnet key is ignored; a value another node wrote badly is
+ * logged and yields no lease, but its subnet still counts as taken so it is never handed out twice.
+ */
+export function readStoredSubnet(entry: StoredSubnet, logger: Logger): ReadLease | undefined {
+  const subnets = parseSubnetKey(entry.key);
+  if (!isSubnetKey(subnets)) {
+    logger.warn({ key: entry.key, problem: subnets.error }, 'ignoring a store key that is not a subnet key');
+    return undefined;
+  }
+  try {
+    const attrs = decodeLeaseAttrs(entry.value);
+    const lease: Lease = { subnet: subnets.subnet, attrs, asof: entry.revision };
+    if (subnets.ipv6Subnet) lease.ipv6Subnet = subnets.ipv6Subnet;
+    if (entry.expiration) lease.expiration = entry.expiration;
+    return { entry, subnets, lease };
+  } catch (err) {
+    if (!(err instanceof LeaseAttrsError)) throw err;
+    logger.warn({ key: entry.key, problem: err.message }, 'skipping a peer lease with malformed attributes');
+    return { entry, subnets };
+  }
+}
+
+/** The lease that a delete names: its subnets only, as an etcd delete event carries nothing else. */
+export function deletedLease(key: string): { subnet: IPNet; ipv6Subnet?: IPNet } | undefined {
+  const subnets = parseSubnetKey(key);
+  return isSubnetKey(subnets) ? subnets : undefined;
+}

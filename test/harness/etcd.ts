@@ -1,0 +1,53 @@
+// A real etcd (Debian etcd-server) per test suite: on loopback, or inside a namespace, on random ports with
+// a fresh data dir under the run prefix.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RUN_PREFIX } from './netns.js';
+import { startProcess, stopProcess, waitForOutput, type Started } from './processes.js';
+
+export interface EtcdServer {
+  endpoint: string;
+  pid(): number;
+  /** SIGTERM and wait; the data dir is kept for start(). */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops and removes the data dir. */
+  destroy(): Promise<void>;
+}
+
+const randomPort = () => 20000 + Math.floor(Math.random() * 20000);
+
+export async function startEtcd(opts: { netns?: string; host?: string } = {}): Promise<EtcdServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = randomPort();
+  const peerPort = port + 1;
+  const dataDir = mkdtempSync(join(tmpdir(), `${RUN_PREFIX}etcd-`));
+  const name = `${RUN_PREFIX}etcd`;
+  const endpoint = `http://${host}:${port}`;
+  const args = [
+    '--name', name, '--data-dir', dataDir,
+    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
+    '--initial-cluster', `${name}=http://127.0.0.1:${peerPort}`,
+  ];
+  let proc: Started | undefined;
+  const server: EtcdServer = {
+    endpoint,
+    pid: () => proc?.child.pid ?? -1,
+    async start() {
+      proc = startProcess('etcd', args, opts.netns ? { netns: opts.netns } : {});
+      await waitForOutput(proc, (out) => out.includes('ready to serve client requests'), 15_000, 'etcd start');
+    },
+    async stop() {
+      if (proc) await stopProcess(proc.child);
+      proc = undefined;
+    },
+    async destroy() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}

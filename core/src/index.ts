@@ -47,3 +47,4 @@ export { LEASE_TTL_SECONDS, RACE_RETRIES, StoreSubnetManager, type StoreSubnetMa
 export { EtcdRegistry } from './subnet/etcd/etcd-registry.js';
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, etcdClientOptions, type EtcdConfig } from './subnet/etcd/etcd-options.js';
 export { Backoff, sleep } from './util/backoff.js';
+export { DEFAULT_EMBEDDED_STORE, EmbeddedRegistry } from './subnet/embedded/embedded-registry.js';

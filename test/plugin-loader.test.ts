@@ -7,6 +7,7 @@ import { ContainerModule } from 'inversify';
 import { coreModule, createContainer, ExternalInterface, IP, loadNetConfig, SubnetManager, type Backend } from '@flannel-ts/core';
 import { InMemorySubnetManager, RecordingLogger } from '@flannel-ts/core/testing';
 import { BackendLoader, BackendManager, backendsModule, BUILTIN_BACKENDS } from '@flannel-ts/backends';
+import { netlinkModule } from '@flannel-ts/core/netlink';
 
 const fixtures = resolve(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/plugins');
 
@@ -18,6 +19,7 @@ function daemonContainer(netConf: string) {
   const container = createContainer(
     coreModule({ logger }),
     backendsModule,
+    netlinkModule(),
     new ContainerModule(({ bind }) => {
       bind(SubnetManager).toConstantValue(subnetManager);
       bind(ExternalInterface).toConstantValue(extIface);

@@ -1,5 +1,6 @@
 import { inject, injectable } from 'inversify';
 import { Clock, ExternalInterface, Logger, SubnetManager, type Backend } from '@flannel-ts/core';
+import { Netlink, type NetlinkHandle } from '@flannel-ts/core/netlink';
 import { BackendLoader } from './backend-loader.js';
 
 /**
@@ -16,6 +17,7 @@ export class BackendManager {
     @inject(ExternalInterface) private readonly extIface: ExternalInterface,
     @inject(Logger) private readonly logger: Logger,
     @inject(Clock) private readonly clock: Clock,
+    @inject(Netlink) private readonly netlink: NetlinkHandle,
   ) {}
 
   getBackend(type: string): Promise<Backend> {
@@ -33,6 +35,6 @@ export class BackendManager {
     const { descriptor, specifier } = await this.loader.load(type);
     const logger = this.logger.child({ backend: descriptor.name });
     logger.info({ type, package: specifier, contractVersion: descriptor.contractVersion }, 'backend loaded');
-    return descriptor.create({ subnetManager: this.subnetManager, extIface: this.extIface, logger, clock: this.clock });
+    return descriptor.create({ subnetManager: this.subnetManager, extIface: this.extIface, logger, clock: this.clock, netlink: this.netlink });
   }
 }

@@ -48,3 +48,7 @@ export { EtcdRegistry } from './subnet/etcd/etcd-registry.js';
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, etcdClientOptions, type EtcdConfig } from './subnet/etcd/etcd-options.js';
 export { Backoff, sleep } from './util/backoff.js';
 export { DEFAULT_EMBEDDED_STORE, EmbeddedRegistry } from './subnet/embedded/embedded-registry.js';
+export { applyBatched, OPS_PER_CHUNK } from './reconcile/apply-batched.js';
+export { ReconcileLoop } from './reconcile/reconcile-loop.js';
+/** The routing protocol number on every route flannel-ts installs (`proto 70` in `ip route`), so it can tell its own. */
+export const FLANNEL_ROUTE_PROTOCOL = 70;

@@ -1,10 +1,14 @@
-import { BACKEND_CONTRACT_VERSION, UserError, type BackendDescriptor } from '@flannel-ts/core';
+import { BACKEND_CONTRACT_VERSION, defineBackend } from '@flannel-ts/core';
+import { VxlanBackend } from './vxlan-backend.js';
 
-/** Skeleton: loads through the plugin loader like any backend, and says plainly that it cannot run yet. */
-export const backend: BackendDescriptor = {
+export { parseVxlanConfig, type VxlanConfig } from './config.js';
+export { readPeer, type VxlanPeer } from './peer.js';
+export { reconcileOps, type KernelState } from './kernel-state.js';
+export { deviceName, VxlanBackend } from './vxlan-backend.js';
+
+/** The vxlan backend (facts §6.1): flannel.<VNI>, one neigh + FDB entry + route per peer. */
+export const backend = defineBackend({
   name: 'vxlan',
   contractVersion: BACKEND_CONTRACT_VERSION,
-  create() {
-    throw new UserError('Backend.Type', '"vxlan" is not implemented yet in this flannel-ts release', 'see vxlan/README.md for its status');
-  },
-};
+  create: (ctx) => new VxlanBackend(ctx),
+});

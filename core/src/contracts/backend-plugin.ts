@@ -2,6 +2,7 @@ import type { Backend } from './backend.js';
 import type { Clock } from './clock.js';
 import type { ExternalInterface } from './external-interface.js';
 import type { Logger } from './logger.js';
+import type { NetlinkHandle } from '../netlink/handle.js';
 import type { SubnetManager } from './subnet-manager.js';
 
 /**
@@ -17,6 +18,8 @@ export interface BackendContext {
   extIface: ExternalInterface;
   logger: Logger;
   clock: Clock;
+  /** rtnetlink in flanneld's network namespace; backends batch their kernel changes through it. */
+  netlink: NetlinkHandle;
 }
 
 /**

@@ -8,6 +8,11 @@ export interface SubnetManager {
   readonly name: string;
   getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig>;
   acquireLease(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease>;
+  /**
+   * The lease that `acquireLease(attrs)` would reuse because it carries our public IP, without changing
+   * anything. Backends read their previous BackendData from it (the vxlan VtepMAC). Optional.
+   */
+  lookupLease?(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined>;
   /** Extends the lease; resolves with its new expiration. */
   renewLease(lease: Lease, signal: AbortSignal): Promise<Lease>;
   /** Every lease in the network: a snapshot first, then changes. Completes when unsubscribed. */

@@ -69,6 +69,11 @@ export class StoreSubnetManager implements SubnetManager {
     throw new Error('max retries reached trying to acquire a subnet');
   }
 
+  async lookupLease(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
+    const { entries } = await this.registry.list(signal);
+    return entries.map((e) => readStoredSubnet(e, this.logger)?.lease).find((l) => l && isOurs(l.attrs, attrs));
+  }
+
   async renewLease(lease: Lease, signal: AbortSignal): Promise<Lease> {
     const ttl = lease.expiration ? LEASE_TTL_SECONDS : 0;
     const stored = await this.registry.update(leaseKey(lease), encodeLeaseAttrs(lease.attrs), ttl, signal);

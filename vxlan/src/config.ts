@@ -1,0 +1,49 @@
+import { foldKeys, UserError, type Logger } from '@flannel-ts/core';
+
+/** The kernel's own vxlan port when `Port` is 0 (Linux predates IANA's 4789). */
+export const KERNEL_DEFAULT_VXLAN_PORT = 8472;
+export const VXLAN_OVERHEAD = 50;
+
+/** net-conf `Backend` keys of the vxlan backend (facts §6.1). */
+export interface VxlanConfig {
+  vni: number;
+  /** 0: leave it to the kernel (8472). */
+  port: number;
+  /** Absent: the external interface's MTU. */
+  mtu?: number;
+  gbp: boolean;
+  learning: boolean;
+  directRouting: boolean;
+}
+
+const FIELDS = ['Type', 'VNI', 'Port', 'MTU', 'GBP', 'Learning', 'DirectRouting'] as const;
+
+export function parseVxlanConfig(backend: Record<string, unknown>, logger?: Logger): VxlanConfig {
+  const f = foldKeys(backend, FIELDS);
+  for (const key of f.unknown ?? []) logger?.warn({ field: `Backend.${key}` }, 'unknown vxlan backend field, ignored');
+  const cfg: VxlanConfig = {
+    vni: uint('VNI', f.VNI, 1, 1, 0xffffff),
+    port: uint('Port', f.Port, 0, 0, 65535),
+    gbp: bool('GBP', f.GBP),
+    learning: bool('Learning', f.Learning),
+    directRouting: bool('DirectRouting', f.DirectRouting),
+  };
+  if (f.MTU !== undefined && f.MTU !== 0) cfg.mtu = uint('MTU', f.MTU, 0, VXLAN_OVERHEAD + 68, 65535);
+  return cfg;
+}
+
+function uint(field: string, value: unknown, dflt: number, min: number, max: number): number {
+  if (value === undefined || value === null) return dflt;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new UserError(`Backend.${field}`, `error decoding VXLAN backend config: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}`, `set ${field} to a number in that range, or leave it out`);
+  }
+  return value;
+}
+
+function bool(field: string, value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') {
+    throw new UserError(`Backend.${field}`, `error decoding VXLAN backend config: ${JSON.stringify(value)} is not true or false`, `write ${field}: true or ${field}: false`);
+  }
+  return value;
+}

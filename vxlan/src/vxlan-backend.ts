@@ -1,0 +1,80 @@
+import {
+  MAC,
+  UserError,
+  type Backend,
+  type BackendContext,
+  type JsonValue,
+  type Lease,
+  type LeaseAttrs,
+  type Network,
+  type NetworkConfig,
+} from '@flannel-ts/core';
+import { parseVxlanConfig, VXLAN_OVERHEAD, type VxlanConfig } from './config.js';
+import { ensureVxlanDevice, isCompatible, type VxlanDeviceSpec } from './device.js';
+import { randomBytesFn, setupDevice, VxlanNetwork, type VxlanFamily } from './vxlan-network.js';
+
+export const deviceName = (family: 4 | 6, vni: number) => (family === 4 ? `flannel.${vni}` : `flannel-v6.${vni}`);
+
+/** Go flannel's order: device first, so the lease can carry its MAC; then the lease; then the device's address. */
+export class VxlanBackend implements Backend {
+  constructor(private readonly ctx: BackendContext) {}
+
+  async registerNetwork(config: NetworkConfig, signal: AbortSignal): Promise<Network> {
+    const { extIface, logger, netlink: nl, subnetManager } = this.ctx;
+    const cfg = parseVxlanConfig(config.backend, logger);
+    const families: (4 | 6)[] = [];
+    if (config.enableIPv4) families.push(4);
+    if (config.enableIPv6) families.push(6);
+    if (config.enableIPv4 && !extIface.extAddr) throw new UserError('--iface', `${extIface.iface.name} has no IPv4 address`, 'pick an interface with one, or set --public-ip');
+    if (config.enableIPv6 && !extIface.extV6Addr) throw new UserError('--iface', `${extIface.iface.name} has no IPv6 address`, 'pick an interface with one, or set --public-ipv6');
+    const mtu = cfg.mtu ?? extIface.iface.mtu;
+
+    const baseAttrs: LeaseAttrs = { backendType: 'vxlan' };
+    if (extIface.extAddr) baseAttrs.publicIP = extIface.extAddr;
+    if (extIface.extV6Addr) baseAttrs.publicIPv6 = extIface.extV6Addr;
+    const previous = await subnetManager.lookupLease?.(baseAttrs, signal);
+
+    const fams: VxlanFamily[] = [];
+    for (const family of families) {
+      const spec = await this.deviceSpec(family, cfg, mtu - VXLAN_OVERHEAD, previous);
+      fams.push({ family, spec, dev: undefined as never, peers: new Map() });
+    }
+    const attrs: LeaseAttrs = { ...baseAttrs };
+    for (const f of fams) {
+      const data: JsonValue = { VNI: cfg.vni, VtepMAC: String(f.spec.mac) };
+      if (f.family === 4) attrs.backendData = data;
+      else attrs.backendV6Data = data;
+    }
+    // The device exists before the lease, as in Go flannel, so that a kernel refusal costs no lease.
+    for (const f of fams) f.dev = await ensureVxlanDevice(nl, f.spec, logger);
+
+    const lease = await subnetManager.acquireLease(attrs, signal);
+    for (const f of fams) f.dev = await setupDevice(nl, f, lease, config, logger);
+    logger.info({ subnet: String(lease.subnet), devices: fams.map((f) => f.spec.name), mtu: mtu - VXLAN_OVERHEAD }, 'vxlan network ready');
+    return new VxlanNetwork(lease, mtu - VXLAN_OVERHEAD, fams, { nl, subnetManager, logger, config, directRouting: cfg.directRouting });
+  }
+
+  /**
+   * The VTEP MAC survives restarts: the one in our previous lease (peers' FDB entries point at it), else the
+   * existing device's, else a new random locally administered one.
+   */
+  private async deviceSpec(family: 4 | 6, cfg: VxlanConfig, mtu: number, previous: Lease | undefined): Promise<VxlanDeviceSpec> {
+    const { extIface, netlink: nl } = this.ctx;
+    const partial = {
+      name: deviceName(family, cfg.vni),
+      vni: cfg.vni,
+      vtepIndex: extIface.iface.index,
+      port: cfg.port,
+      learning: cfg.learning,
+      gbp: cfg.gbp,
+      mtu,
+    };
+    const local = family === 4 ? extIface.extAddr : extIface.extV6Addr;
+    const base = local ? { ...partial, local } : partial;
+    const data = family === 4 ? previous?.attrs.backendData : previous?.attrs.backendV6Data;
+    const leaseMAC = data && typeof data === 'object' && !Array.isArray(data) && typeof data.VtepMAC === 'string' ? MAC.tryParse(data.VtepMAC) : undefined;
+    const existing = await nl.linkByName(base.name);
+    const deviceMAC = existing?.mac && isCompatible(existing, { ...base, mac: existing.mac }) ? existing.mac : undefined;
+    return { ...base, mac: leaseMAC ?? deviceMAC ?? MAC.randomLocal(randomBytesFn) };
+  }
+}

@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import { retry, timer, type Subscription } from 'rxjs';
+import {
+  applyBatched,
+  FLANNEL_ROUTE_PROTOCOL,
+  IPNet,
+  ReconcileLoop,
+  toLeaseEvents,
+  type Lease,
+  type LeaseEvent,
+  type Logger,
+  type Network,
+  type NetworkConfig,
+  type SubnetManager,
+} from '@flannel-ts/core';
+import { netlinkMonitor, type Link, type NetlinkEvent, type NetlinkHandle, type NetlinkRequest, type OpResult } from '@flannel-ts/core/netlink';
+import { ensureVxlanDevice, type VxlanDeviceSpec } from './device.js';
+import { addOps, readKernelState, reconcileOps, removeOps } from './kernel-state.js';
+import { readPeer, type VxlanPeer } from './peer.js';
+
+/** Full comparison with the kernel this often, on top of the immediate one after netlink reports a change. */
+export const RESYNC_MS = 10_000;
+/** Netlink events come in bursts (a device deletion removes every route): wait this long, then reconcile once. */
+const SETTLE_MS = 20;
+
+/** One address family's device and the peers programmed on it. */
+export interface VxlanFamily {
+  family: 4 | 6;
+  spec: VxlanDeviceSpec;
+  dev: Link;
+  peers: Map<string, VxlanPeer>;
+}
+
+export interface VxlanNetworkDeps {
+  nl: NetlinkHandle;
+  subnetManager: SubnetManager;
+  logger: Logger;
+  config: NetworkConfig;
+  directRouting: boolean;
+}
+
+/**
+ * Keeps every peer's neigh, FDB entry and route in the kernel. Lease events apply at once; a level-triggered
+ * reconcile (periodic, and right after netlink reports our device, routes or entries changed) repairs
+ * anything missing or stale, and recreates a deleted device with every peer replayed (fix of quirk 7).
+ */
+export class VxlanNetwork implements Network {
+  constructor(
+    readonly lease: Lease,
+    readonly mtu: number,
+    private readonly families: VxlanFamily[],
+    private readonly deps: VxlanNetworkDeps,
+  ) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { logger } = this.deps;
+    const loop = new ReconcileLoop((reasons) => this.reconcile(reasons), logger);
+    const subs: Subscription[] = [];
+    subs.push(
+      this.deps.subnetManager
+        .watchLeases()
+        .pipe(toLeaseEvents(this.lease, (l) => logger.info({ subnet: String(l.subnet) }, 'removed subnet was not known')))
+        .subscribe({
+          next: (batch) => void loop.enqueue(() => this.applyEvents(batch, loop)),
+          error: (err: Error) => logger.error({ err: err.message }, 'lease watch failed'),
+        }),
+    );
+    subs.push(
+      netlinkMonitor(['link', 'route', 'neigh'], this.deps.nl.netns ? { netns: this.deps.nl.netns } : {})
+        .pipe(retry({ delay: (err: Error) => (logger.warn({ err: err.message }, 'netlink monitor lost events; resyncing'), loop.trigger('monitor restarted'), timer(1000)) }))
+        .subscribe((ev) => {
+          const reason = this.relevance(ev);
+          if (reason) loop.trigger(reason, SETTLE_MS);
+        }),
+    );
+    loop.startPeriodic(RESYNC_MS);
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    for (const s of subs) s.unsubscribe();
+    await loop.stop();
+  }
+
+  private async applyEvents(batch: LeaseEvent[], loop: ReconcileLoop): Promise<void> {
+    for (const fam of this.families) {
+      const ops: NetlinkRequest[] = [];
+      for (const ev of batch) {
+        const subnet = fam.family === 4 ? ev.lease.subnet : ev.lease.ipv6Subnet;
+        if (!subnet) continue;
+        const key = String(subnet);
+        const prev = fam.peers.get(key);
+        if (ev.type === 'removed') {
+          if (prev) ops.push(...removeOps(fam.dev, prev));
+          fam.peers.delete(key);
+          this.deps.logger.info({ subnet: key }, 'peer removed');
+          continue;
+        }
+        const read = readPeer(ev.lease, fam.family);
+        if ('problem' in read) {
+          this.deps.logger.warn({ subnet: key, publicIP: ev.lease.attrs.publicIP?.toString(), problem: read.problem }, 'skipping peer lease');
+          continue;
+        }
+        const peer: VxlanPeer = { ...read, direct: await this.isDirect(read.publicIP) };
+        if (prev && !samePeer(prev, peer)) ops.push(...removeOps(fam.dev, prev));
+        fam.peers.set(key, peer);
+        ops.push(...addOps(fam.dev, peer));
+        this.deps.logger.info({ subnet: key, publicIP: String(peer.publicIP), vtepMAC: String(peer.vtepMAC), direct: peer.direct }, 'peer added');
+      }
+      const results = await applyBatched(this.deps.nl, ops);
+      if (this.reportFailures(ops, results, 'applying lease events') > 0) loop.trigger('retry after failed updates', 1000);
+    }
+  }
+
+  private async reconcile(reasons: string[]): Promise<void> {
+    for (const fam of this.families) {
+      const dev = await this.deps.nl.linkByName(fam.spec.name);
+      if (!dev || dev.kind !== 'vxlan' || !dev.up) {
+        this.deps.logger.warn({ device: fam.spec.name, peers: fam.peers.size, reasons }, 'vxlan device is missing or down; recreating it and replaying every peer');
+        fam.dev = await setupDevice(this.deps.nl, fam, this.lease, this.deps.config, this.deps.logger);
+      } else {
+        fam.dev = dev;
+        await configureAddress(this.deps.nl, fam, this.lease, this.deps.config);
+      }
+      const kernel = await readKernelState(this.deps.nl, fam.dev, fam.family);
+      const ops = reconcileOps(fam.dev, fam.peers.values(), kernel);
+      if (ops.length === 0) {
+        this.deps.logger.debug({ device: fam.spec.name, peers: fam.peers.size, reasons }, 'kernel state matches');
+        continue;
+      }
+      this.deps.logger.info({ device: fam.spec.name, operations: ops.length, reasons }, 'repairing kernel state');
+      this.reportFailures(ops, await applyBatched(this.deps.nl, ops), 'reconciling');
+    }
+  }
+
+  private async isDirect(publicIP: VxlanPeer['publicIP']): Promise<boolean> {
+    if (!this.deps.directRouting) return false;
+    try {
+      const route = await this.deps.nl.routeGet(publicIP);
+      return route.gw === undefined && !this.families.some((f) => f.dev.index === route.linkIndex);
+    } catch {
+      return false;
+    }
+  }
+
+  private relevance(ev: NetlinkEvent): string | undefined {
+    const names = this.families.map((f) => f.spec.name);
+    const indexes = this.families.map((f) => f.dev.index);
+    if (ev.topic === 'link' && names.includes(ev.link.name) && (ev.action === 'del' || !ev.link.up)) return `${ev.link.name} ${ev.action === 'del' ? 'deleted' : 'down'}`;
+    if (ev.topic === 'route' && ev.action === 'del' && ev.route.protocol === FLANNEL_ROUTE_PROTOCOL) return `route ${ev.route.dst} deleted`;
+    if (ev.topic === 'neigh' && ev.action === 'del') {
+      const idx = ev.neigh?.linkIndex ?? ev.fdb?.linkIndex;
+      if (idx !== undefined && indexes.includes(idx)) return ev.fdb ? `fdb ${ev.fdb.mac} deleted` : `neigh ${ev.neigh?.ip} deleted`;
+    }
+    return undefined;
+  }
+
+  private reportFailures(ops: NetlinkRequest[], results: OpResult[], during: string): number {
+    let failed = 0;
+    results.forEach((err, i) => {
+      if (!err) return;
+      // Deleting what is already gone is success for us.
+      if (ops[i]!.op.includes(' del ') && (err.code === 'ENOENT' || err.code === 'ESRCH')) return;
+      failed++;
+      if (failed <= 10) this.deps.logger.warn({ op: ops[i]!.op, err: err.message }, `netlink operation failed while ${during}`);
+    });
+    if (failed > 10) this.deps.logger.warn({ failed }, `more netlink operations failed while ${during}`);
+    return failed;
+  }
+}
+
+function samePeer(a: VxlanPeer, b: VxlanPeer): boolean {
+  return a.direct === b.direct && a.publicIP.equals(b.publicIP) && a.vtepMAC.equals(b.vtepMAC) && a.subnet.equals(b.subnet);
+}
+
+/** Creates (or reuses) the device, gives it the lease's address and brings it up. */
+export async function setupDevice(nl: NetlinkHandle, fam: VxlanFamily, lease: Lease, config: NetworkConfig, logger: Logger): Promise<Link> {
+  fam.dev = await ensureVxlanDevice(nl, fam.spec, logger);
+  await configureAddress(nl, fam, lease, config);
+  await nl.linkSetUp(fam.dev.index);
+  const dev = (await nl.linkByIndex(fam.dev.index))!;
+  if (!fam.spec.mac.equals(dev.mac)) {
+    throw new Error(`${fam.spec.name} has MAC ${dev.mac} but its lease says ${fam.spec.mac}; something else changed it`);
+  }
+  return dev;
+}
+
+/** The lease's network address as /32 (/128); other addresses inside the cluster network are removed. */
+async function configureAddress(nl: NetlinkHandle, fam: VxlanFamily, lease: Lease, config: NetworkConfig): Promise<void> {
+  const subnet = fam.family === 4 ? lease.subnet! : lease.ipv6Subnet!;
+  const network = fam.family === 4 ? config.network : config.ipv6Network;
+  const bits = fam.family === 4 ? 32 : 128;
+  const addrs = await nl.addrList(fam.family, fam.dev.index);
+  let present = false;
+  for (const a of addrs) {
+    if (a.ip.equals(subnet.ip) && a.prefixLen === bits) present = true;
+    else if (fam.family === 4 ? network?.contains(a.ip) : !new IPNet(a.ip, 10).equals(IPNet.parse('fe80::/10'))) await nl.addrDel(a);
+  }
+  if (!present) await nl.addrAdd({ linkIndex: fam.dev.index, ip: subnet.ip, prefixLen: bits });
+}
+
+export const randomBytesFn = (n: number): Uint8Array => randomBytes(n);

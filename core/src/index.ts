@@ -52,3 +52,4 @@ export { applyBatched, OPS_PER_CHUNK } from './reconcile/apply-batched.js';
 export { ReconcileLoop } from './reconcile/reconcile-loop.js';
 /** The routing protocol number on every route flannel-ts installs (`proto 70` in `ip route`), so it can tell its own. */
 export const FLANNEL_ROUTE_PROTOCOL = 70;
+export { BackendManagerToken, type BackendLookup } from './daemon/backend-lookup.js';

@@ -1,0 +1,204 @@
+// The namespace topology the e2e suites and the demo share:
+//
+//   underlay ns: bridge br0 (192.0.2.0/24) ── store ns (etcd, 192.0.2.250)
+//                    ├── node1 ns: eth0 192.0.2.11, cni0 bridge, pods behind it, flanneld (real CLI)
+//                    ├── node2 ns: eth0 192.0.2.12 ...
+//
+// Every namespace carries the run prefix; destroy() removes them and stops every process by PID.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEtcd, type EtcdServer } from './etcd.js';
+import { createNetns, deleteNetns, ipIn, RUN_PREFIX, sh } from './netns.js';
+import { startProcess, stopProcess, waitForOutput, type Started } from './processes.js';
+
+export const FLANNELD = fileURLToPath(new URL('../../core/dist/daemon/main.js', import.meta.url));
+const UNDERLAY = '192.0.2';
+const STORE_IP = `${UNDERLAY}.250`;
+
+export interface Pod {
+  ns: string;
+  ip: string;
+}
+
+export interface TopologyNode {
+  name: string;
+  ns: string;
+  ip: string;
+  subnetFile: string;
+  flanneld?: Started;
+  pods: Pod[];
+}
+
+export interface TopologyOptions {
+  nodes: number;
+  store: 'etcd' | 'embedded';
+  netConf: object;
+  /** Extra namespace name part, so that two topologies of one run do not collide. */
+  tag?: string;
+}
+
+export class Topology {
+  readonly nodes: TopologyNode[] = [];
+  readonly dir: string;
+  etcd?: EtcdServer;
+  private readonly namespaces: string[] = [];
+  private readonly tag: string;
+
+  private constructor(private readonly opts: TopologyOptions) {
+    this.tag = opts.tag ?? '';
+    this.dir = mkdtempSync(join(tmpdir(), `${RUN_PREFIX}topo${this.tag}-`));
+  }
+
+  static async create(opts: TopologyOptions): Promise<Topology> {
+    const t = new Topology(opts);
+    try {
+      await t.build();
+    } catch (err) {
+      await t.destroy();
+      throw err;
+    }
+    return t;
+  }
+
+  get underlayNs(): string {
+    return this.namespaces[0]!;
+  }
+
+  get netConfPath(): string {
+    return join(this.dir, 'net-conf.json');
+  }
+
+  get storePath(): string {
+    return join(this.dir, 'leases.jsonl');
+  }
+
+  get etcdPrefix(): string {
+    return '/coreos.com/network';
+  }
+
+  private ns(name: string): string {
+    const ns = createNetns(`${this.tag}${name}`);
+    this.namespaces.push(ns);
+    return ns;
+  }
+
+  private async build(): Promise<void> {
+    const ul = this.ns('ul');
+    ipIn(ul, 'link', 'add', 'br0', 'type', 'bridge');
+    ipIn(ul, 'link', 'set', 'br0', 'up');
+    writeFileSync(this.netConfPath, JSON.stringify(this.opts.netConf));
+    if (this.opts.store === 'etcd') {
+      const storeNs = this.ns('store');
+      this.plug(storeNs, 'store', `${STORE_IP}/24`);
+      this.etcd = await startEtcd({ netns: storeNs, host: STORE_IP });
+      await this.etcdctl('put', `${this.etcdPrefix}/config`, JSON.stringify(this.opts.netConf));
+    }
+    for (let i = 1; i <= this.opts.nodes; i++) {
+      const ns = this.ns(`n${i}`);
+      const ip = `${UNDERLAY}.${10 + i}`;
+      this.plug(ns, `n${i}`, `${ip}/24`);
+      ipIn(ns, 'route', 'add', 'default', 'via', `${UNDERLAY}.1`, 'dev', 'eth0', 'onlink');
+      sh('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      this.nodes.push({ name: `node${i}`, ns, ip, subnetFile: join(this.dir, `n${i}`, 'subnet.env'), pods: [] });
+    }
+  }
+
+  /** A veth from `ns` (eth0) to the underlay bridge. */
+  private plug(ns: string, portName: string, cidr: string): void {
+    ipIn(ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', portName, 'netns', this.underlayNs);
+    ipIn(this.underlayNs, 'link', 'set', portName, 'master', 'br0', 'up');
+    ipIn(ns, 'addr', 'add', cidr, 'dev', 'eth0');
+    ipIn(ns, 'link', 'set', 'eth0', 'up');
+  }
+
+  /** etcdctl inside the store namespace. */
+  async etcdctl(...args: string[]): Promise<string> {
+    return sh('ip', ['netns', 'exec', this.namespaces[1]!, 'etcdctl', '--endpoints', this.etcd!.endpoint, '--dial-timeout=1s', '--command-timeout=3s', ...args]);
+  }
+
+  flanneldArgs(node: TopologyNode): string[] {
+    const store =
+      this.opts.store === 'etcd'
+        ? [`--etcd-endpoints=${this.etcd!.endpoint}`]
+        : ['--embedded-subnet-mgr', `--embedded-store-path=${this.storePath}`, `--net-config-path=${this.netConfPath}`];
+    return [...store, `--subnet-file=${node.subnetFile}`];
+  }
+
+  /** Starts the real flanneld CLI inside the node and waits until it says it is ready. */
+  async startFlanneld(node: TopologyNode, extra: string[] = [], timeoutMs = 15_000): Promise<Started> {
+    node.flanneld = startProcess('node', [FLANNELD, ...this.flanneldArgs(node), ...extra], { netns: node.ns });
+    await waitForOutput(node.flanneld, (out) => out.includes('flannel is ready'), timeoutMs, `flanneld on ${node.name}`);
+    return node.flanneld;
+  }
+
+  async stopFlanneld(node: TopologyNode): Promise<number | string | undefined> {
+    if (!node.flanneld) return undefined;
+    const code = await stopProcess(node.flanneld.child);
+    node.flanneld = undefined;
+    return code;
+  }
+
+  subnetEnv(node: TopologyNode): Record<string, string> {
+    const text = readFileSync(node.subnetFile, 'utf8');
+    return Object.fromEntries(text.trim().split('\n').map((l) => l.split('=') as [string, string]));
+  }
+
+  /** A pod by hand, as the bridge CNI plugin would make it: cni0 at .1 of the node's subnet, the pod behind it. */
+  addPod(node: TopologyNode): Pod {
+    const env = this.subnetEnv(node);
+    const [gw, len] = env.FLANNEL_SUBNET!.split('/') as [string, string];
+    const base = gw.split('.').slice(0, 3).join('.');
+    const k = node.pods.length + 1;
+    const ns = this.ns(`${node.ns.slice(RUN_PREFIX.length + this.tag.length)}p${k}`);
+    if (!ipJson(node.ns, 'link', 'show', 'cni0').length) {
+      ipIn(node.ns, 'link', 'add', 'cni0', 'type', 'bridge');
+      ipIn(node.ns, 'addr', 'add', `${gw}/${len}`, 'dev', 'cni0');
+      ipIn(node.ns, 'link', 'set', 'cni0', 'up');
+    }
+    const ip = `${base}.${10 + k}`;
+    ipIn(node.ns, 'link', 'add', `veth${k}`, 'mtu', env.FLANNEL_MTU!, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ipIn(node.ns, 'link', 'set', `veth${k}`, 'master', 'cni0', 'up');
+    ipIn(ns, 'link', 'set', 'eth0', 'mtu', env.FLANNEL_MTU!);
+    ipIn(ns, 'addr', 'add', `${ip}/${len}`, 'dev', 'eth0');
+    ipIn(ns, 'link', 'set', 'eth0', 'up');
+    ipIn(ns, 'route', 'add', 'default', 'via', gw);
+    const pod = { ns, ip };
+    node.pods.push(pod);
+    return pod;
+  }
+
+  ping(from: Pod, to: Pod, timeoutS = 2): boolean {
+    try {
+      sh('ip', ['netns', 'exec', from.ns, 'ping', '-c1', '-q', `-W${timeoutS}`, to.ip]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Every ordered pair of pods on different nodes, and whether it pinged. */
+  pingMatrix(): { from: Pod; to: Pod; ok: boolean }[] {
+    const pods = this.nodes.flatMap((n) => n.pods);
+    const out: { from: Pod; to: Pod; ok: boolean }[] = [];
+    for (const from of pods) for (const to of pods) if (from !== to) out.push({ from, to, ok: this.ping(from, to) });
+    return out;
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stopFlanneld(n)));
+    await this.etcd?.destroy();
+    for (const ns of this.namespaces.reverse()) deleteNetns(ns);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function ipJson(ns: string, ...args: string[]): unknown[] {
+  try {
+    const out = sh('ip', ['-n', ns, '-j', ...args]).trim();
+    return out ? (JSON.parse(out) as unknown[]) : [];
+  } catch {
+    return [];
+  }
+}

@@ -10,5 +10,5 @@ if (!name || !names.includes(name)) {
 }
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: 'inherit', cwd: new URL('..', import.meta.url) });
 run('npx', ['tsc', '-b']);
-run('npx', ['tsc', '-p', 'test/tsconfig.bench.json']);
+run('npx', ['tsc', '-p', 'test/tsconfig.tools.json']);
 run('node', [`test/dist/bench/${name}.js`]);

@@ -7,13 +7,14 @@
 // Every namespace carries the run prefix; destroy() removes them and stops every process by PID.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { startEtcd, type EtcdServer } from './etcd.js';
 import { createNetns, deleteNetns, ipIn, RUN_PREFIX, sh } from './netns.js';
 import { startProcess, stopProcess, waitForOutput, type Started } from './processes.js';
 
-export const FLANNELD = fileURLToPath(new URL('../../core/dist/daemon/main.js', import.meta.url));
+/** The built CLI, found through the workspace link so that it resolves from test/ and from test/dist/ alike. */
+export const FLANNELD = join(dirname(createRequire(import.meta.url).resolve('@flannel-ts/core/package.json')), 'dist/daemon/main.js');
 const UNDERLAY = '192.0.2';
 const STORE_IP = `${UNDERLAY}.250`;
 

@@ -12,7 +12,7 @@ let topo: Topology;
 interface LinkJson { ifname: string; mtu: number; address: string; operstate: string; linkinfo: { info_kind: string; info_data: Record<string, unknown> } }
 interface NeighJson { dst: string; lladdr: string; state: string[] }
 interface FdbJson { mac: string; dst?: string; flags?: string[]; state?: string }
-interface RouteJson { dst: string; gateway?: string; dev: string; flags: string[]; protocol?: string }
+interface RouteJson { dst: string; nhid?: number; gateway?: string; dev: string; flags: string[]; protocol?: string }
 
 const vxlanLink = (n: TopologyNode) => ipJson<LinkJson[]>(n.ns, '-d', 'link', 'show', 'flannel.1')[0];
 const subnetOf = (n: TopologyNode) => topo.subnetEnv(n).FLANNEL_SUBNET!.replace(/\.1\//, '.0/');
@@ -31,8 +31,14 @@ function expectPeerState(n: TopologyNode, peerList: TopologyNode[]): void {
   expect(fdb.map((f) => ({ mac: f.mac, dst: f.dst, flags: f.flags, state: f.state })).sort((a, b) => a.mac.localeCompare(b.mac))).toEqual(
     expected.map((e) => ({ mac: e.mac, dst: e.ip, flags: ['self'], state: 'permanent' })).sort((a, b) => a.mac.localeCompare(b.mac)),
   );
-  expect(routes(n).map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev, flags: r.flags })).sort(byDst)).toEqual(
-    expected.map((e) => ({ dst: e.subnet, gateway: netAddr(e.subnet), dev: 'flannel.1', flags: ['onlink'] })).sort(byDst),
+  // Each route goes through a nexthop object named after the peer's subnet address (see vxlan/README.md).
+  const nhid = (subnet: string) => netAddr(subnet).split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  expect(routes(n).map((r) => ({ dst: r.dst, nhid: r.nhid, gateway: r.gateway, dev: r.dev, flags: r.flags })).sort(byDst)).toEqual(
+    expected.map((e) => ({ dst: e.subnet, nhid: nhid(e.subnet), gateway: netAddr(e.subnet), dev: 'flannel.1', flags: ['onlink'] })).sort(byDst),
+  );
+  const nexthops = ipJson<{ id: number; gateway: string; dev: string; flags: string[]; protocol: string }[]>(n.ns, 'nexthop', 'show');
+  expect(nexthops.map((h) => ({ id: h.id, gateway: h.gateway, dev: h.dev, flags: h.flags, protocol: h.protocol })).sort((a, b) => a.id - b.id)).toEqual(
+    expected.map((e) => ({ id: nhid(e.subnet), gateway: netAddr(e.subnet), dev: 'flannel.1', flags: ['onlink'], protocol: '70' })).sort((a, b) => a.id - b.id),
   );
 }
 const byDst = (a: { dst: string }, b: { dst: string }) => a.dst.localeCompare(b.dst);
@@ -98,7 +104,7 @@ describe('vxlan with etcd, 3 nodes', () => {
   it('puts back a route deleted by hand at once, well within the resync period', async () => {
     const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
     const start = Date.now();
-    sh('ip', ['-n', n1.ns, 'route', 'del', subnetOf(n2), 'dev', 'flannel.1']);
+    sh('ip', ['-n', n1.ns, 'route', 'del', subnetOf(n2)]);
     const back = await waitFor(() => routes(n1).some((r) => r.dst === subnetOf(n2)), 10_000);
     expect(back).toBe(true);
     expect(Date.now() - start).toBeLessThan(2000);

@@ -75,6 +75,11 @@ export class Topology {
     return join(this.dir, 'leases.jsonl');
   }
 
+  /** The namespace etcd runs in (etcd topologies only). */
+  get etcdNs(): string {
+    return this.namespaces[1]!;
+  }
+
   get etcdPrefix(): string {
     return '/coreos.com/network';
   }
@@ -116,7 +121,7 @@ export class Topology {
 
   /** etcdctl inside the store namespace. */
   async etcdctl(...args: string[]): Promise<string> {
-    return sh('ip', ['netns', 'exec', this.namespaces[1]!, 'etcdctl', '--endpoints', this.etcd!.endpoint, '--dial-timeout=1s', '--command-timeout=3s', ...args]);
+    return sh('ip', ['netns', 'exec', this.etcdNs, 'etcdctl', '--endpoints', this.etcd!.endpoint, '--dial-timeout=1s', '--command-timeout=3s', ...args]);
   }
 
   flanneldArgs(node: TopologyNode): string[] {

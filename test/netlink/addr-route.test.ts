@@ -167,3 +167,20 @@ describe('batches', () => {
     expect(ipIn(ns, 'route', 'show', 'proto', '212').trim()).toBe('');
   });
 });
+
+describe('nexthop objects', () => {
+  it('adds a nexthop, routes through it, lists both, and deletes it with its routes', async () => {
+    await h.nexthopReplace({ id: 4242, gw: IP.parse('10.244.77.0'), linkIndex: vx, onlink: true, protocol: 70 });
+    await h.routeReplace({ dst: IPNet.parse('10.244.77.0/24'), nhid: 4242, protocol: 70 });
+    expect(ipJson<{ id: number; gateway: string; dev: string; flags: string[]; protocol: string }[]>(ns, 'nexthop', 'show', 'id', '4242')).toEqual([
+      expect.objectContaining({ id: 4242, gateway: '10.244.77.0', dev: 'flannel.1', flags: ['onlink'], protocol: '70' }),
+    ]);
+    expect(sh('ip', ['-n', ns, 'route', 'show', '10.244.77.0/24']).trim()).toBe('10.244.77.0/24 nhid 4242 via 10.244.77.0 dev flannel.1 proto 70 onlink');
+    expect((await h.nexthopList()).find((n) => n.id === 4242)).toMatchObject({ gw: IP.parse('10.244.77.0'), linkIndex: vx, onlink: true, protocol: 70 });
+    const [route] = await h.routeList(4, { dst: IPNet.parse('10.244.77.0/24') });
+    expect(route).toMatchObject({ nhid: 4242, gw: IP.parse('10.244.77.0'), linkIndex: vx, onlink: true });
+    await h.nexthopDel(4242);
+    expect(await h.routeList(4, { dst: IPNet.parse('10.244.77.0/24') })).toEqual([]);
+    await expect(h.nexthopDel(4242)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});

@@ -13,6 +13,16 @@ import { parseVxlanConfig, VXLAN_OVERHEAD, type VxlanConfig } from './config.js'
 import { ensureVxlanDevice, isCompatible, type VxlanDeviceSpec } from './device.js';
 import { randomBytesFn, setupDevice, VxlanNetwork, type VxlanFamily } from './vxlan-network.js';
 
+/** Nexthop objects arrived in Linux 5.3; without them a dump request fails. */
+async function supportsNexthops(nl: BackendContext['netlink']): Promise<boolean> {
+  try {
+    await nl.nexthopList();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const deviceName = (family: 4 | 6, vni: number) => (family === 4 ? `flannel.${vni}` : `flannel-v6.${vni}`);
 
 /** Go flannel's order: device first, so the lease can carry its MAC; then the lease; then the device's address. */
@@ -34,10 +44,12 @@ export class VxlanBackend implements Backend {
     if (extIface.extV6Addr) baseAttrs.publicIPv6 = extIface.extV6Addr;
     const previous = await subnetManager.lookupLease?.(baseAttrs, signal);
 
+    const nexthops = await supportsNexthops(nl);
+    if (!nexthops) logger.info({}, 'this kernel has no nexthop objects; peer routes are plain gateway routes');
     const fams: VxlanFamily[] = [];
     for (const family of families) {
       const spec = await this.deviceSpec(family, cfg, mtu - VXLAN_OVERHEAD, previous);
-      fams.push({ family, spec, dev: undefined as never, peers: new Map() });
+      fams.push({ family, spec, dev: undefined as never, nexthops, peers: new Map() });
     }
     const attrs: LeaseAttrs = { ...baseAttrs };
     for (const f of fams) {

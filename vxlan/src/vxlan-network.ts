@@ -15,7 +15,7 @@ import {
 } from '@flannel-ts/core';
 import { netlinkMonitor, type Link, type NetlinkEvent, type NetlinkHandle, type NetlinkRequest, type OpResult } from '@flannel-ts/core/netlink';
 import { ensureVxlanDevice, type VxlanDeviceSpec } from './device.js';
-import { addOps, readKernelState, reconcileOps, removeOps } from './kernel-state.js';
+import { addOps, readKernelState, reconcileOps, removeOps, type PeerTarget } from './kernel-state.js';
 import { readPeer, type VxlanPeer } from './peer.js';
 
 /** Full comparison with the kernel this often, on top of the immediate one after netlink reports a change. */
@@ -24,10 +24,9 @@ export const RESYNC_MS = 10_000;
 const SETTLE_MS = 20;
 
 /** One address family's device and the peers programmed on it. */
-export interface VxlanFamily {
+export interface VxlanFamily extends PeerTarget {
   family: 4 | 6;
   spec: VxlanDeviceSpec;
-  dev: Link;
   peers: Map<string, VxlanPeer>;
 }
 
@@ -66,7 +65,7 @@ export class VxlanNetwork implements Network {
         }),
     );
     subs.push(
-      netlinkMonitor(['link', 'route', 'neigh'], this.deps.nl.netns ? { netns: this.deps.nl.netns } : {})
+      netlinkMonitor(['link', 'route', 'neigh'], { deletionsOnly: ['route', 'neigh'], ...(this.deps.nl.netns ? { netns: this.deps.nl.netns } : {}) })
         .pipe(retry({ delay: (err: Error) => (logger.warn({ err: err.message }, 'netlink monitor lost events; resyncing'), loop.trigger('monitor restarted'), timer(1000)) }))
         .subscribe((ev) => {
           const reason = this.relevance(ev);
@@ -80,6 +79,7 @@ export class VxlanNetwork implements Network {
   }
 
   private async applyEvents(batch: LeaseEvent[], loop: ReconcileLoop): Promise<void> {
+    const started = performance.now();
     for (const fam of this.families) {
       const ops: NetlinkRequest[] = [];
       for (const ev of batch) {
@@ -88,9 +88,9 @@ export class VxlanNetwork implements Network {
         const key = String(subnet);
         const prev = fam.peers.get(key);
         if (ev.type === 'removed') {
-          if (prev) ops.push(...removeOps(fam.dev, prev));
+          if (prev) ops.push(...removeOps(fam, prev));
           fam.peers.delete(key);
-          this.deps.logger.info({ subnet: key }, 'peer removed');
+          this.deps.logger.debug({ subnet: key }, 'peer removed');
           continue;
         }
         const read = readPeer(ev.lease, fam.family);
@@ -99,13 +99,19 @@ export class VxlanNetwork implements Network {
           continue;
         }
         const peer: VxlanPeer = { ...read, direct: await this.isDirect(read.publicIP) };
-        if (prev && !samePeer(prev, peer)) ops.push(...removeOps(fam.dev, prev));
+        if (prev && !samePeer(prev, peer)) ops.push(...removeOps(fam, prev));
         fam.peers.set(key, peer);
-        ops.push(...addOps(fam.dev, peer));
-        this.deps.logger.info({ subnet: key, publicIP: String(peer.publicIP), vtepMAC: String(peer.vtepMAC), direct: peer.direct }, 'peer added');
+        ops.push(...addOps(fam, peer));
+        this.deps.logger.debug({ subnet: key, publicIP: String(peer.publicIP), vtepMAC: String(peer.vtepMAC), direct: peer.direct }, 'peer added');
       }
+      const applyStarted = performance.now();
       const results = await applyBatched(this.deps.nl, ops);
       if (this.reportFailures(ops, results, 'applying lease events') > 0) loop.trigger('retry after failed updates', 1000);
+      const now = performance.now();
+      this.deps.logger.info(
+        { device: fam.spec.name, events: batch.length, operations: ops.length, peers: fam.peers.size, ms: Math.round(now - started), netlinkMs: Math.round(now - applyStarted) },
+        'applied lease events',
+      );
     }
   }
 
@@ -119,8 +125,8 @@ export class VxlanNetwork implements Network {
         fam.dev = dev;
         await configureAddress(this.deps.nl, fam, this.lease, this.deps.config);
       }
-      const kernel = await readKernelState(this.deps.nl, fam.dev, fam.family);
-      const ops = reconcileOps(fam.dev, fam.peers.values(), kernel);
+      const kernel = await readKernelState(this.deps.nl, fam, fam.family);
+      const ops = reconcileOps(fam, fam.peers.values(), kernel);
       if (ops.length === 0) {
         this.deps.logger.debug({ device: fam.spec.name, peers: fam.peers.size, reasons }, 'kernel state matches');
         continue;

@@ -14,6 +14,7 @@ import { readSubnetFile, writeSubnetFile } from '../subnet-file/subnet-env.js';
 import type { StoreSubnetManager } from '../subnet/store-subnet-manager.js';
 import { sleep } from '../util/backoff.js';
 import { HealthServer } from './healthz.js';
+import { DaemonMetrics } from './metrics.js';
 import type { FlanneldOptions } from './options.js';
 import { selectExternalInterface } from './select-interface.js';
 import { createSubnetManager } from './subnet-manager-factory.js';
@@ -34,7 +35,7 @@ export async function runFlanneld(opts: FlanneldOptions, deps: DaemonDeps, signa
   const previous = await readSubnetFile(opts.subnetFile, (w) => logger.warn({ file: opts.subnetFile, ...w }, 'ignoring an entry of the previous subnet file'));
   const { manager, registry } = createSubnetManager(opts, previous, logger);
   logger.info({ subnetManager: manager.name }, 'subnet manager created');
-  const health = new HealthServer(logger);
+  const health = new HealthServer(logger, new DaemonMetrics());
   try {
     if (opts.healthzPort > 0) await health.listen(opts.healthzIP, opts.healthzPort);
     const config = await waitForConfig(manager, logger, signal);

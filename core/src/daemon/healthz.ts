@@ -1,16 +1,24 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '../contracts/logger.js';
 import { UserError } from '../errors/user-error.js';
+import type { DaemonMetrics } from './metrics.js';
 
-/** /healthz (always 200 while the process runs) and /readyz (200 once subnet.env is written and the backend runs). */
+/**
+ * /healthz (always 200 while the process runs), /readyz (200 once subnet.env is written and the backend
+ * runs) and /metrics (Prometheus text).
+ */
 export class HealthServer {
   private ready = false;
   private server: Server | undefined;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly metrics: DaemonMetrics,
+  ) {}
 
   setReady(): void {
     this.ready = true;
+    this.metrics.ready.set(1);
   }
 
   async listen(ip: string, port: number): Promise<void> {
@@ -22,8 +30,13 @@ export class HealthServer {
       } else if (path === '/readyz') {
         if (this.ready) res.writeHead(200).end('flanneld is ready');
         else res.writeHead(503).end('flanneld is not ready yet');
+      } else if (path === '/metrics') {
+        this.metrics.registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
+          (err: Error) => res.writeHead(500).end(err.message),
+        );
       } else {
-        res.writeHead(404).end('not found; try /healthz or /readyz');
+        res.writeHead(404).end('not found; try /healthz, /readyz or /metrics');
       }
     });
     await new Promise<void>((resolve, reject) => {
@@ -33,7 +46,7 @@ export class HealthServer {
       server.listen(port, ip, () => resolve());
     });
     this.server = server;
-    this.logger.info({ address: `${ip}:${port}` }, 'serving /healthz and /readyz');
+    this.logger.info({ address: `${ip}:${port}` }, 'serving /healthz, /readyz and /metrics');
   }
 
   /** Graceful, but no longer than timeoutMs (Go gives its server 3 s). */

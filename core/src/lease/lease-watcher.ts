@@ -11,7 +11,7 @@ import { sameLeaseAttrs } from './lease-attrs-json.js';
  * Our own lease is never reported.
  */
 export class LeaseWatcher {
-  private known: Lease[] = [];
+  private known = new KnownLeases();
 
   constructor(
     private readonly ownLease: Lease,
@@ -24,22 +24,22 @@ export class LeaseWatcher {
 
   /** The peers currently known (our own lease excluded). */
   peers(): Lease[] {
-    return this.known.filter((l) => !sameSubnet(l, this.ownLease));
+    return this.known.all().filter((l) => !sameSubnet(l, this.ownLease));
   }
 
   update(events: LeaseEvent[]): LeaseEvent[] {
     const out: LeaseEvent[] = [];
     for (const event of events) {
       if (sameSubnet(event.lease, this.ownLease)) continue;
-      const i = this.known.findIndex((k) => sameSubnet(event.lease, k));
+      const stored = this.known.find(event.lease);
       if (event.type === 'added') {
-        if (i >= 0) this.known[i] = event.lease;
-        else this.known.push(event.lease);
+        if (stored) this.known.delete(stored);
+        this.known.add(event.lease);
         out.push(event);
-      } else if (i >= 0) {
+      } else if (stored) {
         // A store's delete carries only the subnet; the backend needs the attributes it programmed with.
-        const [stored] = this.known.splice(i, 1);
-        out.push({ type: 'removed', lease: stored! });
+        this.known.delete(stored);
+        out.push({ type: 'removed', lease: stored });
       } else {
         this.onUnknownRemoval?.(event.lease);
         out.push(event);
@@ -50,22 +50,54 @@ export class LeaseWatcher {
 
   reset(snapshot: Lease[]): LeaseEvent[] {
     const out: LeaseEvent[] = [];
-    const old = [...this.known];
+    const old = this.known;
     for (const lease of snapshot) {
       if (sameSubnet(lease, this.ownLease)) continue;
-      const i = old.findIndex((k) => sameSubnet(lease, k));
-      if (i < 0) {
+      const prev = old.find(lease);
+      if (!prev) {
         out.push({ type: 'added', lease });
         continue;
       }
-      const [prev] = old.splice(i, 1);
-      if (!sameLease(prev!, lease)) out.push({ type: 'added', lease });
+      old.delete(prev);
+      if (!sameLease(prev, lease)) out.push({ type: 'added', lease });
     }
-    for (const gone of old) {
+    for (const gone of old.all()) {
       if (!sameSubnet(gone, this.ownLease)) out.push({ type: 'removed', lease: gone });
     }
-    this.known = [...snapshot];
+    this.known = new KnownLeases();
+    for (const lease of snapshot) this.known.add(lease);
     return out;
+  }
+}
+
+/**
+ * The known leases, indexed by IPv4 and by IPv6 subnet so that a watch of thousands of peers stays
+ * linear. `find` follows sameSubnet: it matches on the parts the incoming lease has.
+ */
+class KnownLeases {
+  private readonly leases = new Set<Lease>();
+  private readonly byV4 = new Map<string, Lease>();
+  private readonly byV6 = new Map<string, Lease>();
+
+  add(lease: Lease): void {
+    this.leases.add(lease);
+    if (lease.subnet) this.byV4.set(String(lease.subnet), lease);
+    if (lease.ipv6Subnet) this.byV6.set(String(lease.ipv6Subnet), lease);
+  }
+
+  delete(lease: Lease): void {
+    this.leases.delete(lease);
+    if (lease.subnet && this.byV4.get(String(lease.subnet)) === lease) this.byV4.delete(String(lease.subnet));
+    if (lease.ipv6Subnet && this.byV6.get(String(lease.ipv6Subnet)) === lease) this.byV6.delete(String(lease.ipv6Subnet));
+  }
+
+  find(incoming: Lease): Lease | undefined {
+    const candidate = incoming.subnet ? this.byV4.get(String(incoming.subnet)) : incoming.ipv6Subnet ? this.byV6.get(String(incoming.ipv6Subnet)) : undefined;
+    return candidate && sameSubnet(incoming, candidate) ? candidate : undefined;
+  }
+
+  all(): Lease[] {
+    return [...this.leases];
   }
 }
 

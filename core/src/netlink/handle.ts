@@ -4,8 +4,9 @@ import { decodeAddr, encodeAddrDump, type Addr } from './addr.js';
 import { NetlinkError } from './errors.js';
 import { checkLinkName, decodeLink, writeIfinfomsg, type Link, type LinkChange, type LinkSpec } from './link.js';
 import { decodeFdb, decodeNeigh, encodeNeighDump, type FdbEntry, type Neigh } from './neigh.js';
-import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, IFLA_IFNAME, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE } from './nl/constants.js';
+import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, IFLA_IFNAME, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETNEXTHOP, RTM_GETROUTE } from './nl/constants.js';
 import * as req from './requests.js';
+import { decodeNexthop, encodeNexthopDump, type Nexthop } from './nexthop.js';
 import { decodeRoute, encodeRouteDump, encodeRouteGet, routeMatches, type Route, type RouteFilter } from './route.js';
 import { NetlinkSocket, type NetlinkRequest, type NetlinkSocketOptions } from './socket/netlink-socket.js';
 
@@ -135,6 +136,22 @@ export class NetlinkHandle {
     const route = msg && decodeRoute(msg.payload);
     if (!route) throw new NetlinkError(`ip route get ${dst}`, constants.errno.ENETUNREACH);
     return route;
+  }
+
+  // Nexthop objects
+
+  /** `ip nexthop show`; fails (EINVAL/EOPNOTSUPP) on kernels without nexthop objects. */
+  async nexthopList(): Promise<Nexthop[]> {
+    const msgs = this.sock.dump({ op: 'ip nexthop show', type: RTM_GETNEXTHOP, body: (w) => encodeNexthopDump(w) });
+    return msgs.map((m) => decodeNexthop(m.payload)).filter((n): n is Nexthop => n !== undefined);
+  }
+
+  nexthopReplace(nh: Nexthop): Promise<void> {
+    return this.sock.do(req.nexthopReplace(nh));
+  }
+
+  nexthopDel(id: number): Promise<void> {
+    return this.sock.do(req.nexthopDel({ id }));
   }
 
   // Neighbours and the bridge FDB

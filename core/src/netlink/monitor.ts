@@ -11,8 +11,8 @@ import {
   RTNLGRP_LINK, RTNLGRP_NEIGH,
 } from './nl/constants.js';
 import { decodeRoute, type Route } from './route.js';
-import { c } from './socket/libc.js';
-import { forEachMessage, openRouteSocket } from './socket/netlink-socket.js';
+import { c, SO_RCVBUFFORCE, SOL_SOCKET } from './socket/libc.js';
+import { forEachMessage, openRouteSocket, setInt } from './socket/netlink-socket.js';
 
 export type MonitorTopic = 'link' | 'addr' | 'route' | 'neigh';
 
@@ -42,11 +42,23 @@ type PipeCtor = new (type: number) => PipeHandle;
  * If the kernel drops notifications because we fell behind (ENOBUFS), the Observable errors: the
  * subscriber has missed changes and must re-list what it cares about, then subscribe again.
  */
-export function netlinkMonitor(topics: readonly MonitorTopic[], opts: { netns?: string } = {}): Observable<NetlinkEvent> {
+export interface MonitorOptions {
+  netns?: string;
+  /**
+   * Topics whose 'new' notifications are dropped unread. A daemon that adds thousands of routes hears of
+   * each one; when it only cares that something was deleted, skipping the decode keeps the burst cheap.
+   */
+  deletionsOnly?: MonitorTopic[];
+}
+
+const NEW_TYPES: Record<MonitorTopic, number[]> = { link: [RTM_NEWLINK], addr: [RTM_NEWADDR], route: [RTM_NEWROUTE], neigh: [RTM_NEWNEIGH] };
+
+export function netlinkMonitor(topics: readonly MonitorTopic[], opts: MonitorOptions = {}): Observable<NetlinkEvent> {
+  const skip = new Set((opts.deletionsOnly ?? []).flatMap((t) => NEW_TYPES[t]));
   return new Observable<NetlinkEvent>((subscriber) => {
     const socket = openMonitorSocket(topics, opts.netns);
     socket.on('data', (dgram: Buffer) => {
-      for (const event of decodeEvents(dgram)) subscriber.next(event);
+      for (const event of decodeEvents(dgram, skip)) subscriber.next(event);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       subscriber.error(err.code === 'ENOBUFS' ? new NetlinkError('netlink monitor (notifications were lost; re-list and resubscribe)', constants.errno.ENOBUFS) : err);
@@ -56,10 +68,20 @@ export function netlinkMonitor(topics: readonly MonitorTopic[], opts: { netns?: 
   });
 }
 
+const MONITOR_RCVBUF = 64 << 20;
+
 function openMonitorSocket(topics: readonly MonitorTopic[], netns?: string): Socket {
   let mask = 0;
   for (const t of topics) for (const g of GROUPS[t]) mask |= 1 << (g - 1);
   const fd = openRouteSocket(netns, mask, true);
+  // Our own batches of thousands of routes come back as as many notifications (~1 KiB each in the
+  // queue); a deep queue keeps a burst from overflowing into ENOBUFS and a needless full resync.
+  try {
+    setInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, MONITOR_RCVBUF, 'SO_RCVBUFFORCE');
+  } catch (err) {
+    c().close([fd]);
+    throw err;
+  }
   // net.Socket refuses a netlink fd, but a libuv pipe handle reads any fd through epoll. The binding is
   // internal; it has been stable for years and is the one event-driven path Node offers for such fds.
   const { Pipe, constants } = (process as unknown as { binding(name: string): { Pipe: PipeCtor; constants: { SOCKET: number } } }).binding('pipe_wrap');
@@ -72,9 +94,10 @@ function openMonitorSocket(topics: readonly MonitorTopic[], netns?: string): Soc
   return new Socket({ handle, readable: true, writable: false } as unknown as ConstructorParameters<typeof Socket>[0]);
 }
 
-function decodeEvents(buf: Buffer): NetlinkEvent[] {
+function decodeEvents(buf: Buffer, skip: Set<number>): NetlinkEvent[] {
   const out: NetlinkEvent[] = [];
   forEachMessage(buf, 0, buf.length, (msg) => {
+    if (skip.has(msg.type)) return;
     const event = decodeEvent(msg.type, msg.payload);
     if (event) out.push(event);
   });

@@ -4,8 +4,9 @@ import { encodeLinkAdd, encodeLinkSet, writeIfinfomsg, type LinkChange, type Lin
 import { encodeFdb, encodeNeigh, type FdbEntry, type Neigh } from './neigh.js';
 import {
   NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR,
-  RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
+  RTM_DELNEXTHOP, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWNEXTHOP, RTM_NEWROUTE,
 } from './nl/constants.js';
+import { encodeNexthop, type Nexthop } from './nexthop.js';
 import { encodeRoute, type Route } from './route.js';
 import type { NetlinkRequest } from './socket/netlink-socket.js';
 
@@ -21,6 +22,7 @@ const ipText = (ip?: IP) => (ip ? ` ${ip}` : '');
 
 function describeRoute(verb: string, r: Route): string {
   const parts = [`ip route ${verb} ${r.dst ?? 'default'}`];
+  if (r.nhid !== undefined) parts.push(`nhid ${r.nhid}`);
   if (r.gw) parts.push(`via ${r.gw}`);
   if (r.linkIndex) parts.push(`dev #${r.linkIndex}`);
   if (r.table && r.table !== 254) parts.push(`table ${r.table}`);
@@ -84,3 +86,12 @@ export const fdbAdd = fdbReq('add', RTM_NEWNEIGH, ADD);
 export const fdbAppend = fdbReq('append', RTM_NEWNEIGH, APPEND);
 export const fdbReplace = fdbReq('replace', RTM_NEWNEIGH, REPLACE);
 export const fdbDel = fdbReq('del', RTM_DELNEIGH, 0);
+
+const nexthopReq = (verb: string, type: number, flags: number, forDelete = false) => (nh: Nexthop): NetlinkRequest => ({
+  op: `ip nexthop ${verb} id ${nh.id}${ipText(nh.gw) ? ` via${ipText(nh.gw)}` : ''}${nh.linkIndex ? ` dev #${nh.linkIndex}` : ''}${nh.onlink ? ' onlink' : ''}`,
+  type,
+  flags,
+  body: (w) => encodeNexthop(w, nh, forDelete),
+});
+export const nexthopReplace = nexthopReq('replace', RTM_NEWNEXTHOP, REPLACE);
+export const nexthopDel = nexthopReq('del', RTM_DELNEXTHOP, 0, true);

@@ -4,7 +4,7 @@ import { familyOf } from './addr.js';
 import { attrU32, parseAttrs, type MessageWriter } from './nl/attrs.js';
 import {
   AF_INET, AF_INET6, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RT_TABLE_UNSPEC, RTA_DST, RTA_GATEWAY, RTA_OIF,
-  RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT,
+  RTA_NH_ID, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT,
 } from './nl/constants.js';
 
 /**
@@ -23,6 +23,8 @@ export interface Route {
   src?: IP;
   onlink?: boolean;
   family?: 4 | 6;
+  /** A nexthop object (`nhid N`) instead of gw/dev; listings still report its gw and dev. */
+  nhid?: number;
 }
 
 export function routeFamily(r: Route): 4 | 6 {
@@ -37,7 +39,7 @@ export function encodeRoute(w: MessageWriter, r: Route, forDelete = false): void
   const family = routeFamily(r);
   const table = r.table ?? RT_TABLE_MAIN;
   const type = r.type ?? RTN_UNICAST;
-  const scope = r.scope ?? (forDelete ? RT_SCOPE_UNIVERSE : !r.gw && type === RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
+  const scope = r.scope ?? (forDelete ? RT_SCOPE_UNIVERSE : !r.gw && r.nhid === undefined && type === RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
   const off = w.reserve(12);
   const b = w.view();
   b.writeUInt8(family === 4 ? AF_INET : AF_INET6, off);
@@ -48,8 +50,12 @@ export function encodeRoute(w: MessageWriter, r: Route, forDelete = false): void
   b.writeUInt8(forDelete && r.type === undefined ? 0 : type, off + 7);
   b.writeUInt32LE(r.onlink ? RTNH_F_ONLINK : 0, off + 8);
   if (r.dst) w.bytes(RTA_DST, r.dst.ip.toBytes());
-  if (r.gw) w.bytes(RTA_GATEWAY, r.gw.toBytes());
-  if (r.linkIndex) w.u32(RTA_OIF, r.linkIndex);
+  if (r.nhid !== undefined && !forDelete) {
+    w.u32(RTA_NH_ID, r.nhid);
+  } else {
+    if (r.gw) w.bytes(RTA_GATEWAY, r.gw.toBytes());
+    if (r.linkIndex) w.u32(RTA_OIF, r.linkIndex);
+  }
   if (r.priority !== undefined) w.u32(RTA_PRIORITY, r.priority);
   if (r.src) w.bytes(RTA_PREFSRC, r.src.toBytes());
   w.u32(RTA_TABLE, table);
@@ -104,6 +110,7 @@ export function decodeRoute(payload: Buffer): Route | undefined {
     priority: attrU32(a.get(RTA_PRIORITY)),
     src: srcRaw ? IP.fromBytes(srcRaw) : undefined,
     onlink: (payload.readUInt32LE(8) & RTNH_F_ONLINK) !== 0,
+    nhid: attrU32(a.get(RTA_NH_ID)),
   };
 }
 

@@ -94,12 +94,13 @@ describe('StoreSubnetManager.acquireLease', () => {
     expect(logger.messages()).toContain('another node took the subnet first; trying another one');
   });
 
-  it('counts the subnet of a malformed lease as taken, and logs it', async () => {
+  it('counts the subnet of a malformed lease as taken', async () => {
     const { registry, sm, logger, signal } = setup('{"Network":"10.5.0.0/28","SubnetLen":30,"Backend":{"Type":"vxlan"}}');
     registry.put('10.5.0.4-30', 'garbage', 100);
     registry.put('10.5.0.8-30', '{"PublicIP":7}', 100);
     expect(String((await sm.acquireLease(attrs('192.0.2.1'), signal)).subnet)).toBe('10.5.0.12/30');
-    expect(logger.messages('warn')).toContain('skipping a peer lease with malformed attributes');
+    // Values that cannot be ours are not even parsed here; the lease watch reports them.
+    expect(logger.messages('warn')).toEqual([]);
   });
 
   it('allocates an IPv6 subnet too in dual stack', async () => {

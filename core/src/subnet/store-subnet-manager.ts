@@ -71,7 +71,8 @@ export class StoreSubnetManager implements SubnetManager {
 
   async lookupLease(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
     const { entries } = await this.registry.list(signal);
-    return entries.map((e) => readStoredSubnet(e, this.logger)?.lease).find((l) => l && isOurs(l.attrs, attrs));
+    const mention = mentionsOurIP(attrs);
+    return entries.map((e) => readStoredSubnet(e, this.logger, mention)?.lease).find((l) => l && isOurs(l.attrs, attrs));
   }
 
   async renewLease(lease: Lease, signal: AbortSignal): Promise<Lease> {
@@ -101,7 +102,8 @@ export class StoreSubnetManager implements SubnetManager {
 
   private async tryAcquire(config: NetworkConfig, attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
     const { entries } = await this.registry.list(signal);
-    let held = entries.map((e) => readStoredSubnet(e, this.logger)).filter((r): r is ReadLease => r !== undefined);
+    const mention = mentionsOurIP(attrs);
+    let held = entries.map((e) => readStoredSubnet(e, this.logger, mention)).filter((r): r is ReadLease => r !== undefined);
     const value = encodeLeaseAttrs(attrs);
 
     const mine = held.find((r) => r.lease && isOurs(r.lease.attrs, attrs));
@@ -154,7 +156,10 @@ export class StoreSubnetManager implements SubnetManager {
     const backoff = new Backoff();
     for (;;) {
       try {
-        return await this.registry.list(AbortSignal.timeout(10_000));
+        const started = performance.now();
+        const listed = await this.registry.list(AbortSignal.timeout(10_000));
+        this.logger.info({ leases: listed.entries.length, revision: listed.revision, ms: Math.round(performance.now() - started) }, 'listed leases; watching from here');
+        return listed;
       } catch (err) {
         const waitMs = backoff.next();
         this.logger.warn({ err: (err as Error).message, retryInMs: waitMs }, 'waiting for the store to list leases');
@@ -186,6 +191,12 @@ export class StoreSubnetManager implements SubnetManager {
 export function leaseKey(lease: Lease): string {
   if (!lease.subnet) throw new Error('a stored lease always has an IPv4 subnet');
   return makeSubnetKey(lease.subnet, lease.ipv6Subnet);
+}
+
+/** Only a value that contains our address as text can be ours; the rest need not be parsed. */
+function mentionsOurIP(ours: LeaseAttrs): (value: string) => boolean {
+  const ip = (ours.publicIP ?? ours.publicIPv6)?.toString();
+  return (value) => ip !== undefined && value.includes(ip);
 }
 
 function isOurs(stored: LeaseAttrs, ours: LeaseAttrs): boolean {

@@ -15,13 +15,15 @@ export interface ReadLease {
 /**
  * Parses what is stored. A key that is not a subnet key is ignored; a value another node wrote badly is
  * logged and yields no lease, but its subnet still counts as taken so it is never handed out twice.
+ * `decodeValue` can skip parsing values that cannot matter (acquisition looks only for our own IP).
  */
-export function readStoredSubnet(entry: StoredSubnet, logger: Logger): ReadLease | undefined {
+export function readStoredSubnet(entry: StoredSubnet, logger: Logger, decodeValue: (value: string) => boolean = () => true): ReadLease | undefined {
   const subnets = parseSubnetKey(entry.key);
   if (!isSubnetKey(subnets)) {
     logger.warn({ key: entry.key, problem: subnets.error }, 'ignoring a store key that is not a subnet key');
     return undefined;
   }
+  if (!decodeValue(entry.value)) return { entry, subnets };
   try {
     const attrs = decodeLeaseAttrs(entry.value);
     const lease: Lease = { subnet: subnets.subnet, attrs, asof: entry.revision };

@@ -101,6 +101,15 @@ export const RTA_GATEWAY = 5;
 export const RTA_PRIORITY = 6;
 export const RTA_PREFSRC = 7;
 export const RTA_TABLE = 15;
+export const RTA_NH_ID = 30;
+
+// Nexthop objects (linux/nexthop.h), kernel 5.3+
+export const RTM_NEWNEXTHOP = 104;
+export const RTM_DELNEXTHOP = 105;
+export const RTM_GETNEXTHOP = 106;
+export const NHA_ID = 1;
+export const NHA_OIF = 5;
+export const NHA_GATEWAY = 6;
 
 export const RT_TABLE_UNSPEC = 0;
 export const RT_TABLE_MAIN = 254;

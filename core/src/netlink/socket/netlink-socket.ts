@@ -259,7 +259,7 @@ function sockaddrNl(groups: number): Buffer {
   return sa;
 }
 
-function setInt(fd: number, level: number, opt: number, value: number, name: string): void {
+export function setInt(fd: number, level: number, opt: number, value: number, name: string): void {
   const b = Buffer.alloc(4);
   b.writeInt32LE(value);
   check(`setsockopt(${name})`, c().setsockopt([fd, level, opt, b, 4]));

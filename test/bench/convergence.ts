@@ -40,8 +40,10 @@ async function main(): Promise<void> {
     }
     return Date.now();
   };
+  const scrape = (): string =>
+    sh('ip', ['netns', 'exec', node.ns, 'node', '-e', `fetch('http://127.0.0.1:${HEALTHZ_PORT}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`]);
   const scrapeLoopMaxMs = (): number => {
-    const text = sh('ip', ['netns', 'exec', node.ns, 'node', '-e', `fetch('http://127.0.0.1:${HEALTHZ_PORT}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`]);
+    const text = scrape();
     const m = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
     return m ? Number(m[1]) * 1000 : NaN;
   };
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
     }
   };
   const startFlanneld = () => {
-    node.flanneld = startProcess('node', [...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), FLANNELD, ...topo.flanneldArgs(node), `--healthz-port=${HEALTHZ_PORT}`, process.env.BENCH_TRACE ? '--log-level=info' : '--log-level=warn'], { netns: node.ns });
+    node.flanneld = startProcess('node', [...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), FLANNELD, ...topo.flanneldArgs(node), `--healthz-port=${HEALTHZ_PORT}`, process.env.BENCH_TRACE ? '--log-level=info' : '--log-level=warn'], { netns: node.ns });
     return node.flanneld;
   };
 
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     // flanneld is running with 5,000 peers: its RSS, then 5,000 more, live.
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${node.flanneld!.child.pid}/status`, 'utf8'))![1]);
     results.rss_5000_mb = (rssKb / 1024).toFixed(1);
+    if (process.env.BENCH_TRACE) console.error(scrape().split('\n').filter((l) => /^(nodejs_heap_size|nodejs_external|process_resident|nodejs_heap_space_size_used_bytes)/.test(l)).join('\n'));
     scrapeLoopMaxMs();
     const lastWrite = writeLeases(5000, 5000);
     const lag = (await waitRoutes(10_000)) - lastWrite;

@@ -53,3 +53,4 @@ export { ReconcileLoop } from './reconcile/reconcile-loop.js';
 /** The routing protocol number on every route flannel-ts installs (`proto 70` in `ip route`), so it can tell its own. */
 export const FLANNEL_ROUTE_PROTOCOL = 70;
 export { BackendManagerToken, type BackendLookup } from './daemon/backend-lookup.js';
+export { selectExternalInterface, type InterfaceQuery, type Selection } from './daemon/select-interface.js';

@@ -1,5 +1,8 @@
-import { cleanupNetns } from '../harness/netns.js';
-import { stopAllProcesses } from '../harness/processes.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { cleanupNetns, sh } from '../harness/netns.js';
+import { startProcess, stopAllProcesses, waitForOutput } from '../harness/processes.js';
+import { FLANNELD } from '../harness/topology.js';
+import { waitFor } from '../harness/wait.js';
 import { Topology } from '../harness/topology.js';
 
 const NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } };
@@ -22,4 +25,24 @@ describe('vxlan on the embedded store, 3 nodes', () => {
     expect(matrix.filter((p) => !p.ok).map((p) => `${p.from.ip} -> ${p.to.ip}`)).toEqual([]);
     expect(matrix).toHaveLength(6);
   }, 60_000);
+
+  it('serves /healthz at once and /readyz only once it is ready; a missing config is retried every second', async () => {
+    const t = topo!;
+    const n = t.nodes[0]!;
+    await t.stopFlanneld(n);
+    rmSync(t.netConfPath);
+    const get = (path: string) =>
+      sh('ip', ['netns', 'exec', n.ns, 'node', '-e', `fetch('http://127.0.0.1:8471${path}').then(async r => console.log(r.status, await r.text()), () => console.log('down'))`]).trim();
+    const p = startProcess('node', [FLANNELD, ...t.flanneldArgs(n), '--healthz-ip=127.0.0.1', '--healthz-port=8471'], { netns: n.ns });
+    n.flanneld = p;
+    await waitForOutput(p, (o) => o.includes('waiting for the network config'), 5000, 'config retry');
+    expect(get('/healthz')).toBe('200 flanneld is running');
+    expect(get('/readyz')).toBe('503 flanneld is not ready yet');
+    expect(p.output()).toContain('--net-config-path: cannot read');
+    writeFileSync(t.netConfPath, JSON.stringify(NET_CONF));
+    await waitForOutput(p, (o) => o.includes('flannel is ready'), 5000, 'ready');
+    expect(get('/readyz')).toBe('200 flanneld is ready');
+    expect(get('/metrics')).toMatch(/^200 [\s\S]*flannel_ready 1/);
+    expect(await waitFor(() => t.pingMatrix().every((m) => m.ok), 3000)).toBe(true);
+  }, 30_000);
 });

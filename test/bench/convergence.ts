@@ -72,18 +72,21 @@ async function main(): Promise<void> {
         const t0 = Date.now();
         startFlanneld();
         times.push((await waitRoutes(n)) - t0);
-        if (process.env.BENCH_TRACE) traceStartup(node.flanneld!.output(), t0);
+        if (process.env.BENCH_TRACE) {
+          traceStartup(node.flanneld!.output(), t0);
+          console.error(`  RSS with ${n} peers: ${rssMb(node.flanneld!.child.pid!)} MB`);
+        }
       }
       results[`cold_${n}_s`] = (median(times) / 1000).toFixed(3);
       console.error(`cold ${n}: ${times.map((t) => `${t} ms`).join(', ')}`);
     }
     // flanneld is running with 5,000 peers: its RSS, then 5,000 more, live.
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${node.flanneld!.child.pid}/status`, 'utf8'))![1]);
-    results.rss_5000_mb = (rssKb / 1024).toFixed(1);
+    results.rss_5000_mb = rssMb(node.flanneld!.child.pid!);
     if (process.env.BENCH_TRACE) console.error(scrape().split('\n').filter((l) => /^(nodejs_heap_size|nodejs_external|process_resident|nodejs_heap_space_size_used_bytes)/.test(l)).join('\n'));
     scrapeLoopMaxMs();
     const lastWrite = writeLeases(5000, 5000);
     const lag = (await waitRoutes(10_000)) - lastWrite;
+    if (process.env.BENCH_TRACE) traceStartup(node.flanneld!.output().split('\n').slice(-6).join('\n'), lastWrite);
     const loopMax = scrapeLoopMaxMs();
     results.live_5000_lag_ms = String(lag);
     results.event_loop_max_delay_ms = loopMax.toFixed(1);
@@ -96,6 +99,11 @@ async function main(): Promise<void> {
   }
 }
 
+
+function rssMb(pid: number): string {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  return (kb / 1024).toFixed(1);
+}
 
 /** With BENCH_TRACE=1: when each startup step logged, relative to the spawn. */
 function traceStartup(output: string, t0: number): void {

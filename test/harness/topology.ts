@@ -27,6 +27,8 @@ export interface TopologyNode {
   name: string;
   ns: string;
   ip: string;
+  /** With `ipv6: true`: the node's IPv6 underlay address. */
+  ip6?: string;
   subnetFile: string;
   flanneld?: Started;
   pods: Pod[];
@@ -38,6 +40,8 @@ export interface TopologyOptions {
   netConf: object;
   /** Extra namespace name part, so that two topologies of one run do not collide. */
   tag?: string;
+  /** Also an IPv6 underlay (2001:db8::/64, documentation prefix) with a default route. */
+  ipv6?: boolean;
 }
 
 export class Topology {
@@ -107,7 +111,14 @@ export class Topology {
       this.plug(ns, `n${i}`, `${ip}/24`);
       ipIn(ns, 'route', 'add', 'default', 'via', `${UNDERLAY}.1`, 'dev', 'eth0', 'onlink');
       sh('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-      this.nodes.push({ name: `node${i}`, ns, ip, subnetFile: join(this.dir, `n${i}`, 'subnet.env'), pods: [] });
+      const node: TopologyNode = { name: `node${i}`, ns, ip, subnetFile: join(this.dir, `n${i}`, 'subnet.env'), pods: [] };
+      if (this.opts.ipv6) {
+        node.ip6 = `2001:db8::${10 + i}`;
+        ipIn(ns, '-6', 'addr', 'add', `${node.ip6}/64`, 'dev', 'eth0', 'nodad');
+        ipIn(ns, '-6', 'route', 'add', 'default', 'via', '2001:db8::1', 'dev', 'eth0', 'onlink');
+        sh('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+      }
+      this.nodes.push(node);
     }
   }
 

@@ -2,7 +2,10 @@ import { foldKeys, UserError, type Logger } from '@flannel-ts/core';
 
 /** The kernel's own vxlan port when `Port` is 0 (Linux predates IANA's 4789). */
 export const KERNEL_DEFAULT_VXLAN_PORT = 8472;
+/** Outer Ethernet + IPv4 + UDP + vxlan headers, as Go flannel subtracts them. */
 export const VXLAN_OVERHEAD = 50;
+/** Over an IPv6 underlay the outer IP header is 20 bytes longer; the kernel refuses a larger MTU. */
+export const VXLAN_V6_OVERHEAD = 70;
 
 /** net-conf `Backend` keys of the vxlan backend (facts §6.1). */
 export interface VxlanConfig {
@@ -28,7 +31,7 @@ export function parseVxlanConfig(backend: Record<string, unknown>, logger?: Logg
     learning: bool('Learning', f.Learning),
     directRouting: bool('DirectRouting', f.DirectRouting),
   };
-  if (f.MTU !== undefined && f.MTU !== 0) cfg.mtu = uint('MTU', f.MTU, 0, VXLAN_OVERHEAD + 68, 65535);
+  if (f.MTU !== undefined && f.MTU !== 0) cfg.mtu = uint('MTU', f.MTU, 0, VXLAN_V6_OVERHEAD + 1280, 65535);
   return cfg;
 }
 

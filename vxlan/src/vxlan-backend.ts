@@ -9,7 +9,7 @@ import {
   type Network,
   type NetworkConfig,
 } from '@flannel-ts/core';
-import { parseVxlanConfig, VXLAN_OVERHEAD, type VxlanConfig } from './config.js';
+import { parseVxlanConfig, VXLAN_OVERHEAD, VXLAN_V6_OVERHEAD, type VxlanConfig } from './config.js';
 import { ensureVxlanDevice, isCompatible, type VxlanDeviceSpec } from './device.js';
 import { randomBytesFn, setupDevice, VxlanNetwork, type VxlanFamily } from './vxlan-network.js';
 
@@ -48,7 +48,7 @@ export class VxlanBackend implements Backend {
     if (!nexthops) logger.info({}, 'this kernel has no nexthop objects; peer routes are plain gateway routes');
     const fams: VxlanFamily[] = [];
     for (const family of families) {
-      const spec = await this.deviceSpec(family, cfg, mtu - VXLAN_OVERHEAD, previous);
+      const spec = await this.deviceSpec(family, cfg, mtu - (family === 4 ? VXLAN_OVERHEAD : VXLAN_V6_OVERHEAD), previous);
       fams.push({ family, spec, dev: undefined as never, nexthops, peers: new Map() });
     }
     const attrs: LeaseAttrs = { ...baseAttrs };
@@ -62,8 +62,10 @@ export class VxlanBackend implements Backend {
 
     const lease = await subnetManager.acquireLease(attrs, signal);
     for (const f of fams) f.dev = await setupDevice(nl, f, lease, config, logger);
-    logger.info({ subnet: String(lease.subnet), devices: fams.map((f) => f.spec.name), mtu: mtu - VXLAN_OVERHEAD }, 'vxlan network ready');
-    return new VxlanNetwork(lease, mtu - VXLAN_OVERHEAD, fams, { nl, subnetManager, logger, config, directRouting: cfg.directRouting });
+    // Pods carry both families in dual stack, so they get the smaller of the two device MTUs.
+    const podMtu = Math.min(...fams.map((f) => f.spec.mtu));
+    logger.info({ subnet: String(lease.subnet), ipv6Subnet: lease.ipv6Subnet?.toString(), devices: fams.map((f) => f.spec.name), mtu: podMtu }, 'vxlan network ready');
+    return new VxlanNetwork(lease, podMtu, fams, { nl, subnetManager, logger, config, directRouting: cfg.directRouting });
   }
 
   /**

@@ -13,7 +13,7 @@ import {
   type NetworkConfig,
   type SubnetManager,
 } from '@flannel-ts/core';
-import { netlinkMonitor, type Link, type NetlinkEvent, type NetlinkHandle, type NetlinkRequest, type OpResult } from '@flannel-ts/core/netlink';
+import { netlinkMonitor, nlconst, type Link, type NetlinkEvent, type NetlinkHandle, type NetlinkRequest, type OpResult } from '@flannel-ts/core/netlink';
 import { ensureVxlanDevice, type VxlanDeviceSpec } from './device.js';
 import { addOps, readKernelState, reconcileOps, removeOps, type PeerTarget } from './kernel-state.js';
 import { readPeer, type VxlanPeer } from './peer.js';
@@ -200,7 +200,9 @@ async function configureAddress(nl: NetlinkHandle, fam: VxlanFamily, lease: Leas
     if (a.ip.equals(subnet.ip) && a.prefixLen === bits) present = true;
     else if (fam.family === 4 ? network?.contains(a.ip) : !new IPNet(a.ip, 10).equals(IPNet.parse('fe80::/10'))) await nl.addrDel(a);
   }
-  if (!present) await nl.addrAdd({ linkIndex: fam.dev.index, ip: subnet.ip, prefixLen: bits });
+  // nodad: a /128 on our own overlay device has no neighbour to collide with, and a tentative address
+  // would refuse traffic for the first second.
+  if (!present) await nl.addrAdd({ linkIndex: fam.dev.index, ip: subnet.ip, prefixLen: bits, ...(fam.family === 6 ? { flags: nlconst.IFA_F_NODAD } : {}) });
 }
 
 export const randomBytesFn = (n: number): Uint8Array => randomBytes(n);

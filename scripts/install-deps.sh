@@ -10,6 +10,7 @@ demo=(iproute2 iputils-ping)
 tests=(
   "${demo[@]}"
   iptables nftables tcpdump          # traffic rules and their checks
+  openssl                            # certificates for the etcd TLS test
   etcd-server etcd-client            # the etcd v3 subnet store
   containernetworking-plugins        # bridge/host-local delegates of the CNI plugin
   iperf3                             # throughput benchmarks

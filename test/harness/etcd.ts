@@ -18,18 +18,26 @@ export interface EtcdServer {
 
 const randomPort = () => 20000 + Math.floor(Math.random() * 20000);
 
-export async function startEtcd(opts: { netns?: string; host?: string } = {}): Promise<EtcdServer> {
+export interface EtcdTLS {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/** With `tls`, etcd serves https and requires a client certificate signed by `ca`. */
+export async function startEtcd(opts: { netns?: string; host?: string; tls?: EtcdTLS } = {}): Promise<EtcdServer> {
   const host = opts.host ?? '127.0.0.1';
   const port = randomPort();
   const peerPort = port + 1;
   const dataDir = mkdtempSync(join(tmpdir(), `${RUN_PREFIX}etcd-`));
   const name = `${RUN_PREFIX}etcd`;
-  const endpoint = `http://${host}:${port}`;
+  const endpoint = `${opts.tls ? 'https' : 'http'}://${host}:${port}`;
   const args = [
     '--name', name, '--data-dir', dataDir,
     '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
     '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
     '--initial-cluster', `${name}=http://127.0.0.1:${peerPort}`,
+    ...(opts.tls ? ['--cert-file', opts.tls.cert, '--key-file', opts.tls.key, '--trusted-ca-file', opts.tls.ca, '--client-cert-auth'] : []),
   ];
   let proc: Started | undefined;
   const server: EtcdServer = {

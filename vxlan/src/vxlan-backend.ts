@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   MAC,
   UserError,
@@ -11,7 +12,7 @@ import {
 } from '@flannel-ts/core';
 import { parseVxlanConfig, VXLAN_OVERHEAD, VXLAN_V6_OVERHEAD, type VxlanConfig } from './config.js';
 import { ensureVxlanDevice, isCompatible, type VxlanDeviceSpec } from './device.js';
-import { randomBytesFn, setupDevice, VxlanNetwork, type VxlanFamily } from './vxlan-network.js';
+import { setupDevice, VxlanNetwork, type VxlanFamily } from './vxlan-network.js';
 
 /** Nexthop objects arrived in Linux 5.3; without them a dump request fails. */
 async function supportsNexthops(nl: BackendContext['netlink']): Promise<boolean> {
@@ -89,6 +90,6 @@ export class VxlanBackend implements Backend {
     const leaseMAC = data && typeof data === 'object' && !Array.isArray(data) && typeof data.VtepMAC === 'string' ? MAC.tryParse(data.VtepMAC) : undefined;
     const existing = await nl.linkByName(base.name);
     const deviceMAC = existing?.mac && isCompatible(existing, { ...base, mac: existing.mac }) ? existing.mac : undefined;
-    return { ...base, mac: leaseMAC ?? deviceMAC ?? MAC.randomLocal(randomBytesFn) };
+    return { ...base, mac: leaseMAC ?? deviceMAC ?? MAC.randomLocal((n) => randomBytes(n)) };
   }
 }

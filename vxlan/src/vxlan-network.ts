@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { retry, timer, type Subscription } from 'rxjs';
+import { retry, timer, type Observable, type Subscription } from 'rxjs';
 import {
   applyBatched,
   FLANNEL_ROUTE_PROTOCOL,
@@ -66,7 +65,7 @@ export class VxlanNetwork implements Network {
     );
     subs.push(
       netlinkMonitor(['link', 'route', 'neigh'], { deletionsOnly: ['route', 'neigh'], ...(this.deps.nl.netns ? { netns: this.deps.nl.netns } : {}) })
-        .pipe(retry({ delay: (err: Error) => (logger.warn({ err: err.message }, 'netlink monitor lost events; resyncing'), loop.trigger('monitor restarted'), timer(1000)) }))
+        .pipe(retry({ delay: (err: Error) => this.afterMonitorError(err, loop) }))
         .subscribe((ev) => {
           const reason = this.relevance(ev);
           if (reason) loop.trigger(reason, SETTLE_MS);
@@ -76,6 +75,13 @@ export class VxlanNetwork implements Network {
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     for (const s of subs) s.unsubscribe();
     await loop.stop();
+  }
+
+  /** Notifications were lost (ENOBUFS): what they said is unknown, so compare everything, then listen again. */
+  private afterMonitorError(err: Error, loop: ReconcileLoop): Observable<0> {
+    this.deps.logger.warn({ err: err.message }, 'netlink monitor lost events; resyncing');
+    loop.trigger('monitor restarted');
+    return timer(1000);
   }
 
   private async applyEvents(batch: LeaseEvent[], loop: ReconcileLoop): Promise<void> {
@@ -204,5 +210,3 @@ async function configureAddress(nl: NetlinkHandle, fam: VxlanFamily, lease: Leas
   // would refuse traffic for the first second.
   if (!present) await nl.addrAdd({ linkIndex: fam.dev.index, ip: subnet.ip, prefixLen: bits, ...(fam.family === 6 ? { flags: nlconst.IFA_F_NODAD } : {}) });
 }
-
-export const randomBytesFn = (n: number): Uint8Array => randomBytes(n);

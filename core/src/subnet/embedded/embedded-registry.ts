@@ -96,8 +96,7 @@ export class EmbeddedRegistry implements LeaseRegistry {
   }
 
   async close(): Promise<void> {
-    this.watchers = 1;
-    this.stopWatching();
+    this.stopWatching(true);
     this.changes.complete();
     this.log.close();
   }
@@ -130,8 +129,8 @@ export class EmbeddedRegistry implements LeaseRegistry {
     this.poll = setInterval(() => this.sync(), POLL_MS);
   }
 
-  private stopWatching(): void {
-    if (--this.watchers > 0) return;
+  private stopWatching(all = false): void {
+    if (!all && --this.watchers > 0) return;
     this.watchers = 0;
     this.fsWatcher?.close();
     clearInterval(this.poll);

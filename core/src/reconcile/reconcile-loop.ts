@@ -46,7 +46,7 @@ export class ReconcileLoop {
     this.timer = setInterval(() => this.trigger('periodic resync'), periodMs);
   }
 
-  /** Stops triggers and waits for queued work to finish. */
+  /** Stops triggers, drops reconciles that have not started, and waits for queued work to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);

@@ -20,6 +20,21 @@ const APPEND = NLM_F_CREATE | NLM_F_APPEND;
 
 const ipText = (ip?: IP) => (ip ? ` ${ip}` : '');
 
+/**
+ * The text is built only when someone reads `op` (an error message): formatting addresses for 20,000
+ * routes that succeed would cost more than sending them.
+ */
+function request(type: number, flags: number, body: NetlinkRequest['body'], describe: () => string): NetlinkRequest {
+  return {
+    type,
+    flags,
+    body,
+    get op() {
+      return describe();
+    },
+  };
+}
+
 function describeRoute(verb: string, r: Route): string {
   const parts = [`ip route ${verb} ${r.dst ?? 'default'}`];
   if (r.nhid !== undefined) parts.push(`nhid ${r.nhid}`);
@@ -30,68 +45,49 @@ function describeRoute(verb: string, r: Route): string {
   return parts.join(' ');
 }
 
-export const linkAdd = (spec: LinkSpec): NetlinkRequest => ({
-  op: `ip link add ${spec.name} type ${spec.kind}`,
-  type: RTM_NEWLINK,
-  flags: ADD,
-  body: (w) => encodeLinkAdd(w, spec),
-});
+export const linkAdd = (spec: LinkSpec): NetlinkRequest =>
+  request(RTM_NEWLINK, ADD, (w) => encodeLinkAdd(w, spec), () => `ip link add ${spec.name} type ${spec.kind}`);
 
-export const linkDel = (index: number): NetlinkRequest => ({
-  op: `ip link del #${index}`,
-  type: RTM_DELLINK,
-  flags: 0,
-  body: (w) => writeIfinfomsg(w, index),
-});
+export const linkDel = (index: number): NetlinkRequest =>
+  request(RTM_DELLINK, 0, (w) => writeIfinfomsg(w, index), () => `ip link del #${index}`);
 
-export const linkSet = (index: number, change: LinkChange): NetlinkRequest => ({
-  op: `ip link set #${index} ${JSON.stringify(change)}`,
-  type: RTM_NEWLINK,
-  flags: 0,
-  body: (w) => encodeLinkSet(w, index, change),
-});
+export const linkSet = (index: number, change: LinkChange): NetlinkRequest =>
+  request(RTM_NEWLINK, 0, (w) => encodeLinkSet(w, index, change), () => `ip link set #${index} ${JSON.stringify(change)}`);
 
-const addrReq = (verb: string, type: number, flags: number) => (a: Addr): NetlinkRequest => ({
-  op: `ip addr ${verb} ${a.ip}/${a.prefixLen} dev #${a.linkIndex}`,
-  type,
-  flags,
-  body: (w) => encodeAddr(w, a),
-});
+const addrReq = (verb: string, type: number, flags: number) => (a: Addr): NetlinkRequest =>
+  request(type, flags, (w) => encodeAddr(w, a), () => `ip addr ${verb} ${a.ip}/${a.prefixLen} dev #${a.linkIndex}`);
 export const addrAdd = addrReq('add', RTM_NEWADDR, ADD);
 export const addrReplace = addrReq('replace', RTM_NEWADDR, REPLACE);
 export const addrDel = addrReq('del', RTM_DELADDR, 0);
 
-export const routeAdd = (r: Route): NetlinkRequest => ({ op: describeRoute('add', r), type: RTM_NEWROUTE, flags: ADD, body: (w) => encodeRoute(w, r) });
-export const routeReplace = (r: Route): NetlinkRequest => ({ op: describeRoute('replace', r), type: RTM_NEWROUTE, flags: REPLACE, body: (w) => encodeRoute(w, r) });
-export const routeDel = (r: Route): NetlinkRequest => ({ op: describeRoute('del', r), type: RTM_DELROUTE, flags: 0, body: (w) => encodeRoute(w, r, true) });
+const routeReq = (verb: string, type: number, flags: number, forDelete = false) => (r: Route): NetlinkRequest =>
+  request(type, flags, (w) => encodeRoute(w, r, forDelete), () => describeRoute(verb, r));
+export const routeAdd = routeReq('add', RTM_NEWROUTE, ADD);
+export const routeReplace = routeReq('replace', RTM_NEWROUTE, REPLACE);
+export const routeDel = routeReq('del', RTM_DELROUTE, 0, true);
 
-const neighReq = (verb: string, type: number, flags: number) => (n: Neigh): NetlinkRequest => ({
-  op: `ip neigh ${verb} ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ''} dev #${n.linkIndex}`,
-  type,
-  flags,
-  body: (w) => encodeNeigh(w, n),
-});
+const neighReq = (verb: string, type: number, flags: number) => (n: Neigh): NetlinkRequest =>
+  request(type, flags, (w) => encodeNeigh(w, n), () => `ip neigh ${verb} ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ''} dev #${n.linkIndex}`);
 export const neighAdd = neighReq('add', RTM_NEWNEIGH, ADD);
 /** `ip neigh replace`: create or overwrite. */
 export const neighSet = neighReq('replace', RTM_NEWNEIGH, REPLACE);
 export const neighDel = neighReq('del', RTM_DELNEIGH, 0);
 
-const fdbReq = (verb: string, type: number, flags: number) => (f: FdbEntry): NetlinkRequest => ({
-  op: `bridge fdb ${verb} ${f.mac} dev #${f.linkIndex} self${f.dst ? ` dst${ipText(f.dst)}` : ''}`,
-  type,
-  flags,
-  body: (w) => encodeFdb(w, f),
-});
+const fdbReq = (verb: string, type: number, flags: number) => (f: FdbEntry): NetlinkRequest =>
+  request(type, flags, (w) => encodeFdb(w, f), () => `bridge fdb ${verb} ${f.mac} dev #${f.linkIndex} self${f.dst ? ` dst${ipText(f.dst)}` : ''}`);
 export const fdbAdd = fdbReq('add', RTM_NEWNEIGH, ADD);
 export const fdbAppend = fdbReq('append', RTM_NEWNEIGH, APPEND);
 export const fdbReplace = fdbReq('replace', RTM_NEWNEIGH, REPLACE);
 export const fdbDel = fdbReq('del', RTM_DELNEIGH, 0);
 
-const nexthopReq = (verb: string, type: number, flags: number, forDelete = false) => (nh: Nexthop): NetlinkRequest => ({
-  op: `ip nexthop ${verb} id ${nh.id}${ipText(nh.gw) ? ` via${ipText(nh.gw)}` : ''}${nh.linkIndex ? ` dev #${nh.linkIndex}` : ''}${nh.onlink ? ' onlink' : ''}`,
-  type,
-  flags,
-  body: (w) => encodeNexthop(w, nh, forDelete),
-});
+function describeNexthop(verb: string, nh: Nexthop): string {
+  const parts = [`ip nexthop ${verb} id ${nh.id}`];
+  if (nh.gw) parts.push(`via ${nh.gw}`);
+  if (nh.linkIndex) parts.push(`dev #${nh.linkIndex}`);
+  if (nh.onlink) parts.push('onlink');
+  return parts.join(' ');
+}
+const nexthopReq = (verb: string, type: number, flags: number, forDelete = false) => (nh: Nexthop): NetlinkRequest =>
+  request(type, flags, (w) => encodeNexthop(w, nh, forDelete), () => describeNexthop(verb, nh));
 export const nexthopReplace = nexthopReq('replace', RTM_NEWNEXTHOP, REPLACE);
 export const nexthopDel = nexthopReq('del', RTM_DELNEXTHOP, 0, true);

@@ -152,3 +152,21 @@ describe('StoreSubnetManager.completeLease', () => {
     await expect(done).resolves.toBeUndefined();
   });
 });
+
+describe('StoreSubnetManager startup listing', () => {
+  it('serves lookup, acquisition and the first watch snapshot from one listing, missing nothing written since', async () => {
+    const { registry, sm, signal } = setup();
+    registry.put('10.5.3.0-24', value('192.0.2.3'), 100);
+    let lists = 0;
+    const list = registry.list.bind(registry);
+    registry.list = async () => (lists++, list());
+    await sm.lookupLease(attrs('192.0.2.1'), signal);
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    registry.put('10.5.4.0-24', value('192.0.2.4'), 100); // after the listing
+    const [snap, ...rest] = await firstValueFrom(sm.watchLeases().pipe(take(3), toArray()));
+    expect(lists).toBe(1);
+    expect(snap).toMatchObject({ kind: 'snapshot', snapshot: [{ subnet: IPNet.parse('10.5.3.0/24') }] });
+    const replayed = rest.flatMap((r) => (r.kind === 'events' ? r.events.map((e) => String(e.lease.subnet)) : []));
+    expect(replayed).toEqual([String(lease.subnet), '10.5.4.0/24']);
+  });
+});

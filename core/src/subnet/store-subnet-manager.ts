@@ -1,4 +1,4 @@
-import { concat, defer, filter, from, map, mergeMap, type Observable } from 'rxjs';
+import { concat, defer, filter, map, mergeMap, type Observable } from 'rxjs';
 import { systemClock, type Clock } from '../contracts/clock.js';
 import type { Lease, LeaseAttrs, LeaseEvent, LeaseWatchResult } from '../contracts/lease.js';
 import type { Logger } from '../contracts/logger.js';
@@ -16,6 +16,8 @@ import { deletedLease, readStoredSubnet, type ReadLease } from './stored-lease.j
 import { LeaseRenewer } from './lease-renewer.js';
 
 export const LEASE_TTL_SECONDS = 24 * 3600;
+
+type Listing = { entries: StoredSubnet[]; revision: number };
 export const RACE_RETRIES = 10;
 
 export interface StoreSubnetManagerOptions {
@@ -37,8 +39,13 @@ export class StoreSubnetManager implements SubnetManager {
   readonly name: string;
   private readonly clock: Clock;
   private readonly random: () => number;
-  /** lookupLease's listing, for the acquisition that follows it at startup (a list of 5,000 keys costs ~45 ms). */
-  private recentList: { entries: StoredSubnet[]; at: number } | undefined;
+  /**
+   * At startup one listing serves three reads: lookupLease, the acquisition after it, and the first
+   * snapshot of watchLeases (a list of 5,000 keys costs ~45 ms). Each is at most 2 s old: the create
+   * that follows is compare-and-swap, and the watch resumes from the listing's revision, so nothing
+   * that happened since is missed.
+   */
+  private recentList: { listing: Listing; at: number; forWatch: boolean } | undefined;
 
   constructor(
     private readonly registry: LeaseRegistry,
@@ -72,8 +79,9 @@ export class StoreSubnetManager implements SubnetManager {
   }
 
   async lookupLease(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
-    const { entries } = await this.registry.list(signal);
-    this.recentList = { entries, at: Date.now() };
+    const listing = await this.registry.list(signal);
+    this.recentList = { listing, at: Date.now(), forWatch: false };
+    const { entries } = listing;
     const mention = mentionsOurIP(attrs);
     return entries.map((e) => readStoredSubnet(e, this.logger, mention)?.lease).find((l) => l && isOurs(l.attrs, attrs));
   }
@@ -85,16 +93,17 @@ export class StoreSubnetManager implements SubnetManager {
   }
 
   watchLeases(): Observable<LeaseWatchResult> {
-    return defer(() => from(this.listWithRetry())).pipe(
-      mergeMap(({ entries, revision }) =>
-        concat(
+    return defer(async () => this.takeRecent(true) ?? this.listWithRetry()).pipe(
+      mergeMap(({ entries, revision }) => {
+        this.logger.info({ leases: entries.length, revision }, 'watching leases');
+        return concat(
           [{ kind: 'snapshot', snapshot: this.leasesOf(entries), cursor: revision } as LeaseWatchResult],
           this.registry.watch(revision).pipe(
             map((update) => this.toWatchResult(update)),
             filter((r): r is LeaseWatchResult => r !== undefined),
           ),
-        ),
-      ),
+        );
+      }),
     );
   }
 
@@ -104,7 +113,9 @@ export class StoreSubnetManager implements SubnetManager {
   }
 
   private async tryAcquire(config: NetworkConfig, attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
-    const entries = await this.listForAcquire(signal);
+    const listing = this.takeRecent(false) ?? (await this.registry.list(signal));
+    this.recentList = { listing, at: Date.now(), forWatch: true };
+    const { entries } = listing;
     const mention = mentionsOurIP(attrs);
     let held = entries.map((e) => readStoredSubnet(e, this.logger, mention)).filter((r): r is ReadLease => r !== undefined);
     const value = encodeLeaseAttrs(attrs);
@@ -129,12 +140,11 @@ export class StoreSubnetManager implements SubnetManager {
     return withStored({ ...subnets, attrs }, stored);
   }
 
-  /** A listing at most 2 s old is as good as a fresh one: the create that follows is compare-and-swap. */
-  private async listForAcquire(signal: AbortSignal): Promise<StoredSubnet[]> {
+  private takeRecent(forWatch: boolean): Listing | undefined {
     const recent = this.recentList;
+    if (!recent || recent.forWatch !== forWatch) return undefined;
     this.recentList = undefined;
-    if (recent && Date.now() - recent.at < 2000) return recent.entries;
-    return (await this.registry.list(signal)).entries;
+    return Date.now() - recent.at < 2000 ? recent.listing : undefined;
   }
 
   private previousSubnets(config: NetworkConfig, held: ReadLease[]): { subnet: IPNet; ipv6Subnet?: IPNet } | undefined {
@@ -163,14 +173,11 @@ export class StoreSubnetManager implements SubnetManager {
     return { subnet, ipv6Subnet };
   }
 
-  private async listWithRetry(): Promise<{ entries: StoredSubnet[]; revision: number }> {
+  private async listWithRetry(): Promise<Listing> {
     const backoff = new Backoff();
     for (;;) {
       try {
-        const started = performance.now();
-        const listed = await this.registry.list(AbortSignal.timeout(10_000));
-        this.logger.info({ leases: listed.entries.length, revision: listed.revision, ms: Math.round(performance.now() - started) }, 'listed leases; watching from here');
-        return listed;
+        return await this.registry.list(AbortSignal.timeout(10_000));
       } catch (err) {
         const waitMs = backoff.next();
         this.logger.warn({ err: (err as Error).message, retryInMs: waitMs }, 'waiting for the store to list leases');

@@ -1,4 +1,4 @@
-import { Subject, filter, map, type Observable } from 'rxjs';
+import { concat, defer, filter, from, map, Subject, type Observable } from 'rxjs';
 import { systemClock, type Clock } from '../contracts/clock.js';
 import { UserError } from '../errors/user-error.js';
 import type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from '../subnet/registry.js';
@@ -11,6 +11,8 @@ export class InMemoryLeaseRegistry implements LeaseRegistry {
   readonly loseRaceFor = new Set<string>();
   private revision = 0;
   private readonly changes = new Subject<{ change: RegistryChange; revision: number }>();
+  /** Every change so far: a watch from an old revision replays what came after it, as etcd does. */
+  private readonly history: { change: RegistryChange; revision: number }[] = [];
 
   constructor(
     public configText: string | undefined,
@@ -41,11 +43,11 @@ export class InMemoryLeaseRegistry implements LeaseRegistry {
 
   async delete(key: string): Promise<void> {
     if (!this.entries.delete(key)) return;
-    this.changes.next({ change: { type: 'delete', key, revision: ++this.revision }, revision: this.revision });
+    this.emit({ change: { type: 'delete', key, revision: ++this.revision }, revision: this.revision });
   }
 
   watch(revision: number): Observable<RegistryUpdate> {
-    return this.changes.pipe(
+    return defer(() => concat(from([...this.history]), this.changes)).pipe(
       filter((c) => c.revision > revision),
       map(({ change, revision: rev }) => ({ kind: 'changes', changes: [change], revision: rev })),
     );
@@ -55,11 +57,16 @@ export class InMemoryLeaseRegistry implements LeaseRegistry {
     this.changes.complete();
   }
 
+  private emit(c: { change: RegistryChange; revision: number }): void {
+    this.history.push(c);
+    this.changes.next(c);
+  }
+
   put(key: string, value: string, ttlSeconds: number): StoredSubnet {
     const entry: StoredSubnet = { key, value, reservation: ttlSeconds === 0, revision: ++this.revision };
     if (ttlSeconds > 0) entry.expiration = new Date(this.clock.now().getTime() + ttlSeconds * 1000);
     this.entries.set(key, entry);
-    this.changes.next({ change: { type: 'put', entry }, revision: this.revision });
+    this.emit({ change: { type: 'put', entry }, revision: this.revision });
     return entry;
   }
 }

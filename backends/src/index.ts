@@ -6,3 +6,5 @@ export { BackendManager } from './backend-manager.js';
 export { backendsModule } from './backends-module.js';
 export { BUILTIN_BACKENDS, isBuiltinBackend } from './builtin.js';
 export { isPathSpecifier, ModuleImporter, NodeModuleImporter } from './module-importer.js';
+export { ROUTE_RESYNC_MS, RouteNetwork, type RouteDecision, type RouteNetworkOptions } from './route-network/route-network.js';
+export { routeReconcileOps, sameRoute, type PeerRoute } from './route-network/route-diff.js';

@@ -1,10 +1,11 @@
-import { BACKEND_CONTRACT_VERSION, UserError, type BackendDescriptor } from '@flannel-ts/core';
+import { BACKEND_CONTRACT_VERSION, defineBackend } from '@flannel-ts/core';
+import { HostGwBackend } from './host-gw-backend.js';
 
-/** Skeleton: loads through the plugin loader like any backend, and says plainly that it cannot run yet. */
-export const backend: BackendDescriptor = {
+export { HostGwBackend } from './host-gw-backend.js';
+
+/** The host-gw backend (facts §6.2): peer subnets routed via the peers' addresses, no encapsulation. */
+export const backend = defineBackend({
   name: 'host-gw',
   contractVersion: BACKEND_CONTRACT_VERSION,
-  create() {
-    throw new UserError('Backend.Type', '"host-gw" is not implemented yet in this flannel-ts release', 'see host-gw/README.md for its status');
-  },
-};
+  create: (ctx) => new HostGwBackend(ctx),
+});

@@ -1,0 +1,75 @@
+// host-gw on etcd, 3 nodes on one L2 underlay, the real flanneld CLI in each node namespace.
+import { cleanupNetns, ipJson, sh } from '../harness/netns.js';
+import { startProcess, stopAllProcesses, waitForOutput } from '../harness/processes.js';
+import { FLANNELD, Topology, type TopologyNode } from '../harness/topology.js';
+import { waitFor } from '../harness/wait.js';
+
+interface RouteJson { dst: string; gateway?: string; dev: string; flags: string[]; protocol?: string }
+let topo: Topology;
+const routes = (n: TopologyNode) => ipJson<RouteJson[]>(n.ns, 'route', 'show', 'proto', '70');
+const subnetOf = (n: TopologyNode) => topo.subnetEnv(n).FLANNEL_SUBNET!.replace(/\.1\//, '.0/');
+const byDst = (a: { dst: string }, b: { dst: string }) => a.dst.localeCompare(b.dst);
+
+beforeAll(async () => {
+  topo = await Topology.create({ nodes: 3, store: 'etcd', tag: 'hg', netConf: { Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } } });
+  await Promise.all(topo.nodes.map((n) => topo.startFlanneld(n)));
+  for (const n of topo.nodes) topo.addPod(n);
+}, 60_000);
+
+afterAll(async () => {
+  await topo?.destroy();
+  await stopAllProcesses();
+  cleanupNetns();
+});
+
+describe('host-gw with etcd, 3 nodes', () => {
+  it('every pod pair pings', () => {
+    expect(topo.pingMatrix().filter((p) => !p.ok).map((p) => `${p.from.ip} -> ${p.to.ip}`)).toEqual([]);
+  });
+
+  it('routes each peer subnet via the peer\'s address on eth0, and nothing else; MTU is the interface\'s', () => {
+    for (const n of topo.nodes) {
+      const want = topo.nodes.filter((p) => p !== n).map((p) => ({ dst: subnetOf(p), gateway: p.ip, dev: 'eth0', flags: [] as string[] }));
+      expect(routes(n).map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev, flags: r.flags })).sort(byDst)).toEqual(want.sort(byDst));
+      expect(topo.subnetEnv(n).FLANNEL_MTU).toBe('1500');
+    }
+  });
+
+  it('stores the lease without BackendData', async () => {
+    const n = topo.nodes[0]!;
+    const value = await topo.etcdctl('get', '--print-value-only', `/coreos.com/network/subnets/${subnetOf(n).replace('/', '-')}`);
+    expect(JSON.parse(value)).toEqual({ PublicIP: n.ip, PublicIPv6: null, BackendType: 'host-gw' });
+  });
+
+  it('puts back a route deleted by hand within 2 s', async () => {
+    const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
+    const start = Date.now();
+    sh('ip', ['-n', n1.ns, 'route', 'del', subnetOf(n2)]);
+    expect(await waitFor(() => routes(n1).some((r) => r.dst === subnetOf(n2) && r.gateway === n2.ip), 2000)).toBe(true);
+    expect(Date.now() - start).toBeLessThan(2000);
+  });
+
+  it('skips a peer on another L2 segment with a warning that says host-gw needs L2 adjacency', async () => {
+    const n1 = topo.nodes[0]!;
+    await topo.etcdctl('put', '/coreos.com/network/subnets/10.244.201.0-24', '{"PublicIP":"198.51.100.7","PublicIPv6":null,"BackendType":"host-gw"}');
+    await waitForOutput(n1.flanneld!, (o) => o.includes('198.51.100.7 is not on eth0'), 5000, 'L2 warning');
+    expect(n1.flanneld!.output()).toMatch(/"subnet":"10\.244\.201\.0\/24".*host-gw needs L2 adjacency.*"skippedPeers":1/);
+    expect(routes(n1).some((r) => r.dst === '10.244.201.0/24')).toBe(false);
+    await topo.etcdctl('del', '/coreos.com/network/subnets/10.244.201.0-24');
+  });
+
+  it('drops a peer\'s route when its lease goes', async () => {
+    const [n1, , n3] = topo.nodes as [TopologyNode, TopologyNode, TopologyNode];
+    await topo.stopFlanneld(n3);
+    await topo.etcdctl('del', `/coreos.com/network/subnets/${subnetOf(n3).replace('/', '-')}`);
+    expect(await waitFor(() => !routes(n1).some((r) => r.dst === subnetOf(n3)), 5000)).toBe(true);
+  });
+
+  it('refuses a --public-ip that differs from the interface address, with flannel\'s NAT error', async () => {
+    const n3 = topo.nodes[2]!;
+    const p = startProcess('node', [FLANNELD, ...topo.flanneldArgs(n3), '--public-ip=192.0.2.200'], { netns: n3.ns });
+    const code = await new Promise((r) => p.child.once('exit', r));
+    expect(code).toBe(1);
+    expect(p.output()).toContain("your PublicIP differs from interface IP, meaning that probably you're on a NAT, which is not supported by host-gw backend");
+  });
+});

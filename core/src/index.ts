@@ -54,3 +54,4 @@ export { ReconcileLoop } from './reconcile/reconcile-loop.js';
 export const FLANNEL_ROUTE_PROTOCOL = 70;
 export { BackendManagerToken, type BackendLookup } from './daemon/backend-lookup.js';
 export { selectExternalInterface, type InterfaceQuery, type Selection } from './daemon/select-interface.js';
+export { reconcileOnKernelChanges, untilAborted, type KernelWatchOptions } from './reconcile/kernel-watch.js';

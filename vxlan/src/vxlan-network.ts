@@ -1,10 +1,12 @@
-import { retry, timer, type Observable, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import {
   applyBatched,
   FLANNEL_ROUTE_PROTOCOL,
   IPNet,
   ReconcileLoop,
+  reconcileOnKernelChanges,
   toLeaseEvents,
+  untilAborted,
   type Lease,
   type LeaseEvent,
   type Logger,
@@ -12,15 +14,13 @@ import {
   type NetworkConfig,
   type SubnetManager,
 } from '@flannel-ts/core';
-import { netlinkMonitor, nlconst, type Link, type NetlinkEvent, type NetlinkHandle, type NetlinkRequest, type OpResult } from '@flannel-ts/core/netlink';
+import { nlconst, type Link, type NetlinkEvent, type NetlinkHandle, type NetlinkRequest, type OpResult } from '@flannel-ts/core/netlink';
 import { ensureVxlanDevice, type VxlanDeviceSpec } from './device.js';
 import { addOps, readKernelState, reconcileOps, removeOps, type PeerTarget } from './kernel-state.js';
 import { readPeer, type VxlanPeer } from './peer.js';
 
 /** Full comparison with the kernel this often, on top of the immediate one after netlink reports a change. */
 export const RESYNC_MS = 10_000;
-/** Netlink events come in bursts (a device deletion removes every route): wait this long, then reconcile once. */
-const SETTLE_MS = 20;
 
 /** One address family's device and the peers programmed on it. */
 export interface VxlanFamily extends PeerTarget {
@@ -64,24 +64,16 @@ export class VxlanNetwork implements Network {
         }),
     );
     subs.push(
-      netlinkMonitor(['link', 'route', 'neigh'], { deletionsOnly: ['route', 'neigh'], ...(this.deps.nl.netns ? { netns: this.deps.nl.netns } : {}) })
-        .pipe(retry({ delay: (err: Error) => this.afterMonitorError(err, loop) }))
-        .subscribe((ev) => {
-          const reason = this.relevance(ev);
-          if (reason) loop.trigger(reason, SETTLE_MS);
-        }),
+      reconcileOnKernelChanges(this.deps.nl, loop, logger, {
+        topics: ['link', 'route', 'neigh'],
+        deletionsOnly: ['route', 'neigh'],
+        relevance: (ev) => this.relevance(ev),
+      }),
     );
     loop.startPeriodic(RESYNC_MS);
-    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    await untilAborted(signal);
     for (const s of subs) s.unsubscribe();
     await loop.stop();
-  }
-
-  /** Notifications were lost (ENOBUFS): what they said is unknown, so compare everything, then listen again. */
-  private afterMonitorError(err: Error, loop: ReconcileLoop): Observable<0> {
-    this.deps.logger.warn({ err: err.message }, 'netlink monitor lost events; resyncing');
-    loop.trigger('monitor restarted');
-    return timer(1000);
   }
 
   private async applyEvents(batch: LeaseEvent[], loop: ReconcileLoop): Promise<void> {

@@ -1,21 +1,22 @@
-import { retry, timer, type Observable, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import {
   applyBatched,
   FLANNEL_ROUTE_PROTOCOL,
   ReconcileLoop,
+  reconcileOnKernelChanges,
   toLeaseEvents,
+  untilAborted,
   type Lease,
   type LeaseEvent,
   type Logger,
   type Network,
   type SubnetManager,
 } from '@flannel-ts/core';
-import { netlinkMonitor, requests, type NetlinkEvent, type NetlinkHandle, type OpResult } from '@flannel-ts/core/netlink';
+import { requests, type NetlinkEvent, type NetlinkHandle, type OpResult } from '@flannel-ts/core/netlink';
 import { routeReconcileOps, toKernelRoute, type PeerRoute } from './route-diff.js';
 
 /** Compare with the kernel this often (Go flannel re-adds missing routes every 10 s), and at once after a deletion. */
 export const ROUTE_RESYNC_MS = 10_000;
-const SETTLE_MS = 20;
 
 /** A peer's route for one address family, or why the backend will not route to it. */
 export type RouteDecision = PeerRoute | { skip: string };
@@ -69,15 +70,10 @@ export class RouteNetwork implements Network {
         .watchLeases()
         .pipe(toLeaseEvents(this.o.lease))
         .subscribe((batch) => void loop.enqueue(() => this.applyEvents(batch))),
-      netlinkMonitor(['link', 'route'], { deletionsOnly: ['route'], ...(this.o.nl.netns ? { netns: this.o.nl.netns } : {}) })
-        .pipe(retry({ delay: (err: Error) => this.afterMonitorError(err, loop) }))
-        .subscribe((ev) => {
-          const reason = this.relevance(ev);
-          if (reason) loop.trigger(reason, SETTLE_MS);
-        }),
+      reconcileOnKernelChanges(this.o.nl, loop, logger, { topics: ['link', 'route'], deletionsOnly: ['route'], relevance: (ev) => this.relevance(ev) }),
     ];
     loop.startPeriodic(ROUTE_RESYNC_MS);
-    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    await untilAborted(signal);
     for (const s of subs) s.unsubscribe();
     await loop.stop();
   }
@@ -131,12 +127,6 @@ export class RouteNetwork implements Network {
     if (ev.topic === 'route' && ev.action === 'del' && ev.route.protocol === FLANNEL_ROUTE_PROTOCOL) return `route ${ev.route.dst} deleted`;
     if (ev.topic === 'link' && this.o.watchedLinks?.includes(ev.link.name) && (ev.action === 'del' || !ev.link.up)) return `${ev.link.name} ${ev.action === 'del' ? 'deleted' : 'down'}`;
     return undefined;
-  }
-
-  private afterMonitorError(err: Error, loop: ReconcileLoop): Observable<0> {
-    this.o.logger.warn({ err: err.message }, 'netlink monitor lost events; resyncing');
-    loop.trigger('monitor restarted');
-    return timer(1000);
   }
 
   private reportFailures(ops: string[], results: OpResult[]): void {

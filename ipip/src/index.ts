@@ -1,10 +1,12 @@
-import { BACKEND_CONTRACT_VERSION, UserError, type BackendDescriptor } from '@flannel-ts/core';
+import { BACKEND_CONTRACT_VERSION, defineBackend } from '@flannel-ts/core';
+import { IpipBackend } from './ipip-backend.js';
 
-/** Skeleton: loads through the plugin loader like any backend, and says plainly that it cannot run yet. */
-export const backend: BackendDescriptor = {
+export { IpipBackend } from './ipip-backend.js';
+export { IPIP_DEVICE } from './device.js';
+
+/** The ipip backend (facts §6.3): IP-in-IP over flannel.ipip, IPv4 only. */
+export const backend = defineBackend({
   name: 'ipip',
   contractVersion: BACKEND_CONTRACT_VERSION,
-  create() {
-    throw new UserError('Backend.Type', '"ipip" is not implemented yet in this flannel-ts release', 'see ipip/README.md for its status');
-  },
-};
+  create: (ctx) => new IpipBackend(ctx),
+});

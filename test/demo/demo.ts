@@ -4,7 +4,7 @@
 import { isRoot, sh } from '../harness/netns.js';
 import { stopAllProcesses } from '../harness/processes.js';
 import { Topology, type TopologyNode } from '../harness/topology.js';
-import { missingKernelFeature } from './kernel-features.js';
+import { missingKernelFeature } from '../harness/kernel-features.js';
 
 interface DemoArgs {
   backend: string;

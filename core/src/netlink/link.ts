@@ -6,7 +6,7 @@ import {
   AF_UNSPEC, IFF_LOWER_UP, IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO,
   IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_OPERSTATE, IFLA_VXLAN_GBP, IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6, IFLA_VXLAN_ID,
   IFLA_VXLAN_L2MISS, IFLA_VXLAN_L3MISS, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6,
-  IFLA_VXLAN_PORT, IFNAMSIZ, VETH_INFO_PEER,
+  IFLA_VXLAN_PORT, IFNAMSIZ, VETH_INFO_PEER, IFLA_IPTUN_LINK, IFLA_IPTUN_LOCAL, IFLA_IPTUN_REMOTE,
 } from './nl/constants.js';
 
 /** The vxlan attributes that decide whether an existing device can be reused (facts §6.1). */
@@ -39,6 +39,15 @@ export interface Link {
   /** IFLA_INFO_KIND: "vxlan", "bridge", "veth", "tun"...; absent for plain devices such as lo. */
   kind?: string;
   vxlan?: VxlanInfo;
+  ipip?: IpipInfo;
+}
+
+/** An ipip tunnel's endpoints: `ip link add NAME type ipip local IP [remote IP] [dev IDX]`. Absent remote = any. */
+export interface IpipInfo {
+  local?: IP;
+  remote?: IP;
+  /** IFLA_IPTUN_LINK: the underlay device, if bound to one. */
+  linkIndex?: number;
 }
 
 interface LinkBase {
@@ -54,6 +63,7 @@ export type VxlanSpec = Pick<VxlanInfo, 'vni' | 'vtepIndex' | 'local' | 'group' 
 export type LinkSpec =
   | (LinkBase & { kind: 'vxlan'; vxlan: VxlanSpec })
   | (LinkBase & { kind: 'bridge' })
+  | (LinkBase & { kind: 'ipip'; ipip: IpipInfo })
   | (LinkBase & { kind: 'veth'; peer: { name: string; mac?: MAC; /** fd of the peer's network namespace */ netnsFd?: number } });
 
 export function checkLinkName(name: string): void {
@@ -79,6 +89,7 @@ export function encodeLinkAdd(w: MessageWriter, spec: LinkSpec): void {
   w.nest(IFLA_LINKINFO, () => {
     w.str(IFLA_INFO_KIND, spec.kind);
     if (spec.kind === 'vxlan') w.nest(IFLA_INFO_DATA, () => writeVxlan(w, spec.vxlan));
+    if (spec.kind === 'ipip') w.nest(IFLA_INFO_DATA, () => writeIpip(w, spec.ipip));
     if (spec.kind === 'veth') {
       checkLinkName(spec.peer.name);
       const peer = spec.peer;
@@ -109,6 +120,12 @@ function writeVxlan(w: MessageWriter, v: VxlanSpec): void {
   if (v.port) w.be16(IFLA_VXLAN_PORT, v.port);
   w.u8(IFLA_VXLAN_LEARNING, v.learning ? 1 : 0);
   if (v.gbp) w.bytes(IFLA_VXLAN_GBP, new Uint8Array(0));
+}
+
+function writeIpip(w: MessageWriter, t: IpipInfo): void {
+  if (t.local) w.bytes(IFLA_IPTUN_LOCAL, t.local.toBytes());
+  if (t.remote) w.bytes(IFLA_IPTUN_REMOTE, t.remote.toBytes());
+  if (t.linkIndex) w.u32(IFLA_IPTUN_LINK, t.linkIndex);
 }
 
 /** Changes to an existing link, as `ip link set`. */
@@ -153,8 +170,26 @@ export function decodeLink(payload: Buffer): Link {
     link.kind = attrStr(i.get(IFLA_INFO_KIND));
     const data = i.get(IFLA_INFO_DATA);
     if (link.kind === 'vxlan' && data) link.vxlan = decodeVxlan(data);
+    if (link.kind === 'ipip' && data) link.ipip = decodeIpip(data);
   }
   return link;
+}
+
+function decodeIpip(data: Buffer): IpipInfo {
+  const a = parseAttrs(data);
+  const ip = (t: number) => {
+    const b = a.get(t);
+    const addr = b?.length === 4 ? IP.fromBytes(b) : undefined;
+    return addr && !addr.isUnspecified() ? addr : undefined;
+  };
+  const info: IpipInfo = {};
+  const local = ip(IFLA_IPTUN_LOCAL);
+  const remote = ip(IFLA_IPTUN_REMOTE);
+  const linkIndex = attrU32(a.get(IFLA_IPTUN_LINK));
+  if (local) info.local = local;
+  if (remote) info.remote = remote;
+  if (linkIndex) info.linkIndex = linkIndex;
+  return info;
 }
 
 function decodeVxlan(data: Buffer): VxlanInfo {

@@ -72,6 +72,11 @@ export const IFNAMSIZ = 16;
 
 export const VETH_INFO_PEER = 1;
 
+// IFLA_IPTUN_* (ipip tunnels)
+export const IFLA_IPTUN_LINK = 1;
+export const IFLA_IPTUN_LOCAL = 2;
+export const IFLA_IPTUN_REMOTE = 3;
+
 export const IFLA_VXLAN_ID = 1;
 export const IFLA_VXLAN_GROUP = 2;
 export const IFLA_VXLAN_LINK = 3;

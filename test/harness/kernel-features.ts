@@ -1,6 +1,6 @@
 // What a backend needs from the kernel, probed in a scratch namespace so that the demo can say what is
 // missing instead of failing half-way.
-import { createNetns, deleteNetns, sh } from '../harness/netns.js';
+import { createNetns, deleteNetns, sh } from './netns.js';
 
 const PROBES: Record<string, { feature: string; args: string[] }> = {
   ipip: { feature: 'CONFIG_NET_IPIP (ipip tunnels)', args: ['link', 'add', 'probe0', 'type', 'ipip', 'local', '192.0.2.1'] },

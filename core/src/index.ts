@@ -15,7 +15,7 @@ export { Clock, systemClock } from './contracts/clock.js';
 export { ExternalInterface } from './contracts/external-interface.js';
 export type { JsonValue, Lease, LeaseAttrs, LeaseEvent, LeaseEventType, LeaseWatchResult } from './contracts/lease.js';
 export { Logger } from './contracts/logger.js';
-export type { Network } from './contracts/network.js';
+export type { Network, NetworkStats } from './contracts/network.js';
 export type { NetworkConfig } from './contracts/network-config.js';
 export { LeaseRevokedError, SubnetManager } from './contracts/subnet-manager.js';
 

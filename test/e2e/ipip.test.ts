@@ -2,7 +2,7 @@
 // suites run inside the nested kernel (test/vm); the startup error is checked here on the host.
 import { fileURLToPath } from 'node:url';
 import { missingKernelFeature } from '../harness/kernel-features.js';
-import { cleanupNetns, ipJson } from '../harness/netns.js';
+import { cleanupNetns, ipIn, ipJson } from '../harness/netns.js';
 import { startProcess, stopAllProcesses } from '../harness/processes.js';
 import { FLANNELD, Topology, type TopologyNode } from '../harness/topology.js';
 import { describeWithKernelFeature, inGuest } from '../vm/run-in-vm.js';
@@ -64,5 +64,15 @@ if (!inGuest() && missingKernelFeature('ipip') !== undefined) describe('ipip on 
     expect(await new Promise((r) => p.child.once('exit', r))).toBe(1);
     expect(p.output()).toContain('the ipip backend needs ipip tunnels in the kernel (CONFIG_NET_IPIP');
     expect(p.output()).not.toContain('acquired a new lease');
+  });
+
+  it('refuses a foreign device named flannel.ipip, saying what to do', async () => {
+    const t = await Topology.create({ nodes: 1, store: 'embedded', tag: 'ipf', netConf: { Network: '10.244.0.0/16', Backend: { Type: 'ipip' } } });
+    topologies.push(t);
+    const n = t.nodes[0]!;
+    ipIn(n.ns, 'link', 'add', 'flannel.ipip', 'type', 'bridge');
+    const p = startProcess('node', [FLANNELD, ...t.flanneldArgs(n)], { netns: n.ns });
+    expect(await new Promise((r) => p.child.once('exit', r))).toBe(1);
+    expect(p.output()).toContain("flannel.ipip isn't an ipip mode device, please remove device and try again; ip link del flannel.ipip");
   });
 });

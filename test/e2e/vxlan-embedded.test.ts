@@ -1,5 +1,5 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { cleanupNetns, sh } from '../harness/netns.js';
+import { cleanupNetns } from '../harness/netns.js';
 import { startProcess, stopAllProcesses, waitForOutput } from '../harness/processes.js';
 import { FLANNELD } from '../harness/topology.js';
 import { waitFor } from '../harness/wait.js';
@@ -31,9 +31,8 @@ describe('vxlan on the embedded store, 3 nodes', () => {
     const n = t.nodes[0]!;
     await t.stopFlanneld(n);
     rmSync(t.netConfPath);
-    const get = (path: string) =>
-      sh('ip', ['netns', 'exec', n.ns, 'node', '-e', `fetch('http://127.0.0.1:8471${path}').then(async r => console.log(r.status, await r.text()), () => console.log('down'))`]).trim();
-    const p = startProcess('node', [FLANNELD, ...t.flanneldArgs(n), '--healthz-ip=127.0.0.1', '--healthz-port=8471'], { netns: n.ns });
+    const get = (path: string) => t.httpGet(n, path);
+    const p = startProcess('node', [FLANNELD, ...t.flanneldArgs(n)], { netns: n.ns });
     n.flanneld = p;
     await waitForOutput(p, (o) => o.includes('waiting for the network config'), 5000, 'config retry');
     expect(get('/healthz')).toBe('200 flanneld is running');
@@ -43,6 +42,7 @@ describe('vxlan on the embedded store, 3 nodes', () => {
     await waitForOutput(p, (o) => o.includes('flannel is ready'), 5000, 'ready');
     expect(get('/readyz')).toBe('200 flanneld is ready');
     expect(get('/metrics')).toMatch(/^200 [\s\S]*flannel_ready 1/);
+    expect(t.metric(n, 'flannel_peers')).toBe(2);
     expect(await waitFor(() => t.pingMatrix().every((m) => m.ok), 3000)).toBe(true);
   }, 30_000);
 });

@@ -17,6 +17,8 @@ import { startProcess, stopProcess, waitForOutput, type Started } from './proces
 export const FLANNELD = join(dirname(createRequire(import.meta.url).resolve('@flannel-ts/core/package.json')), 'dist/daemon/main.js');
 const UNDERLAY = '192.0.2';
 const STORE_IP = `${UNDERLAY}.250`;
+/** Every flanneld serves /healthz, /readyz and /metrics on loopback inside its node namespace. */
+export const HEALTHZ_PORT = 8471;
 
 export interface Pod {
   ns: string;
@@ -140,7 +142,19 @@ export class Topology {
       this.opts.store === 'etcd'
         ? [`--etcd-endpoints=${this.etcd!.endpoint}`]
         : ['--embedded-subnet-mgr', `--embedded-store-path=${this.storePath}`, `--net-config-path=${this.netConfPath}`];
-    return [...store, `--subnet-file=${node.subnetFile}`];
+    return [...store, `--subnet-file=${node.subnetFile}`, '--healthz-ip=127.0.0.1', `--healthz-port=${HEALTHZ_PORT}`];
+  }
+
+  /** GET on the node's flanneld health server (inside its namespace): "<status> <body>". */
+  httpGet(node: TopologyNode, path: string): string {
+    const js = `fetch('http://127.0.0.1:${HEALTHZ_PORT}${path}').then(async (r) => console.log(r.status, await r.text()), () => console.log('down'))`;
+    return sh('ip', ['netns', 'exec', node.ns, 'node', '-e', js]).trim();
+  }
+
+  /** One gauge or counter from the node's /metrics. */
+  metric(node: TopologyNode, name: string): number | undefined {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(this.httpGet(node, '/metrics'));
+    return m ? Number(m[1]) : undefined;
   }
 
   /** Starts the real flanneld CLI inside the node and waits until it says it is ready. */

@@ -11,6 +11,7 @@ import {
   type LeaseEvent,
   type Logger,
   type Network,
+  type NetworkStats,
   type NetworkConfig,
   type SubnetManager,
 } from '@flannel-ts/core';
@@ -43,12 +44,19 @@ export interface VxlanNetworkDeps {
  * anything missing or stale, and recreates a deleted device with every peer replayed (fix of quirk 7).
  */
 export class VxlanNetwork implements Network {
+  /** Subnets whose leases were skipped as malformed, for status. */
+  private readonly skipped = new Set<string>();
+
   constructor(
     readonly lease: Lease,
     readonly mtu: number,
     private readonly families: VxlanFamily[],
     private readonly deps: VxlanNetworkDeps,
   ) {}
+
+  stats(): NetworkStats {
+    return { peers: this.families[0]?.peers.size ?? 0, skippedPeers: this.skipped.size };
+  }
 
   async run(signal: AbortSignal): Promise<void> {
     const { logger } = this.deps;
@@ -88,14 +96,17 @@ export class VxlanNetwork implements Network {
         if (ev.type === 'removed') {
           if (prev) ops.push(...removeOps(fam, prev));
           fam.peers.delete(key);
+          this.skipped.delete(key);
           this.deps.logger.debug({ subnet: key }, 'peer removed');
           continue;
         }
         const read = readPeer(ev.lease, fam.family);
         if ('problem' in read) {
+          this.skipped.add(key);
           this.deps.logger.warn({ subnet: key, publicIP: ev.lease.attrs.publicIP?.toString(), problem: read.problem }, 'skipping peer lease');
           continue;
         }
+        this.skipped.delete(key);
         const peer: VxlanPeer = { ...read, direct: await this.isDirect(read.publicIP) };
         if (prev && !samePeer(prev, peer)) ops.push(...removeOps(fam, prev));
         fam.peers.set(key, peer);

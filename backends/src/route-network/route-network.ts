@@ -10,6 +10,7 @@ import {
   type LeaseEvent,
   type Logger,
   type Network,
+  type NetworkStats,
   type SubnetManager,
 } from '@flannel-ts/core';
 import { requests, type NetlinkEvent, type NetlinkHandle, type OpResult } from '@flannel-ts/core/netlink';
@@ -60,6 +61,10 @@ export class RouteNetwork implements Network {
   /** Peers the backend will not route to, with the reason; for logs and status. */
   skippedPeers(): ReadonlyMap<string, string> {
     return this.skipped;
+  }
+
+  stats(): NetworkStats {
+    return { peers: this.routes.size, skippedPeers: this.skipped.size };
   }
 
   async run(signal: AbortSignal): Promise<void> {

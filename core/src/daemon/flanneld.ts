@@ -35,7 +35,8 @@ export async function runFlanneld(opts: FlanneldOptions, deps: DaemonDeps, signa
   const previous = await readSubnetFile(opts.subnetFile, (w) => logger.warn({ file: opts.subnetFile, ...w }, 'ignoring an entry of the previous subnet file'));
   const { manager, registry } = createSubnetManager(opts, previous, logger);
   logger.info({ subnetManager: manager.name }, 'subnet manager created');
-  const health = new HealthServer(logger, new DaemonMetrics());
+  const metrics = new DaemonMetrics();
+  const health = new HealthServer(logger, metrics);
   try {
     if (opts.healthzPort > 0) await health.listen(opts.healthzIP, opts.healthzPort);
     const config = await waitForConfig(manager, logger, signal);
@@ -67,6 +68,7 @@ export async function runFlanneld(opts: FlanneldOptions, deps: DaemonDeps, signa
     const backend = await backends.getBackend(config.backendType);
     const network = await backend.registerNetwork(config, signal);
     logger.info({ subnet: network.lease.subnet?.toString(), ipv6Subnet: network.lease.ipv6Subnet?.toString(), expiration: network.lease.expiration?.toISOString() ?? 'never (reservation)' }, 'lease acquired');
+    if (network.stats) metrics.watchNetwork(() => network.stats!());
     if (opts.ipMasq) logger.warn({}, '--ip-masq: masquerade rules are not installed by this flannel-ts release yet');
 
     return await runNetwork(opts, config, network, manager, health, logger, signal);

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { NetworkStats } from '../contracts/network.js';
 
 /**
  * What /metrics serves: Node's process metrics (RSS, event-loop delay, GC) and flanneld's readiness.
@@ -9,7 +10,28 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   readonly ready = new Gauge({ name: 'flannel_ready', help: '1 once subnet.env is written and the backend runs', registers: [this.registry] });
 
+  private stats: (() => NetworkStats) | undefined;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
+    this.statGauge('flannel_peers', 'peers whose subnets the backend has programmed', 'peers');
+    this.statGauge('flannel_skipped_peers', 'peers the backend left out (off our L2 segment, malformed lease)', 'skippedPeers');
+  }
+
+  private statGauge(name: string, help: string, key: keyof NetworkStats): void {
+    const gauge: Gauge = new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect: () => {
+        const s = this.stats?.();
+        if (s) gauge.set(s[key]);
+      },
+    });
+  }
+
+  /** Where the peer gauges read from, once the backend's network exists. */
+  watchNetwork(stats: () => NetworkStats): void {
+    this.stats = stats;
   }
 }

@@ -5,7 +5,8 @@ import { missingKernelFeature } from '../harness/kernel-features.js';
 import { cleanupNetns, ipIn, ipJson } from '../harness/netns.js';
 import { startProcess, stopAllProcesses } from '../harness/processes.js';
 import { FLANNELD, Topology, type TopologyNode } from '../harness/topology.js';
-import { describeWithKernelFeature, inGuest } from '../vm/run-in-vm.js';
+import { describeWithKernelFeature } from '../vm/describe-with-kernel.js';
+import { inGuest } from '../vm/run-in-vm.js';
 
 const SLOW = 240_000; // under software emulation everything is ~20x slower
 interface RouteJson { dst: string; gateway?: string; dev: string; flags: string[] }

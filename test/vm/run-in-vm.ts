@@ -1,9 +1,7 @@
-// The nested-kernel runner from TypeScript, and the one helper through which a jest suite that needs a
-// kernel feature this host lacks runs itself inside the VM instead.
+// The nested-kernel runner (test/vm/vmrun) from TypeScript.
 import { execFile } from 'node:child_process';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { missingKernelFeature } from '../harness/kernel-features.js';
 
 export const VMRUN = fileURLToPath(new URL('./vmrun', import.meta.url)).replace(/\/dist\/vm\//, '/vm/');
 export const REPO = join(dirname(VMRUN), '..', '..');
@@ -26,26 +24,3 @@ export function runInVm(cmd: string[], opts: { timeoutS?: number; memMiB?: numbe
 }
 
 export const inGuest = () => process.env.VMRUN_GUEST === '1';
-
-/**
- * `describe(title, body)` where the kernel has `backend`'s feature (this host, or inside the VM); on a host
- * without it, one test that runs this same file's suites inside the nested kernel and passes only if
- * they all pass there. `testFile` is the suite's own path (`fileURLToPath(import.meta.url)`).
- */
-export function describeWithKernelFeature(backend: string, testFile: string, title: string, body: () => void): void {
-  const missing = inGuest() ? undefined : missingKernelFeature(backend);
-  if (!missing) {
-    describe(title, body);
-    return;
-  }
-  describe(`${title} (in a nested kernel: this host lacks ${missing})`, () => {
-    it('passes inside the VM', async () => {
-      const jest = ['node', '--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--selectProjects', 'integration', '--runTestsByPath', relative(REPO, testFile)];
-      const started = Date.now();
-      const r = await runInVm(jest, { timeoutS: 900, share: [REPO] });
-      const output = `${r.stdout}${r.stderr}`;
-      process.stderr.write(`[vm] ${relative(REPO, testFile)}: exit ${r.code} after ${((Date.now() - started) / 1000).toFixed(0)} s; ${/jest: .*/.exec(output)?.[0] ?? 'no jest summary'}\n`);
-      if (r.code !== 0) throw new Error(`inside the VM the suite exited ${r.code}:\n${output.slice(-6000)}`);
-    }, 960_000);
-  });
-}

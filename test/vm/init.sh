@@ -15,7 +15,8 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/ovl/upper,workdir=/ovl/wor
 R=/newroot
 mount -t proc proc $R/proc; mount -t sysfs sys $R/sys; mount -t devtmpfs dev $R/dev
 mkdir -p $R/dev/pts $R/dev/shm; mount -t devpts devpts $R/dev/pts; mount -t tmpfs tmpfs $R/dev/shm
-mount -t tmpfs tmpfs $R/run; mount -t tmpfs tmpfs $R/tmp
+# /tmp stays the overlay's: the host's /tmp may hold the repository (a CI clone) and the kernel cache.
+mount -t tmpfs tmpfs $R/run
 mkdir -p $R/lib/modules; mount -o bind $R$KDIR/lib/modules $R/lib/modules || die "kernel modules"
 mkdir -p $R$JOB; p9 job $R$JOB "" || die "job folder"
 i=0

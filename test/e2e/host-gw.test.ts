@@ -75,3 +75,20 @@ describe('host-gw with etcd, 3 nodes', () => {
     expect(p.output()).toContain("your PublicIP differs from interface IP, meaning that probably you're on a NAT, which is not supported by host-gw backend");
   });
 });
+
+describe('host-gw dual stack', () => {
+  it('routes the peer\'s IPv6 subnet via its IPv6 address on eth0 as well', async () => {
+    const netConf = { Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/56', Backend: { Type: 'host-gw' } };
+    const t = await Topology.create({ nodes: 2, store: 'embedded', tag: 'hg6', ipv6: true, netConf });
+    try {
+      await Promise.all(t.nodes.map((n) => t.startFlanneld(n)));
+      const [n1, n2] = t.nodes as [TopologyNode, TopologyNode];
+      const peer6 = t.subnetEnv(n2).FLANNEL_IPV6_SUBNET!.replace('::1/', '::/');
+      const v6 = ipJson<RouteJson[]>(n1.ns, '-6', 'route', 'show', 'proto', '70');
+      expect(v6.map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev }))).toEqual([{ dst: peer6, gateway: n2.ip6, dev: 'eth0' }]);
+      expect(routes(n1).map((r) => ({ dst: r.dst, gateway: r.gateway }))).toEqual([{ dst: t.subnetEnv(n2).FLANNEL_SUBNET!.replace(/\.1\//, '.0/'), gateway: n2.ip }]);
+    } finally {
+      await t.destroy();
+    }
+  }, 30_000);
+});

@@ -55,3 +55,7 @@ export const FLANNEL_ROUTE_PROTOCOL = 70;
 export { BackendManagerToken, type BackendLookup } from './daemon/backend-lookup.js';
 export { selectExternalInterface, type InterfaceQuery, type Selection } from './daemon/select-interface.js';
 export { reconcileOnKernelChanges, untilAborted, type KernelWatchOptions } from './reconcile/kernel-watch.js';
+export { execRunner, type CommandResult } from './rules/command-runner.js';
+export { CommandRunner } from './rules/command-runner.js';
+export { removeAllTrafficRules, TrafficManager, type TrafficOptions } from './rules/traffic-manager.js';
+export type { FamilyNets } from './rules/rule-sets.js';

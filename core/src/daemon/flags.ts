@@ -47,6 +47,7 @@ export const FLAGS: readonly FlagDef[] = [
   f('v', 'int', 0, 'log verbosity as in Go flanneld: 1 or more means debug'),
   f('vmodule', 'string', '', 'accepted for compatibility; ignored'),
   f('log_backtrace_at', 'string', '', 'accepted for compatibility; ignored'),
+  f('cleanup', 'bool', false, 'remove what flanneld installed on this node (rules, devices, routes) and exit; flannel-ts only'),
   f('help', 'bool', false, 'print this help and exit'),
 ];
 

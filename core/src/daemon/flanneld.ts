@@ -7,12 +7,17 @@ import type { Network } from '../contracts/network.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
 import { LeaseRevokedError, SubnetManager } from '../contracts/subnet-manager.js';
 import { coreModule, createContainer } from '../di/core-module.js';
-import { isUserError } from '../errors/user-error.js';
+import { existsSync } from 'node:fs';
+import { isUserError, UserError } from '../errors/user-error.js';
 import type { NetlinkHandle } from '../netlink/handle.js';
 import { Netlink } from '../netlink/netlink-module.js';
 import { readSubnetFile, writeSubnetFile } from '../subnet-file/subnet-env.js';
 import type { StoreSubnetManager } from '../subnet/store-subnet-manager.js';
 import { sleep } from '../util/backoff.js';
+import { execRunner, type CommandRunner } from '../rules/command-runner.js';
+import type { FamilyNets } from '../rules/rule-sets.js';
+import { TrafficManager } from '../rules/traffic-manager.js';
+import type { Lease } from '../contracts/lease.js';
 import { HealthServer } from './healthz.js';
 import { DaemonMetrics } from './metrics.js';
 import type { FlanneldOptions } from './options.js';
@@ -24,6 +29,8 @@ export interface DaemonDeps {
   netlink: NetlinkHandle;
   /** The backends package's module (registry + loader); core cannot import it, the CLI passes it in. */
   backendsModule: ContainerModule;
+  /** Runs iptables-restore / nft; tests may pass a fake. */
+  runner?: CommandRunner;
 }
 
 /** Exit codes: 0 after a clean shutdown, 1 on any failure, including a revoked lease (Go exits 0 there, quirk 16). */
@@ -43,6 +50,7 @@ export async function runFlanneld(opts: FlanneldOptions, deps: DaemonDeps, signa
     if (!config) return 0;
     logger.info({ network: config.network?.toString(), ipv6Network: config.ipv6Network?.toString(), subnetLen: config.subnetLen, backend: config.backendType }, 'network config');
 
+    if (!config.enableNFTables) checkBrNetfilter(config);
     const { extIface, reason } = await selectExternalInterface(deps.netlink, {
       ifaces: opts.ifaces,
       ifaceRegexes: opts.ifaceRegexes,
@@ -69,9 +77,17 @@ export async function runFlanneld(opts: FlanneldOptions, deps: DaemonDeps, signa
     const network = await backend.registerNetwork(config, signal);
     logger.info({ subnet: network.lease.subnet?.toString(), ipv6Subnet: network.lease.ipv6Subnet?.toString(), expiration: network.lease.expiration?.toISOString() ?? 'never (reservation)' }, 'lease acquired');
     if (network.stats) metrics.watchNetwork(() => network.stats!());
-    if (opts.ipMasq) logger.warn({}, '--ip-masq: masquerade rules are not installed by this flannel-ts release yet');
 
-    return await runNetwork(opts, config, network, manager, health, logger, signal);
+    const traffic = new TrafficManager(deps.runner ?? execRunner, logger, {
+      nftables: config.enableNFTables,
+      ipMasq: opts.ipMasq,
+      fullyRandomDisable: opts.ipMasqFullyRandomDisable,
+      forwardRules: opts.iptablesForwardRules,
+      resyncSeconds: opts.iptablesResyncSeconds,
+    });
+    await traffic.setup(familyNets(config, network.lease), previous);
+
+    return await runNetwork(opts, config, network, manager, health, traffic, logger, signal);
   } catch (err) {
     if (signal.aborted && !isUserError(err)) return 0;
     throw err;
@@ -87,16 +103,20 @@ async function runNetwork(
   network: Network,
   manager: StoreSubnetManager,
   health: HealthServer,
+  traffic: TrafficManager,
   logger: Logger,
   signal: AbortSignal,
 ): Promise<ExitCode> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   signal.addEventListener('abort', onAbort, { once: true });
-  const running = network.run(stop.signal).catch((err: Error) => {
-    logger.error({ err: err.message }, 'backend stopped with an error');
-    stop.abort();
-  });
+  const running = Promise.all([
+    network.run(stop.signal).catch((err: Error) => {
+      logger.error({ err: err.message }, 'backend stopped with an error');
+      stop.abort();
+    }),
+    traffic.resync(stop.signal),
+  ]);
   try {
     await writeSubnetFile(opts.subnetFile, {
       ...(config.enableIPv4 && config.network ? { network: config.network, subnet: network.lease.subnet! } : {}),
@@ -122,6 +142,24 @@ async function runNetwork(
   }
   logger.info({ code }, code === 0 ? 'Exiting cleanly...' : 'exiting: our lease was revoked');
   return code;
+}
+
+/** Step 7: iptables mode needs br_netfilter, or bridged pod traffic bypasses the rules. */
+function checkBrNetfilter(config: NetworkConfig): void {
+  const files = [...(config.enableIPv4 ? ['iptables'] : []), ...(config.enableIPv6 ? ['ip6tables'] : [])].map((t) => `/proc/sys/net/bridge/bridge-nf-call-${t}`);
+  for (const f of files) {
+    if (!existsSync(f)) {
+      throw new UserError('br_netfilter', `Failed to check br_netfilter: ${f} does not exist`, 'load the br_netfilter kernel module (modprobe br_netfilter), or set EnableNFTables in net-conf');
+    }
+  }
+}
+
+/** The networks the traffic rules cover: each enabled family's cluster network and our subnet in it. */
+function familyNets(config: NetworkConfig, lease: Lease): FamilyNets[] {
+  const nets: FamilyNets[] = [];
+  if (config.enableIPv4 && config.network && lease.subnet) nets.push({ family: 4, network: config.network, podSubnet: lease.subnet });
+  if (config.enableIPv6 && config.ipv6Network && lease.ipv6Subnet) nets.push({ family: 6, network: config.ipv6Network, podSubnet: lease.ipv6Subnet });
+  return nets;
 }
 
 /** Step 5: ask for the network config every second until there is one (or we are stopped). */

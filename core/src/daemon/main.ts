@@ -7,6 +7,8 @@ import type { ContainerModule } from 'inversify';
 import { isUserError } from '../errors/user-error.js';
 import { createLogger } from '../log/logger.js';
 import { NetlinkHandle } from '../netlink/handle.js';
+import { execRunner } from '../rules/command-runner.js';
+import { cleanupNode } from './cleanup.js';
 import { applyEnvOverlay, parseFlags, usage } from './flags.js';
 import { runFlanneld } from './flanneld.js';
 import { toOptions } from './options.js';
@@ -42,6 +44,15 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger(opts.logLevel);
+  if (opts.cleanup) {
+    const nl = NetlinkHandle.open();
+    try {
+      await cleanupNode(nl, execRunner, logger);
+      return 0;
+    } finally {
+      nl.close();
+    }
+  }
   logger.info({ version: VERSION, options: { ...opts, etcd: { ...opts.etcd, password: opts.etcd.password ? '***' : '' } } }, 'flanneld starting');
 
   const ac = new AbortController();

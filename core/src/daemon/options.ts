@@ -21,6 +21,11 @@ export interface FlanneldOptions {
   subnetFile: string;
   renewMarginMinutes: number;
   ipMasq: boolean;
+  ipMasqFullyRandomDisable: boolean;
+  iptablesForwardRules: boolean;
+  iptablesResyncSeconds: number;
+  /** --cleanup: remove what flanneld installs on this node, then exit. */
+  cleanup: boolean;
   healthzIP: string;
   healthzPort: number;
   logLevel: Level;
@@ -35,6 +40,8 @@ export function toOptions(v: FlagValues): FlanneldOptions {
   if (margin < 1 || margin > 1439) {
     throw new UserError('-subnet-lease-renew-margin', 'Invalid subnet-lease-renew-margin option, out of acceptable range', 'give minutes from 1 to 1439');
   }
+  const resync = v['iptables-resync'] as number;
+  if (resync < 1) throw new UserError('-iptables-resync', `${resync} is not a period`, 'give seconds, 1 or more');
   const port = v['healthz-port'] as number;
   if (port < 0 || port > 65535) throw new UserError('-healthz-port', `${port} is not a port`, 'give 0 (disabled) to 65535');
   const opts: FlanneldOptions = {
@@ -55,6 +62,10 @@ export function toOptions(v: FlagValues): FlanneldOptions {
     subnetFile: str('subnet-file'),
     renewMarginMinutes: margin,
     ipMasq: v['ip-masq'] as boolean,
+    ipMasqFullyRandomDisable: v['ip-masq-fully-random-disable'] as boolean,
+    iptablesForwardRules: v['iptables-forward-rules'] as boolean,
+    iptablesResyncSeconds: resync,
+    cleanup: v.cleanup as boolean,
     healthzIP: str('healthz-ip'),
     healthzPort: port,
     logLevel: logLevel(str('log-level'), v.v as number),

@@ -1,0 +1,21 @@
+/** A chain of ours: where it hangs (table, parent hook) and the rules it must hold, in order. */
+export interface ChainSpec {
+  family: 4 | 6;
+  kind: 'masq' | 'forward';
+  rules: string[];
+}
+
+/** One way of installing rules (iptables-restore or nft). Each method is idempotent. */
+export interface RuleBackend {
+  readonly name: 'iptables' | 'nftables';
+  /** Whether MASQUERADE may use random-fully here. */
+  supportsFullyRandom(family: 4 | 6): Promise<boolean>;
+  /** Makes the chain hold exactly `spec.rules`; returns true if it had to change anything. */
+  ensure(spec: ChainSpec): Promise<boolean>;
+  /** Removes our chains (and tables) of this family; nothing if there are none. */
+  removeAll(family: 4 | 6): Promise<void>;
+}
+
+export class RuleError extends Error {
+  override readonly name = 'RuleError';
+}

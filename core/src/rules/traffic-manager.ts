@@ -1,0 +1,95 @@
+import type { Logger } from '../contracts/logger.js';
+import type { PreviousSubnetEnv } from '../subnet-file/subnet-env.js';
+import { sleep } from '../util/backoff.js';
+import type { CommandRunner } from './command-runner.js';
+import { IptablesBackend } from './iptables.js';
+import { NftablesBackend } from './nftables.js';
+import type { ChainSpec, RuleBackend } from './rule-backend.js';
+import { iptablesForwardRules, iptablesMasqRules, nftForwardRules, nftMasqRules, type FamilyNets } from './rule-sets.js';
+
+export interface TrafficOptions {
+  nftables: boolean;
+  ipMasq: boolean;
+  fullyRandomDisable: boolean;
+  forwardRules: boolean;
+  resyncSeconds: number;
+}
+
+/**
+ * Steps 11–13 of flanneld's startup (facts §7.2/§7.5): remove the other mode's rules, install the
+ * masquerade and forward rules, and put back every `resyncSeconds` whatever someone removed (both modes;
+ * Go resyncs iptables only). Rules stay in place when flanneld stops, as in Go flannel.
+ */
+export class TrafficManager {
+  private readonly backend: RuleBackend;
+  private readonly other: RuleBackend;
+  private specs: ChainSpec[] = [];
+
+  constructor(
+    runner: CommandRunner,
+    private readonly logger: Logger,
+    private readonly opts: TrafficOptions,
+  ) {
+    const ipt = new IptablesBackend(runner, logger);
+    const nft = new NftablesBackend(runner, logger);
+    [this.backend, this.other] = opts.nftables ? [nft, ipt] : [ipt, nft];
+  }
+
+  async setup(nets: FamilyNets[], previous: PreviousSubnetEnv | undefined): Promise<void> {
+    for (const n of nets) {
+      await this.other.removeAll(n.family).catch((err: Error) => this.logger.warn({ err: err.message }, `could not remove ${this.other.name} rules`));
+      this.logRecycle(n, previous);
+    }
+    this.specs = [];
+    for (const n of nets) {
+      if (this.opts.ipMasq) {
+        const fullyRandom = !this.opts.fullyRandomDisable && (await this.backend.supportsFullyRandom(n.family));
+        const rules = this.backend.name === 'iptables' ? iptablesMasqRules(n, fullyRandom) : nftMasqRules(n, fullyRandom);
+        this.specs.push({ family: n.family, kind: 'masq', rules });
+      }
+      if (this.opts.forwardRules) {
+        this.specs.push({ family: n.family, kind: 'forward', rules: this.backend.name === 'iptables' ? iptablesForwardRules(n) : nftForwardRules(n) });
+      }
+    }
+    for (const spec of this.specs) await this.backend.ensure(spec);
+    if (this.specs.length) this.logger.info({ mode: this.backend.name, chains: this.specs.map((s) => `${s.kind}/ipv${s.family}`) }, 'traffic rules installed');
+  }
+
+  /** Puts back missing or changed rules every resyncSeconds until `signal` aborts. */
+  async resync(signal: AbortSignal): Promise<void> {
+    if (this.specs.length === 0) return;
+    while (await sleep(this.opts.resyncSeconds * 1000, signal)) {
+      for (const spec of this.specs) {
+        try {
+          if (await this.backend.ensure(spec)) this.logger.warn({ mode: this.backend.name, chain: `${spec.kind}/ipv${spec.family}` }, 'rules were missing or changed; restored');
+        } catch (err) {
+          this.logger.error({ err: (err as Error).message }, 'could not restore traffic rules; retrying at the next resync');
+        }
+      }
+    }
+  }
+
+  /**
+   * The chain is rebuilt from scratch, so rules made for a previous network or subnet go with it. Go
+   * flannel deleted them only when both had changed (the AND of quirk 11); any change is enough here.
+   */
+  private logRecycle(n: FamilyNets, previous: PreviousSubnetEnv | undefined): void {
+    if (!previous) return;
+    const prevNets = n.family === 4 ? previous.networks : previous.ipv6Networks;
+    const prevSubnet = n.family === 4 ? previous.subnet : previous.ipv6Subnet;
+    const netChanged = prevNets.length > 0 && !prevNets.some((p) => p.equals(n.network));
+    const subnetChanged = prevSubnet !== undefined && !prevSubnet.equals(n.podSubnet);
+    if (netChanged || subnetChanged) {
+      this.logger.info({ family: n.family, previousNetwork: prevNets.map(String), previousSubnet: prevSubnet?.toString() }, 'replacing the rules of the previous network or subnet');
+    }
+  }
+}
+
+/** `flanneld --cleanup`: every flannel chain and table, of both modes and both families. */
+export async function removeAllTrafficRules(runner: CommandRunner, logger: Logger): Promise<void> {
+  for (const backend of [new IptablesBackend(runner, logger), new NftablesBackend(runner, logger)]) {
+    for (const family of [4, 6] as const) {
+      await backend.removeAll(family).catch((err: Error) => logger.warn({ err: err.message }, `could not remove ${backend.name} rules`));
+    }
+  }
+}

@@ -44,10 +44,14 @@ export interface TopologyOptions {
   tag?: string;
   /** Also an IPv6 underlay (2001:db8::/64, documentation prefix) with a default route. */
   ipv6?: boolean;
+  /** A host outside the cluster at the nodes' default gateway, 192.0.2.1 (namespace `gw`). */
+  gateway?: boolean;
 }
 
 export class Topology {
   readonly nodes: TopologyNode[] = [];
+  /** With `gateway: true`: the outside host's namespace. */
+  gatewayNs?: string;
   readonly dir: string;
   etcd?: EtcdServer;
   private readonly namespaces: string[] = [];
@@ -106,6 +110,10 @@ export class Topology {
       this.plug(storeNs, 'store', `${STORE_IP}/24`);
       this.etcd = await startEtcd({ netns: storeNs, host: STORE_IP });
       await this.etcdctl('put', `${this.etcdPrefix}/config`, JSON.stringify(this.opts.netConf));
+    }
+    if (this.opts.gateway) {
+      this.gatewayNs = this.ns('gw');
+      this.plug(this.gatewayNs, 'gw', `${UNDERLAY}.1/24`);
     }
     for (let i = 1; i <= this.opts.nodes; i++) {
       const ns = this.ns(`n${i}`);

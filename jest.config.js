@@ -18,7 +18,7 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
-    '^@flannel-ts/core/(testing|netlink)$': '<rootDir>/core/src/$1/index.ts',
+    '^@flannel-ts/core/(testing|netlink|ip)$': '<rootDir>/core/src/$1/index.ts',
     '^@flannel-ts/(core|backends|vxlan|host-gw|ipip|udp|ipsec)$': '<rootDir>/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -6,7 +6,7 @@
 #   scripts/install-deps.sh --demo     only what `npm run demo` needs
 set -euo pipefail
 
-demo=(iproute2 iputils-ping)
+demo=(iproute2 iputils-ping iptables nftables containernetworking-plugins)
 tests=(
   "${demo[@]}"
   iptables nftables tcpdump          # traffic rules and their checks

@@ -1,5 +1,5 @@
 // The flannel CNI plugin against the real bridge and host-local plugins (Debian containernetworking-plugins).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cniExec } from '../harness/cni.js';
@@ -45,6 +45,8 @@ describe('flannel CNI plugin', () => {
     const routes = ipJson<{ dst: string; gateway?: string }[]>(pods[0]!, 'route', 'show');
     expect(routes).toContainEqual(expect.objectContaining({ dst: '10.244.0.0/16', gateway: '10.244.7.1' }));
     expect(ipJson<{ mtu: number }[]>(pods[0]!, 'link', 'show', 'eth0')[0]!.mtu).toBe(1450);
+    expect(statSync(dataDir()).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dataDir(), 'c1')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dataDir(), 'c1'), 'utf8')).toBe(
       `{"cniVersion":"1.0.0","hairpinMode":true,"ipMasq":false,"ipam":{"dataDir":"${join(dir, 'host-local')}","ranges":[[{"subnet":"10.244.7.0/24"}]],"routes":[{"dst":"10.244.0.0/16"}],"type":"host-local"},"isDefaultGateway":true,"isGateway":true,"mtu":1450,"name":"cbr0","type":"bridge"}`,
     );

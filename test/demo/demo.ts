@@ -1,6 +1,7 @@
-// npm run demo [-- --backend TYPE] [--nodes N] [--hold]
-// A few flanneld nodes in network namespaces on this machine, the embedded store, one pod per node, and a
-// ping matrix. Everything is removed at the end, or on Ctrl-C. Exit 0 only if every pod pair pinged.
+// npm run demo [-- --backend TYPE] [--nodes N] [--hold] [--nested]
+// A few flanneld nodes (with --ip-masq) in network namespaces on this machine, the embedded store, one pod
+// per node made through the flannel CNI plugin as a kubelet would, and a ping matrix. Everything is
+// removed at the end, or on Ctrl-C. Exit 0 only if every pod pair pinged.
 import { isRoot, sh } from '../harness/netns.js';
 import { stopAllProcesses } from '../harness/processes.js';
 import { Topology, type TopologyNode } from '../harness/topology.js';
@@ -88,7 +89,7 @@ async function main(): Promise<number> {
 
   try {
     // Under software emulation (--nested) flanneld needs many times longer to start.
-    const started = await Promise.allSettled(topo.nodes.map((n) => topo.startFlanneld(n, [], inGuest() ? 300_000 : 20_000)));
+    const started = await Promise.allSettled(topo.nodes.map((n) => topo.startFlanneld(n, ['--ip-masq'], inGuest() ? 300_000 : 20_000)));
     const failed = started.findIndex((s) => s.status === 'rejected');
     if (failed >= 0) {
       const node = topo.nodes[failed]!;

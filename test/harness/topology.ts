@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { startEtcd, type EtcdServer } from './etcd.js';
+import { cniAddList } from './cni.js';
 import { createNetns, deleteNetns, ipIn, RUN_PREFIX, sh } from './netns.js';
 import { startProcess, stopProcess, waitForOutput, type Started } from './processes.js';
 
@@ -184,25 +185,32 @@ export class Topology {
     return Object.fromEntries(text.trim().split('\n').map((l) => l.split('=') as [string, string]));
   }
 
-  /** A pod by hand, as the bridge CNI plugin would make it: cni0 at .1 of the node's subnet, the pod behind it. */
+  /** The conflist a kubelet would use (kube-flannel's): flannel delegating to bridge, then portmap. */
+  conflist(node: TopologyNode): { cniVersion: string; name: string; plugins: Record<string, unknown>[] } {
+    const dir = dirname(node.subnetFile);
+    return {
+      cniVersion: '1.0.0',
+      name: 'cbr0',
+      plugins: [
+        {
+          type: 'flannel',
+          subnetFile: node.subnetFile,
+          dataDir: join(dir, 'cni'),
+          delegate: { hairpinMode: true, isDefaultGateway: true },
+          ipam: { dataDir: join(dir, 'host-local') },
+        },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    };
+  }
+
+  /** A pod made as the kubelet's runtime makes one: a namespace, then the CNI conflist's ADD. */
   addPod(node: TopologyNode): Pod {
-    const env = this.subnetEnv(node);
-    const [gw, len] = env.FLANNEL_SUBNET!.split('/') as [string, string];
-    const base = gw.split('.').slice(0, 3).join('.');
     const k = node.pods.length + 1;
     const ns = this.ns(`${node.ns.slice(RUN_PREFIX.length + this.tag.length)}p${k}`);
-    if (!ipJson(node.ns, 'link', 'show', 'cni0').length) {
-      ipIn(node.ns, 'link', 'add', 'cni0', 'type', 'bridge');
-      ipIn(node.ns, 'addr', 'add', `${gw}/${len}`, 'dev', 'cni0');
-      ipIn(node.ns, 'link', 'set', 'cni0', 'up');
-    }
-    const ip = `${base}.${10 + k}`;
-    ipIn(node.ns, 'link', 'add', `veth${k}`, 'mtu', env.FLANNEL_MTU!, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
-    ipIn(node.ns, 'link', 'set', `veth${k}`, 'master', 'cni0', 'up');
-    ipIn(ns, 'link', 'set', 'eth0', 'mtu', env.FLANNEL_MTU!);
-    ipIn(ns, 'addr', 'add', `${ip}/${len}`, 'dev', 'eth0');
-    ipIn(ns, 'link', 'set', 'eth0', 'up');
-    ipIn(ns, 'route', 'add', 'default', 'via', gw);
+    const r = cniAddList(node.ns, this.conflist(node), { containerID: ns, podNs: ns, ifname: 'eth0' });
+    if (r.code !== 0) throw new Error(`CNI ADD for a pod on ${node.name} failed: ${r.stdout}${r.stderr}`);
+    const ip = ((r.json!.ips as { address: string }[])[0]!.address).split('/')[0]!;
     const pod = { ns, ip };
     node.pods.push(pod);
     return pod;
@@ -230,14 +238,5 @@ export class Topology {
     await this.etcd?.destroy();
     for (const ns of this.namespaces.reverse()) deleteNetns(ns);
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-function ipJson(ns: string, ...args: string[]): unknown[] {
-  try {
-    const out = sh('ip', ['-n', ns, '-j', ...args]).trim();
-    return out ? (JSON.parse(out) as unknown[]) : [];
-  } catch {
-    return [];
   }
 }

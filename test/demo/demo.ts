@@ -68,6 +68,8 @@ async function main(): Promise<number> {
     return 1;
   }
 
+  // Inside the nested kernel br_netfilter is a module; prepare the "nodes" as kube-flannel's docs say.
+  if (inGuest()) sh('modprobe', ['br_netfilter']);
   console.log(`Starting ${args.nodes} nodes (backend ${args.backend}, embedded lease store) in network namespaces...`);
   const topo = await Topology.create({
     nodes: args.nodes,

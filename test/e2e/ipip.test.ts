@@ -2,7 +2,7 @@
 // suites run inside the nested kernel (test/vm); the startup error is checked here on the host.
 import { fileURLToPath } from 'node:url';
 import { missingKernelFeature } from '../harness/kernel-features.js';
-import { cleanupNetns, ipIn, ipJson } from '../harness/netns.js';
+import { cleanupNetns, ipIn, ipJson, sh } from '../harness/netns.js';
 import { startProcess, stopAllProcesses } from '../harness/processes.js';
 import { FLANNELD, Topology, type TopologyNode } from '../harness/topology.js';
 import { describeWithKernelFeature } from '../vm/describe-with-kernel.js';
@@ -30,6 +30,9 @@ afterAll(async () => {
 }, SLOW);
 
 describeWithKernelFeature('ipip', fileURLToPath(import.meta.url), 'ipip backend', () => {
+  // A node prepared as for kube-flannel: iptables mode needs br_netfilter, a module in the VM's kernel.
+  beforeAll(() => void sh('modprobe', ['br_netfilter']));
+
   it('3 nodes: pods ping; flannel.ipip and the onlink routes are exactly as facts §6.3 says', async () => {
     const t = await cluster(3, 'ip', {});
     expect(t.pingMatrix().filter((p) => !p.ok).map((p) => `${p.from.ip} -> ${p.to.ip}`)).toEqual([]);

@@ -1,7 +1,7 @@
 // host-gw on etcd, 3 nodes on one L2 underlay, the real flanneld CLI in each node namespace.
-import { cleanupNetns, ipJson, sh } from '../harness/netns.js';
-import { startProcess, stopAllProcesses, waitForOutput } from '../harness/processes.js';
-import { FLANNELD, Topology, type TopologyNode } from '../harness/topology.js';
+import { ipJson, sh } from '../harness/netns.js';
+import { startProcess, waitForOutput } from '../harness/processes.js';
+import { FLANNELD, tearDown, Topology, type TopologyNode } from '../harness/topology.js';
 import { waitFor } from '../harness/wait.js';
 
 interface RouteJson { dst: string; gateway?: string; dev: string; flags: string[]; protocol?: string }
@@ -11,16 +11,10 @@ const subnetOf = (n: TopologyNode) => topo.subnetEnv(n).FLANNEL_SUBNET!.replace(
 const byDst = (a: { dst: string }, b: { dst: string }) => a.dst.localeCompare(b.dst);
 
 beforeAll(async () => {
-  topo = await Topology.create({ nodes: 3, store: 'etcd', tag: 'hg', netConf: { Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } } });
-  await Promise.all(topo.nodes.map((n) => topo.startFlanneld(n)));
-  for (const n of topo.nodes) topo.addPod(n);
+  topo = await (await Topology.create({ nodes: 3, store: 'etcd', tag: 'hg', netConf: { Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } } })).up();
 }, 60_000);
 
-afterAll(async () => {
-  await topo?.destroy();
-  await stopAllProcesses();
-  cleanupNetns();
-});
+afterAll(() => tearDown([topo]));
 
 describe('host-gw with etcd, 3 nodes', () => {
   it('every pod pair pings', () => {

@@ -2,9 +2,9 @@
 // suites run inside the nested kernel (test/vm); the startup error is checked here on the host.
 import { fileURLToPath } from 'node:url';
 import { missingKernelFeature } from '../harness/kernel-features.js';
-import { cleanupNetns, ipIn, ipJson, sh } from '../harness/netns.js';
-import { startProcess, stopAllProcesses } from '../harness/processes.js';
-import { FLANNELD, Topology, type TopologyNode } from '../harness/topology.js';
+import { ipIn, ipJson, sh } from '../harness/netns.js';
+import { startProcess } from '../harness/processes.js';
+import { FLANNELD, tearDown, Topology, type TopologyNode } from '../harness/topology.js';
 import { describeWithKernelFeature } from '../vm/describe-with-kernel.js';
 import { inGuest } from '../vm/run-in-vm.js';
 
@@ -18,16 +18,10 @@ const byDst = (a: { dst: string }, b: { dst: string }) => a.dst.localeCompare(b.
 async function cluster(nodes: number, tag: string, backend: object): Promise<Topology> {
   const t = await Topology.create({ nodes, store: 'embedded', tag, netConf: { Network: '10.244.0.0/16', Backend: { Type: 'ipip', ...backend } } });
   topologies.push(t);
-  await Promise.all(t.nodes.map((n) => t.startFlanneld(n, [], SLOW)));
-  for (const n of t.nodes) t.addPod(n);
-  return t;
+  return t.up([], SLOW);
 }
 
-afterAll(async () => {
-  for (const t of topologies) await t.destroy();
-  await stopAllProcesses();
-  cleanupNetns();
-}, SLOW);
+afterAll(() => tearDown(topologies), SLOW);
 
 describeWithKernelFeature('ipip', fileURLToPath(import.meta.url), 'ipip backend', () => {
   // A node prepared as for kube-flannel: iptables mode needs br_netfilter, a module in the VM's kernel.

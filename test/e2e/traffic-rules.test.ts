@@ -1,10 +1,10 @@
 // Masquerade and forward rules, installed by the real flanneld in node namespaces: the exact forms Go
 // flannel's e2e suite reads back, resync, mode switches, and what actually happens to packets.
 import { writeFileSync } from 'node:fs';
-import { cleanupNetns, ipJson, sh } from '../harness/netns.js';
+import { ipJson, sh } from '../harness/netns.js';
 import { captureIcmpSources } from '../harness/capture.js';
-import { startProcess, stopAllProcesses } from '../harness/processes.js';
-import { FLANNELD, Topology, type TopologyNode } from '../harness/topology.js';
+import { startProcess } from '../harness/processes.js';
+import { FLANNELD, tearDown, Topology, type TopologyNode } from '../harness/topology.js';
 import { waitFor } from '../harness/wait.js';
 
 const topologies: Topology[] = [];
@@ -15,16 +15,10 @@ async function cluster(tag: string, nftables: boolean, extra: string[] = []): Pr
   const netConf = { Network: '10.244.0.0/16', EnableNFTables: nftables, Backend: { Type: 'vxlan' } };
   const t = await Topology.create({ nodes: 2, store: 'embedded', tag, gateway: true, netConf });
   topologies.push(t);
-  await Promise.all(t.nodes.map((n) => t.startFlanneld(n, ['--ip-masq', ...extra])));
-  for (const n of t.nodes) t.addPod(n);
-  return t;
+  return t.up(['--ip-masq', ...extra]);
 }
 
-afterAll(async () => {
-  for (const t of topologies) await t.destroy();
-  await stopAllProcesses();
-  cleanupNetns();
-});
+afterAll(() => tearDown(topologies));
 
 describe.each([
   ['iptables', false],

@@ -1,9 +1,9 @@
 // vxlan on etcd, 3 nodes, the real flanneld CLI in each node namespace. The tests run in order on one
 // topology: each leaves the cluster healthy for the next.
 import { readFileSync } from 'node:fs';
-import { cleanupNetns, ipJson, sh } from '../harness/netns.js';
-import { startProcess, stopAllProcesses, stopProcess, waitForOutput } from '../harness/processes.js';
-import { FLANNELD, Topology, type TopologyNode } from '../harness/topology.js';
+import { ipJson, sh } from '../harness/netns.js';
+import { startProcess, stopProcess, waitForOutput } from '../harness/processes.js';
+import { FLANNELD, tearDown, Topology, type TopologyNode } from '../harness/topology.js';
 import { waitFor } from '../harness/wait.js';
 
 const NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } };
@@ -44,16 +44,10 @@ function expectPeerState(n: TopologyNode, peerList: TopologyNode[]): void {
 const byDst = (a: { dst: string }, b: { dst: string }) => a.dst.localeCompare(b.dst);
 
 beforeAll(async () => {
-  topo = await Topology.create({ nodes: 3, store: 'etcd', netConf: NET_CONF, tag: 'vx' });
-  await Promise.all(topo.nodes.map((n) => topo.startFlanneld(n)));
-  for (const n of topo.nodes) topo.addPod(n);
+  topo = await (await Topology.create({ nodes: 3, store: 'etcd', netConf: NET_CONF, tag: 'vx' })).up();
 }, 60_000);
 
-afterAll(async () => {
-  await topo?.destroy();
-  await stopAllProcesses();
-  cleanupNetns();
-});
+afterAll(() => tearDown([topo]));
 
 describe('vxlan with etcd, 3 nodes', () => {
   it('every pod pair pings', () => {

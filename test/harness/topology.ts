@@ -11,8 +11,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { startEtcd, type EtcdServer } from './etcd.js';
 import { cniAddList } from './cni.js';
-import { createNetns, deleteNetns, ipIn, RUN_PREFIX, sh } from './netns.js';
-import { startProcess, stopProcess, waitForOutput, type Started } from './processes.js';
+import { cleanupNetns, createNetns, deleteNetns, ipIn, RUN_PREFIX, sh } from './netns.js';
+import { startProcess, stopAllProcesses, stopProcess, waitForOutput, type Started } from './processes.js';
 
 /** The built CLI, found through the workspace link so that it resolves from test/ and from test/dist/ alike. */
 export const FLANNELD = join(dirname(createRequire(import.meta.url).resolve('@flannel-ts/core/package.json')), 'dist/daemon/main.js');
@@ -173,6 +173,13 @@ export class Topology {
     return node.flanneld;
   }
 
+  /** flanneld on every node (in parallel), then one pod per node: a cluster ready for traffic. */
+  async up(extra: string[] = [], timeoutMs = 15_000): Promise<this> {
+    await Promise.all(this.nodes.map((n) => this.startFlanneld(n, extra, timeoutMs)));
+    for (const n of this.nodes) this.addPod(n);
+    return this;
+  }
+
   async stopFlanneld(node: TopologyNode): Promise<number | string | undefined> {
     if (!node.flanneld) return undefined;
     const code = await stopProcess(node.flanneld.child);
@@ -239,4 +246,11 @@ export class Topology {
     for (const ns of this.namespaces.reverse()) deleteNetns(ns);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** For afterAll: every topology destroyed, every process this run started stopped, every namespace gone. */
+export async function tearDown(topologies: (Topology | undefined)[]): Promise<void> {
+  for (const t of topologies) await t?.destroy();
+  await stopAllProcesses();
+  cleanupNetns();
 }

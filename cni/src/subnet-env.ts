@@ -12,6 +12,10 @@ export interface FlannelSubnetEnv {
   ipMasq: boolean;
 }
 
+/**
+ * Read as Go's CNI plugin reads it (split on the first `=`, no quoting, a bad CIDR is an error), which is
+ * stricter than flanneld's own reader of the same file (core's parseEnvText, dotenv-style).
+ */
 export function loadSubnetEnv(path: string): FlannelSubnetEnv {
   let text: string;
   try {

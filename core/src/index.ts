@@ -48,14 +48,12 @@ export { EtcdRegistry } from './subnet/etcd/etcd-registry.js';
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, etcdClientOptions, type EtcdConfig } from './subnet/etcd/etcd-options.js';
 export { Backoff, sleep } from './util/backoff.js';
 export { DEFAULT_EMBEDDED_STORE, EmbeddedRegistry } from './subnet/embedded/embedded-registry.js';
-export { applyBatched, OPS_PER_CHUNK } from './reconcile/apply-batched.js';
+export { applyBatched, logFailures, OPS_PER_CHUNK } from './reconcile/apply-batched.js';
 export { ReconcileLoop } from './reconcile/reconcile-loop.js';
-/** The routing protocol number on every route flannel-ts installs (`proto 70` in `ip route`), so it can tell its own. */
-export const FLANNEL_ROUTE_PROTOCOL = 70;
+export { FLANNEL_ROUTE_PROTOCOL } from './contracts/route-protocol.js';
 export { BackendManagerToken, type BackendLookup } from './daemon/backend-lookup.js';
 export { selectExternalInterface, type InterfaceQuery, type Selection } from './daemon/select-interface.js';
 export { reconcileOnKernelChanges, untilAborted, type KernelWatchOptions } from './reconcile/kernel-watch.js';
-export { execRunner, type CommandResult } from './rules/command-runner.js';
-export { CommandRunner } from './rules/command-runner.js';
+export { CommandRunner, execRunner, type CommandResult } from './rules/command-runner.js';
 export { removeAllTrafficRules, TrafficManager, type TrafficOptions } from './rules/traffic-manager.js';
 export type { FamilyNets } from './rules/rule-sets.js';

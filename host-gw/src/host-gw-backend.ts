@@ -1,5 +1,6 @@
 import { UserError, type Backend, type BackendContext, type Lease, type LeaseAttrs, type Network, type NetworkConfig } from '@flannel-ts/core';
 import { RouteNetwork, type RouteDecision } from '@flannel-ts/backends';
+import { onLinkDevice } from '@flannel-ts/core/netlink';
 
 /**
  * host-gw (facts §6.2): each peer's subnet is routed via the peer's own address on the external interface,
@@ -31,8 +32,7 @@ export class HostGwBackend implements Backend {
       const gw = family === 4 ? peer.attrs.publicIP : peer.attrs.publicIPv6;
       if (!gw) return { skip: `the lease has no IPv${family} PublicIP` };
       // host-gw routes without onlink: the kernel only takes a gateway it can reach on the link.
-      const via = await nl.routeGet(gw).catch(() => undefined);
-      if (!via || via.gw !== undefined || via.linkIndex !== extIface.iface.index) {
+      if ((await onLinkDevice(nl, gw)) !== extIface.iface.index) {
         return { skip: `${gw} is not on ${extIface.iface.name}'s L2 segment; host-gw needs L2 adjacency between nodes (use vxlan across segments)` };
       }
       return { dst, gw, linkIndex: extIface.iface.index, onlink: false };

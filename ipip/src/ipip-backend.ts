@@ -1,5 +1,5 @@
 import { UserError, type Backend, type BackendContext, type Lease, type Network, type NetworkConfig } from '@flannel-ts/core';
-import type { Link, NetlinkHandle } from '@flannel-ts/core/netlink';
+import { onLinkDevice, setHostAddress, type Link, type NetlinkHandle } from '@flannel-ts/core/netlink';
 import { RouteNetwork, type RouteDecision } from '@flannel-ts/backends';
 import { parseIpipConfig } from './config.js';
 import { ensureIpipDevice, IPIP_DEVICE } from './device.js';
@@ -28,7 +28,7 @@ export class IpipBackend implements Backend {
     const routeFor = async (peer: Lease): Promise<RouteDecision> => {
       const gw = peer.attrs.publicIP;
       if (!gw) return { skip: 'the lease has no PublicIP' };
-      const direct = cfg.directRouting && (await isOnLink(nl, gw, extIface.iface.index));
+      const direct = cfg.directRouting && (await onLinkDevice(nl, gw)) === extIface.iface.index;
       return { dst: peer.subnet!, gw, linkIndex: direct ? extIface.iface.index : dev.index, onlink: true };
     };
     const beforeReconcile = async (reasons: string[]) => {
@@ -55,20 +55,7 @@ export class IpipBackend implements Backend {
 
 /** The lease's network address as /32 (other addresses inside the cluster network removed), then up. */
 async function configureDevice(nl: NetlinkHandle, dev: Link, lease: Lease, config: NetworkConfig): Promise<Link> {
-  const ip = lease.subnet!.ip;
-  let present = false;
-  for (const a of await nl.addrList(4, dev.index)) {
-    if (a.ip.equals(ip) && a.prefixLen === 32) present = true;
-    else if (config.network?.contains(a.ip)) await nl.addrDel(a);
-  }
-  if (!present) await nl.addrAdd({ linkIndex: dev.index, ip, prefixLen: 32 });
+  await setHostAddress(nl, dev.index, lease.subnet!.ip, (a) => config.network?.contains(a.ip) === true);
   await nl.linkSetUp(dev.index);
   return (await nl.linkByIndex(dev.index))!;
 }
-
-/** Directly routable: the kernel's route to it has no gateway and leaves through the external interface. */
-async function isOnLink(nl: NetlinkHandle, ip: NonNullable<Lease['attrs']['publicIP']>, extIndex: number): Promise<boolean> {
-  const route = await nl.routeGet(ip).catch(() => undefined);
-  return route !== undefined && route.gw === undefined && route.linkIndex === extIndex;
-}
-

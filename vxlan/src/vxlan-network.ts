@@ -1,6 +1,7 @@
 import type { Subscription } from 'rxjs';
 import {
   applyBatched,
+  logFailures,
   FLANNEL_ROUTE_PROTOCOL,
   IPNet,
   ReconcileLoop,
@@ -15,7 +16,7 @@ import {
   type NetworkConfig,
   type SubnetManager,
 } from '@flannel-ts/core';
-import { nlconst, type Link, type NetlinkEvent, type NetlinkHandle, type NetlinkRequest, type OpResult } from '@flannel-ts/core/netlink';
+import { onLinkDevice, setHostAddress, type Addr, type Link, type NetlinkEvent, type NetlinkHandle, type NetlinkRequest } from '@flannel-ts/core/netlink';
 import { ensureVxlanDevice, type VxlanDeviceSpec } from './device.js';
 import { addOps, readKernelState, reconcileOps, removeOps, type PeerTarget } from './kernel-state.js';
 import { readPeer, type VxlanPeer } from './peer.js';
@@ -116,7 +117,7 @@ export class VxlanNetwork implements Network {
       }
       const applyStarted = performance.now();
       const results = await applyBatched(this.deps.nl, ops);
-      if (this.reportFailures(ops, results, 'applying lease events') > 0) loop.trigger('retry after failed updates', 1000);
+      if (logFailures(ops, results, this.deps.logger, 'applying lease events') > 0) loop.trigger('retry after failed updates', 1000);
       const now = performance.now();
       this.deps.logger.info(
         { device: fam.spec.name, events: batch.length, operations: ops.length, peers: fam.peers.size, ms: Math.round(now - started), netlinkMs: Math.round(now - applyStarted) },
@@ -142,18 +143,14 @@ export class VxlanNetwork implements Network {
         continue;
       }
       this.deps.logger.info({ device: fam.spec.name, operations: ops.length, reasons }, 'repairing kernel state');
-      this.reportFailures(ops, await applyBatched(this.deps.nl, ops), 'reconciling');
+      logFailures(ops, await applyBatched(this.deps.nl, ops), this.deps.logger, 'reconciling');
     }
   }
 
   private async isDirect(publicIP: VxlanPeer['publicIP']): Promise<boolean> {
     if (!this.deps.directRouting) return false;
-    try {
-      const route = await this.deps.nl.routeGet(publicIP);
-      return route.gw === undefined && !this.families.some((f) => f.dev.index === route.linkIndex);
-    } catch {
-      return false;
-    }
+    const link = await onLinkDevice(this.deps.nl, publicIP);
+    return link !== undefined && !this.families.some((f) => f.dev.index === link);
   }
 
   private relevance(ev: NetlinkEvent): string | undefined {
@@ -166,19 +163,6 @@ export class VxlanNetwork implements Network {
       if (idx !== undefined && indexes.includes(idx)) return ev.fdb ? `fdb ${ev.fdb.mac} deleted` : `neigh ${ev.neigh?.ip} deleted`;
     }
     return undefined;
-  }
-
-  private reportFailures(ops: NetlinkRequest[], results: OpResult[], during: string): number {
-    let failed = 0;
-    results.forEach((err, i) => {
-      if (!err) return;
-      // Deleting what is already gone is success for us.
-      if (ops[i]!.op.includes(' del ') && (err.code === 'ENOENT' || err.code === 'ESRCH')) return;
-      failed++;
-      if (failed <= 10) this.deps.logger.warn({ op: ops[i]!.op, err: err.message }, `netlink operation failed while ${during}`);
-    });
-    if (failed > 10) this.deps.logger.warn({ failed }, `more netlink operations failed while ${during}`);
-    return failed;
   }
 }
 
@@ -198,18 +182,11 @@ export async function setupDevice(nl: NetlinkHandle, fam: VxlanFamily, lease: Le
   return dev;
 }
 
-/** The lease's network address as /32 (/128); other addresses inside the cluster network are removed. */
-async function configureAddress(nl: NetlinkHandle, fam: VxlanFamily, lease: Lease, config: NetworkConfig): Promise<void> {
-  const subnet = fam.family === 4 ? lease.subnet! : lease.ipv6Subnet!;
-  const network = fam.family === 4 ? config.network : config.ipv6Network;
-  const bits = fam.family === 4 ? 32 : 128;
-  const addrs = await nl.addrList(fam.family, fam.dev.index);
-  let present = false;
-  for (const a of addrs) {
-    if (a.ip.equals(subnet.ip) && a.prefixLen === bits) present = true;
-    else if (fam.family === 4 ? network?.contains(a.ip) : !new IPNet(a.ip, 10).equals(IPNet.parse('fe80::/10'))) await nl.addrDel(a);
-  }
-  // nodad: a /128 on our own overlay device has no neighbour to collide with, and a tentative address
-  // would refuse traffic for the first second.
-  if (!present) await nl.addrAdd({ linkIndex: fam.dev.index, ip: subnet.ip, prefixLen: bits, ...(fam.family === 6 ? { flags: nlconst.IFA_F_NODAD } : {}) });
+/** The lease's network address as /32 (/128); other IPv4 addresses inside the cluster network, and other non-link-local IPv6 ones, are removed. */
+function configureAddress(nl: NetlinkHandle, fam: VxlanFamily, lease: Lease, config: NetworkConfig): Promise<void> {
+  const ip = fam.family === 4 ? lease.subnet!.ip : lease.ipv6Subnet!.ip;
+  const isStale = fam.family === 4 ? (a: Addr) => config.network?.contains(a.ip) === true : (a: Addr) => !LINK_LOCAL_V6.contains(a.ip);
+  return setHostAddress(nl, fam.dev.index, ip, isStale);
 }
+
+const LINK_LOCAL_V6 = IPNet.parse('fe80::/10');

@@ -1,6 +1,7 @@
 import type { Subscription } from 'rxjs';
 import {
   applyBatched,
+  logFailures,
   FLANNEL_ROUTE_PROTOCOL,
   ReconcileLoop,
   reconcileOnKernelChanges,
@@ -13,7 +14,7 @@ import {
   type NetworkStats,
   type SubnetManager,
 } from '@flannel-ts/core';
-import { requests, type NetlinkEvent, type NetlinkHandle, type OpResult } from '@flannel-ts/core/netlink';
+import { requests, type NetlinkEvent, type NetlinkHandle } from '@flannel-ts/core/netlink';
 import { routeReconcileOps, toKernelRoute, type PeerRoute } from './route-diff.js';
 
 /** Compare with the kernel this often (Go flannel re-adds missing routes every 10 s), and at once after a deletion. */
@@ -56,11 +57,6 @@ export class RouteNetwork implements Network {
 
   get mtu(): number {
     return this.o.mtu;
-  }
-
-  /** Peers the backend will not route to, with the reason; for logs and status. */
-  skippedPeers(): ReadonlyMap<string, string> {
-    return this.skipped;
   }
 
   stats(): NetworkStats {
@@ -115,7 +111,7 @@ export class RouteNetwork implements Network {
       }
     }
     const results = await applyBatched(this.o.nl, ops);
-    this.reportFailures(ops.map((o) => o.op), results);
+    logFailures(ops, results, this.o.logger, 'applying lease events');
     this.o.logger.info({ events: batch.length, operations: ops.length, routes: this.routes.size, skippedPeers: this.skipped.size }, 'applied lease events');
   }
 
@@ -125,19 +121,12 @@ export class RouteNetwork implements Network {
     const ops = routeReconcileOps(this.routes.values(), kernel);
     if (ops.length === 0) return;
     this.o.logger.info({ operations: ops.length, reasons }, 'Route recovered: repairing routes');
-    this.reportFailures(ops.map((o) => o.op), await applyBatched(this.o.nl, ops));
+    logFailures(ops, await applyBatched(this.o.nl, ops), this.o.logger, 'repairing routes');
   }
 
   private relevance(ev: NetlinkEvent): string | undefined {
     if (ev.topic === 'route' && ev.action === 'del' && ev.route.protocol === FLANNEL_ROUTE_PROTOCOL) return `route ${ev.route.dst} deleted`;
     if (ev.topic === 'link' && this.o.watchedLinks?.includes(ev.link.name) && (ev.action === 'del' || !ev.link.up)) return `${ev.link.name} ${ev.action === 'del' ? 'deleted' : 'down'}`;
     return undefined;
-  }
-
-  private reportFailures(ops: string[], results: OpResult[]): void {
-    results.forEach((err, i) => {
-      if (!err || (ops[i]!.includes(' del ') && (err.code === 'ESRCH' || err.code === 'ENOENT'))) return;
-      this.o.logger.warn({ op: ops[i], err: err.message }, 'route operation failed; the next reconcile retries it');
-    });
   }
 }

@@ -1,11 +1,11 @@
 import type { Logger } from '../contracts/logger.js';
+import { FLANNEL_ROUTE_PROTOCOL } from '../contracts/route-protocol.js';
 import type { NetlinkHandle } from '../netlink/handle.js';
 import type { CommandRunner } from '../rules/command-runner.js';
 import { removeAllTrafficRules } from '../rules/traffic-manager.js';
 
 /** Device names flannel backends create: flannel.<VNI>, flannel-v6.<VNI>, flannel.ipip. */
 const OUR_DEVICE = /^(flannel\.\d+|flannel-v6\.\d+|flannel\.ipip)$/;
-const OUR_PROTOCOL = 70;
 
 /**
  * `flanneld --cleanup`, for uninstalling a node: our iptables chains and nft tables (both modes, both
@@ -21,12 +21,12 @@ export async function cleanupNode(nl: NetlinkHandle, runner: CommandRunner, logg
   }
   let routes = 0;
   for (const family of [4, 6] as const) {
-    for (const r of await nl.routeList(family, { protocol: OUR_PROTOCOL, table: 0 })) {
-      await nl.routeDel({ ...r, protocol: OUR_PROTOCOL }).catch(() => undefined);
+    for (const r of await nl.routeList(family, { protocol: FLANNEL_ROUTE_PROTOCOL, table: 0 })) {
+      await nl.routeDel({ ...r, protocol: FLANNEL_ROUTE_PROTOCOL }).catch(() => undefined);
       routes++;
     }
   }
   const nexthops = await nl.nexthopList().catch(() => []);
-  for (const nh of nexthops.filter((n) => n.protocol === OUR_PROTOCOL)) await nl.nexthopDel(nh.id).catch(() => undefined);
+  for (const nh of nexthops.filter((n) => n.protocol === FLANNEL_ROUTE_PROTOCOL)) await nl.nexthopDel(nh.id).catch(() => undefined);
   logger.info({ routes }, 'removed routes; node cleaned up');
 }

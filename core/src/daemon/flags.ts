@@ -1,4 +1,7 @@
 import { UserError } from '../errors/user-error.js';
+import { DEFAULT_SUBNET_FILE } from '../subnet-file/subnet-env.js';
+import { DEFAULT_EMBEDDED_STORE } from '../subnet/embedded/embedded-registry.js';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from '../subnet/etcd/etcd-defaults.js';
 
 type FlagType = 'string' | 'bool' | 'int' | 'list';
 
@@ -13,8 +16,8 @@ const f = (name: string, type: FlagType, dflt: FlagDef['default'], help: string)
 
 /** Go flanneld's flags (facts §7.1) with their defaults, plus the embedded store's and --log-level. */
 export const FLAGS: readonly FlagDef[] = [
-  f('etcd-endpoints', 'string', 'http://127.0.0.1:4001,http://127.0.0.1:2379', 'a comma-delimited list of etcd endpoints'),
-  f('etcd-prefix', 'string', '/coreos.com/network', 'etcd prefix'),
+  f('etcd-endpoints', 'string', DEFAULT_ETCD_ENDPOINTS, 'a comma-delimited list of etcd endpoints'),
+  f('etcd-prefix', 'string', DEFAULT_ETCD_PREFIX, 'etcd prefix'),
   f('etcd-keyfile', 'string', '', 'SSL key file used to secure etcd communication'),
   f('etcd-certfile', 'string', '', 'SSL certification file used to secure etcd communication'),
   f('etcd-cafile', 'string', '', 'SSL Certificate Authority file used to secure etcd communication'),
@@ -23,7 +26,7 @@ export const FLAGS: readonly FlagDef[] = [
   f('iface', 'list', [], 'interface to use (IP or name) for inter-host communication; can be given several times'),
   f('iface-regex', 'list', [], 'regex matching the interface IP or name to use; can be given several times'),
   f('iface-can-reach', 'string', '', 'use the interface of the route to this IP'),
-  f('subnet-file', 'string', '/run/flannel/subnet.env', 'filename where env variables (subnet, MTU, ...) will be written to'),
+  f('subnet-file', 'string', DEFAULT_SUBNET_FILE, 'filename where env variables (subnet, MTU, ...) will be written to'),
   f('public-ip', 'string', '', 'IP accessible by other nodes for inter-host communication'),
   f('public-ipv6', 'string', '', 'IPv6 accessible by other nodes for inter-host communication'),
   f('subnet-lease-renew-margin', 'int', 60, 'subnet lease renewal margin, in minutes, ranging from 1 to 1439'),
@@ -34,7 +37,7 @@ export const FLAGS: readonly FlagDef[] = [
   f('kube-annotation-prefix', 'string', 'flannel.alpha.coreos.com', 'Kubernetes annotation prefix'),
   f('kubeconfig-file', 'string', '', 'kubeconfig file location'),
   f('embedded-subnet-mgr', 'bool', false, 'keep leases in a file shared by the flanneld processes of this host (no etcd); flannel-ts only'),
-  f('embedded-store-path', 'string', '/var/lib/flannel/leases.jsonl', 'the embedded store\'s lease log; flannel-ts only'),
+  f('embedded-store-path', 'string', DEFAULT_EMBEDDED_STORE, 'the embedded store\'s lease log; flannel-ts only'),
   f('version', 'bool', false, 'print version and exit'),
   f('healthz-ip', 'string', '0.0.0.0', 'the IP address for healthz server to listen'),
   f('healthz-port', 'int', 0, 'the port for healthz server to listen (0 to disable)'),

@@ -4,6 +4,7 @@
 export { NetlinkHandle, type OpResult } from './handle.js';
 export { NetlinkArgumentError, NetlinkError, errnoName } from './errors.js';
 export { addrNet, type Addr } from './addr.js';
+export { onLinkDevice, setHostAddress } from './host-address.js';
 export { checkLinkName, type IpipInfo, type Link, type LinkChange, type LinkSpec, type VxlanInfo, type VxlanSpec } from './link.js';
 export type { FdbEntry, Neigh } from './neigh.js';
 export type { Nexthop } from './nexthop.js';

@@ -1,4 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Logger } from '../contracts/logger.js';
 import type { NetlinkHandle, OpResult } from '../netlink/handle.js';
 import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
 
@@ -16,4 +17,23 @@ export async function applyBatched(nl: NetlinkHandle, requests: readonly Netlink
     results.push(...(await nl.apply(requests.slice(i, i + OPS_PER_CHUNK))));
   }
   return results;
+}
+
+/** At most this many failures are logged one by one per batch; the rest are counted. */
+const LOGGED_FAILURES = 10;
+
+/**
+ * Logs the operations of a batch that failed and returns how many did. Deleting what is already gone
+ * (ENOENT, ESRCH) is success for a reconciler. An operation's text is built only for the ones logged.
+ */
+export function logFailures(requests: readonly NetlinkRequest[], results: readonly OpResult[], logger: Logger, during: string): number {
+  let failed = 0;
+  results.forEach((err, i) => {
+    if (!err) return;
+    const op = requests[i]!.op;
+    if (op.includes(' del ') && (err.code === 'ENOENT' || err.code === 'ESRCH')) return;
+    if (++failed <= LOGGED_FAILURES) logger.warn({ op, err: err.message }, `netlink operation failed while ${during}`);
+  });
+  if (failed > LOGGED_FAILURES) logger.warn({ failed }, `more netlink operations failed while ${during}`);
+  return failed;
 }

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../contracts/clock.js';
 import type { Lease, LeaseAttrs, LeaseEvent, LeaseWatchResult } from '../contracts/lease.js';
 import type { Logger } from '../contracts/logger.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
-import { LeaseRevokedError, type SubnetManager } from '../contracts/subnet-manager.js';
+import type { SubnetManager } from '../contracts/subnet-manager.js';
 import { loadNetConfig } from '../config/net-conf.js';
 import { UserError } from '../errors/user-error.js';
 import type { IPNet } from '../ip/ipnet.js';

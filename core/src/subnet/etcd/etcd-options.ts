@@ -5,8 +5,7 @@ import { isRecoverableError, type IOptions } from 'etcd3';
 import type { Logger } from '../../contracts/logger.js';
 import { UserError } from '../../errors/user-error.js';
 
-export const DEFAULT_ETCD_ENDPOINTS = 'http://127.0.0.1:4001,http://127.0.0.1:2379';
-export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from './etcd-defaults.js';
 
 /** The --etcd-* flags. */
 export interface EtcdConfig {

@@ -2,19 +2,17 @@
 // One flanneld (etcd, vxlan, Network 100.64.0.0/10 in /24s) and fake peers with PublicIPs from 198.18.0.0/15.
 // Cold: N leases exist before flanneld starts; time from spawn until the kernel holds all N routes.
 // Live: N more leases written while it runs; lag from the last acknowledged write to the last route.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FLANNEL_ROUTE_PROTOCOL } from '@flannel-ts/core';
 import { NetlinkHandle } from '@flannel-ts/core/netlink';
-import { cleanupNetns, sh } from '../harness/netns.js';
+import { cleanupNetns, execIn, ipIn } from '../harness/netns.js';
 import { startProcess, stopAllProcesses, stopProcess } from '../harness/processes.js';
 import { FLANNELD, Topology } from '../harness/topology.js';
 
 const WRITER = fileURLToPath(new URL('../harness/etcd-lease-writer.js', import.meta.url));
 const PREFIX = '/coreos.com/network';
 const ROUNDS = 3;
-const HEALTHZ_PORT = 18081;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -31,7 +29,7 @@ async function main(): Promise<void> {
   const storeNs = topo.etcdNs;
   const routeCount = async () => (await nl.routeList(4, { protocol: FLANNEL_ROUTE_PROTOCOL })).length;
   const writeLeases = (first: number, count: number): number =>
-    (JSON.parse(execFileSync('ip', ['netns', 'exec', storeNs, 'node', WRITER, topo.etcd!.endpoint, PREFIX, String(first), String(count)], { encoding: 'utf8' })) as { doneAt: number }).doneAt;
+    (JSON.parse(execIn(storeNs, 'node', WRITER, topo.etcd!.endpoint, PREFIX, String(first), String(count))) as { doneAt: number }).doneAt;
   const waitRoutes = async (n: number, timeoutMs = 60_000): Promise<number> => {
     const deadline = Date.now() + timeoutMs;
     while ((await routeCount()) < n) {
@@ -40,25 +38,20 @@ async function main(): Promise<void> {
     }
     return Date.now();
   };
-  const scrape = (): string =>
-    sh('ip', ['netns', 'exec', node.ns, 'node', '-e', `fetch('http://127.0.0.1:${HEALTHZ_PORT}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`]);
-  const scrapeLoopMaxMs = (): number => {
-    const text = scrape();
-    const m = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
-    return m ? Number(m[1]) * 1000 : NaN;
-  };
+  const scrape = (): string => topo.httpGet(node, '/metrics');
+  const scrapeLoopMaxMs = (): number => (topo.metric(node, 'nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000;
   const reset = async () => {
     if (node.flanneld) await stopProcess(node.flanneld.child);
     node.flanneld = undefined;
     await topo.etcdctl('del', '--prefix', `${PREFIX}/subnets/`);
     try {
-      sh('ip', ['-n', node.ns, 'link', 'del', 'flannel.1']);
+      ipIn(node.ns, 'link', 'del', 'flannel.1');
     } catch {
       // not there yet
     }
   };
   const startFlanneld = () => {
-    node.flanneld = startProcess('node', [...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), FLANNELD, ...topo.flanneldArgs(node), `--healthz-port=${HEALTHZ_PORT}`, process.env.BENCH_TRACE ? '--log-level=info' : '--log-level=warn'], { netns: node.ns });
+    node.flanneld = startProcess('node', [...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), FLANNELD, ...topo.flanneldArgs(node), process.env.BENCH_TRACE ? '--log-level=info' : '--log-level=warn'], { netns: node.ns });
     return node.flanneld;
   };
 

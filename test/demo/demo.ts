@@ -105,7 +105,7 @@ async function main(): Promise<number> {
     for (const n of topo.nodes) {
       section(`${n.name} (namespace ${n.ns}, underlay ${n.ip})`);
       const env = topo.subnetEnv(n);
-      console.log(`  lease: ${env.FLANNEL_SUBNET!.replace(/\.1\//, '.0/')}   MTU ${env.FLANNEL_MTU}   pod ${n.pods[0]!.ip}`);
+      console.log(`  lease: ${topo.leaseSubnet(n)}   MTU ${env.FLANNEL_MTU}   pod ${n.pods[0]!.ip}`);
       show(n, 'routes (ip route show proto 70)', 'ip', ['route', 'show', 'proto', '70']);
       show(n, 'neigh (ip neigh show nud permanent)', 'ip', ['neigh', 'show', 'nud', 'permanent']);
       if (args.backend === 'vxlan') show(n, 'fdb (bridge fdb show dev flannel.1)', 'bridge', ['fdb', 'show', 'dev', 'flannel.1']);

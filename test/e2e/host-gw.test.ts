@@ -7,7 +7,7 @@ import { waitFor } from '../harness/wait.js';
 interface RouteJson { dst: string; gateway?: string; dev: string; flags: string[]; protocol?: string }
 let topo: Topology;
 const routes = (n: TopologyNode) => ipJson<RouteJson[]>(n.ns, 'route', 'show', 'proto', '70');
-const subnetOf = (n: TopologyNode) => topo.subnetEnv(n).FLANNEL_SUBNET!.replace(/\.1\//, '.0/');
+const subnetOf = (n: TopologyNode) => topo.leaseSubnet(n);
 const byDst = (a: { dst: string }, b: { dst: string }) => a.dst.localeCompare(b.dst);
 
 beforeAll(async () => {
@@ -77,10 +77,10 @@ describe('host-gw dual stack', () => {
     try {
       await Promise.all(t.nodes.map((n) => t.startFlanneld(n)));
       const [n1, n2] = t.nodes as [TopologyNode, TopologyNode];
-      const peer6 = t.subnetEnv(n2).FLANNEL_IPV6_SUBNET!.replace('::1/', '::/');
+      const peer6 = t.leaseSubnet(n2, true);
       const v6 = ipJson<RouteJson[]>(n1.ns, '-6', 'route', 'show', 'proto', '70');
       expect(v6.map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev }))).toEqual([{ dst: peer6, gateway: n2.ip6, dev: 'eth0' }]);
-      expect(routes(n1).map((r) => ({ dst: r.dst, gateway: r.gateway }))).toEqual([{ dst: t.subnetEnv(n2).FLANNEL_SUBNET!.replace(/\.1\//, '.0/'), gateway: n2.ip }]);
+      expect(routes(n1).map((r) => ({ dst: r.dst, gateway: r.gateway }))).toEqual([{ dst: t.leaseSubnet(n2), gateway: n2.ip }]);
     } finally {
       await t.destroy();
     }

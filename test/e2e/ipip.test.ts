@@ -12,7 +12,7 @@ const SLOW = 240_000; // under software emulation everything is ~20x slower
 interface RouteJson { dst: string; gateway?: string; dev: string; flags: string[] }
 const routes = (n: TopologyNode) => ipJson<RouteJson[]>(n.ns, 'route', 'show', 'proto', '70');
 const topologies: Topology[] = [];
-const subnetOf = (t: Topology, n: TopologyNode) => t.subnetEnv(n).FLANNEL_SUBNET!.replace(/\.1\//, '.0/');
+const subnetOf = (t: Topology, n: TopologyNode) => t.leaseSubnet(n);
 const byDst = (a: { dst: string }, b: { dst: string }) => a.dst.localeCompare(b.dst);
 
 async function cluster(nodes: number, tag: string, backend: object): Promise<Topology> {

@@ -1,15 +1,15 @@
 // Masquerade and forward rules, installed by the real flanneld in node namespaces: the exact forms Go
 // flannel's e2e suite reads back, resync, mode switches, and what actually happens to packets.
 import { writeFileSync } from 'node:fs';
-import { ipJson, sh } from '../harness/netns.js';
+import { execIn, ipJson } from '../harness/netns.js';
 import { captureIcmpSources } from '../harness/capture.js';
 import { startProcess } from '../harness/processes.js';
 import { FLANNELD, tearDown, Topology, type TopologyNode } from '../harness/topology.js';
 import { waitFor } from '../harness/wait.js';
 
 const topologies: Topology[] = [];
-const inNs = (n: TopologyNode, cmd: string, ...args: string[]) => sh('ip', ['netns', 'exec', n.ns, cmd, ...args]);
-const subnetOf = (t: Topology, n: TopologyNode) => t.subnetEnv(n).FLANNEL_SUBNET!.replace(/\.1\//, '.0/');
+const inNs = (n: TopologyNode, cmd: string, ...args: string[]) => execIn(n.ns, cmd, ...args);
+const subnetOf = (t: Topology, n: TopologyNode) => t.leaseSubnet(n);
 
 async function cluster(tag: string, nftables: boolean, extra: string[] = []): Promise<Topology> {
   const netConf = { Network: '10.244.0.0/16', EnableNFTables: nftables, Backend: { Type: 'vxlan' } };

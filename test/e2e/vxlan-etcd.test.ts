@@ -15,7 +15,7 @@ interface FdbJson { mac: string; dst?: string; flags?: string[]; state?: string 
 interface RouteJson { dst: string; nhid?: number; gateway?: string; dev: string; flags: string[]; protocol?: string }
 
 const vxlanLink = (n: TopologyNode) => ipJson<LinkJson[]>(n.ns, '-d', 'link', 'show', 'flannel.1')[0];
-const subnetOf = (n: TopologyNode) => topo.subnetEnv(n).FLANNEL_SUBNET!.replace(/\.1\//, '.0/');
+const subnetOf = (n: TopologyNode) => topo.leaseSubnet(n);
 const netAddr = (cidr: string) => cidr.split('/')[0]!;
 const routes = (n: TopologyNode) => ipJson<RouteJson[]>(n.ns, 'route', 'show', 'proto', '70');
 const peers = (n: TopologyNode) => topo.nodes.filter((p) => p !== n);

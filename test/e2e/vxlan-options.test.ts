@@ -1,13 +1,13 @@
 // vxlan options on the embedded store: DirectRouting, dual stack, and removal of stale entries we own.
 import { readFileSync } from 'node:fs';
-import { cleanupNetns, ipJson, sh } from '../harness/netns.js';
+import { cleanupNetns, execIn, ipJson, sh } from '../harness/netns.js';
 import { stopAllProcesses } from '../harness/processes.js';
 import { Topology, type TopologyNode } from '../harness/topology.js';
 import { waitFor } from '../harness/wait.js';
 
 interface RouteJson { dst: string; gateway?: string; dev: string; flags: string[]; nhid?: number }
 const routes = (n: TopologyNode, ...v: string[]) => ipJson<RouteJson[]>(n.ns, ...v, 'route', 'show', 'proto', '70');
-const subnetOf = (t: Topology, n: TopologyNode, key = 'FLANNEL_SUBNET') => t.subnetEnv(n)[key]!.replace(/\.1\/|::1\//, (m) => (m === '.1/' ? '.0/' : '::/'));
+const subnetOf = (t: Topology, n: TopologyNode, ipv6 = false) => t.leaseSubnet(n, ipv6);
 const topologies: Topology[] = [];
 
 afterAll(async () => {
@@ -64,17 +64,17 @@ describe('vxlan dual stack', () => {
     expect(v6dev.mtu).toBe(1430); // 1500 - 70 over IPv6
     expect(env.FLANNEL_MTU).toBe('1430'); // pods carry both families
     expect(v6dev.linkinfo.info_data).toMatchObject({ id: 1, local6: n1.ip6, link: 'eth0', learning: false });
-    const peer6 = subnetOf(t, n2, 'FLANNEL_IPV6_SUBNET');
+    const peer6 = subnetOf(t, n2, true);
     expect(routes(n1, '-6').map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev, flags: r.flags }))).toEqual([
       { dst: peer6, gateway: peer6.split('/')[0], dev: 'flannel-v6.1', flags: ['onlink'] },
     ]);
     const fdb = sh('bridge', ['-n', n1.ns, 'fdb', 'show', 'dev', 'flannel-v6.1']);
     expect(fdb).toContain(`dst ${n2.ip6} self permanent`);
     // Node to node over the IPv6 overlay: n2's flannel-v6.1 address is its subnet's first address.
-    sh('ip', ['netns', 'exec', n1.ns, 'ping', '-6', '-c1', '-W2', peer6.split('/')[0]!]);
+    execIn(n1.ns, 'ping', '-6', '-c1', '-W2', peer6.split('/')[0]!);
     // The lease carries both halves, as Go flannel writes them.
     const records = readFileSync(t.storePath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; value?: string });
-    const key = `${subnetOf(t, n1).replace('/', '-')}&${subnetOf(t, n1, 'FLANNEL_IPV6_SUBNET').replace('/', '-')}`;
+    const key = `${subnetOf(t, n1).replace('/', '-')}&${subnetOf(t, n1, true).replace('/', '-')}`;
     const value = JSON.parse(records.filter((r) => r.key === key && r.value).pop()!.value!);
     expect(value).toEqual({
       PublicIP: n1.ip, PublicIPv6: n1.ip6, BackendType: 'vxlan',

@@ -22,6 +22,11 @@ export function ipIn(ns: string, ...args: string[]): string {
   return sh('ip', ['-n', ns, ...args]);
 }
 
+/** Runs `cmd` inside the namespace (`ip netns exec NS CMD…`) and returns its stdout. */
+export function execIn(ns: string, cmd: string, ...args: string[]): string {
+  return sh('ip', ['netns', 'exec', ns, cmd, ...args]);
+}
+
 /** Creates a namespace named `<run prefix><name>` with `lo` up. */
 export function createNetns(name: string): string {
   const ns = `${RUN_PREFIX}${name}`;

@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { startEtcd, type EtcdServer } from './etcd.js';
+import { IPNet } from '@flannel-ts/core/ip';
 import { cniAddList } from './cni.js';
-import { cleanupNetns, createNetns, deleteNetns, ipIn, RUN_PREFIX, sh } from './netns.js';
+import { cleanupNetns, createNetns, deleteNetns, execIn, ipIn, RUN_PREFIX } from './netns.js';
 import { startProcess, stopAllProcesses, stopProcess, waitForOutput, type Started } from './processes.js';
 
 /** The built CLI, found through the workspace link so that it resolves from test/ and from test/dist/ alike. */
@@ -121,13 +122,13 @@ export class Topology {
       const ip = `${UNDERLAY}.${10 + i}`;
       this.plug(ns, `n${i}`, `${ip}/24`);
       ipIn(ns, 'route', 'add', 'default', 'via', `${UNDERLAY}.1`, 'dev', 'eth0', 'onlink');
-      sh('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      execIn(ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
       const node: TopologyNode = { name: `node${i}`, ns, ip, subnetFile: join(this.dir, `n${i}`, 'subnet.env'), pods: [] };
       if (this.opts.ipv6) {
         node.ip6 = `2001:db8::${10 + i}`;
         ipIn(ns, '-6', 'addr', 'add', `${node.ip6}/64`, 'dev', 'eth0', 'nodad');
         ipIn(ns, '-6', 'route', 'add', 'default', 'via', '2001:db8::1', 'dev', 'eth0', 'onlink');
-        sh('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+        execIn(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
       }
       this.nodes.push(node);
     }
@@ -143,7 +144,7 @@ export class Topology {
 
   /** etcdctl inside the store namespace. */
   async etcdctl(...args: string[]): Promise<string> {
-    return sh('ip', ['netns', 'exec', this.etcdNs, 'etcdctl', '--endpoints', this.etcd!.endpoint, '--dial-timeout=1s', '--command-timeout=3s', ...args]);
+    return execIn(this.etcdNs, 'etcdctl', '--endpoints', this.etcd!.endpoint, '--dial-timeout=1s', '--command-timeout=3s', ...args);
   }
 
   flanneldArgs(node: TopologyNode): string[] {
@@ -157,7 +158,7 @@ export class Topology {
   /** GET on the node's flanneld health server (inside its namespace): "<status> <body>". */
   httpGet(node: TopologyNode, path: string): string {
     const js = `fetch('http://127.0.0.1:${HEALTHZ_PORT}${path}').then(async (r) => console.log(r.status, await r.text()), () => console.log('down'))`;
-    return sh('ip', ['netns', 'exec', node.ns, 'node', '-e', js]).trim();
+    return execIn(node.ns, 'node', '-e', js).trim();
   }
 
   /** One gauge or counter from the node's /metrics. */
@@ -211,6 +212,11 @@ export class Topology {
     };
   }
 
+  /** The node's lease, from subnet.env (which holds the subnet's first address: 10.244.3.1/24 is 10.244.3.0/24). */
+  leaseSubnet(node: TopologyNode, ipv6 = false): string {
+    return String(IPNet.parse(this.subnetEnv(node)[ipv6 ? 'FLANNEL_IPV6_SUBNET' : 'FLANNEL_SUBNET']!));
+  }
+
   /** A pod made as the kubelet's runtime makes one: a namespace, then the CNI conflist's ADD. */
   addPod(node: TopologyNode): Pod {
     const k = node.pods.length + 1;
@@ -225,7 +231,7 @@ export class Topology {
 
   ping(from: Pod, to: Pod, timeoutS = 2): boolean {
     try {
-      sh('ip', ['netns', 'exec', from.ns, 'ping', '-c1', '-q', `-W${timeoutS}`, to.ip]);
+      execIn(from.ns, 'ping', '-c1', '-q', `-W${timeoutS}`, to.ip);
       return true;
     } catch {
       return false;

@@ -1,6 +1,6 @@
 // TUN devices and sysctls, in a fresh namespace, checked with ip and /proc as seen from that namespace.
 import { closeTun, NetlinkHandle, setAcceptRa, setForwarding, sysctlGet, sysctlSet, tunOpen } from '@flannel-ts/core/netlink';
-import { cleanupNetns, createNetns, ipIn, sh } from '../harness/netns.js';
+import { cleanupNetns, createNetns, execIn, ipIn, sh } from '../harness/netns.js';
 
 let ns: string;
 let h: NetlinkHandle;
@@ -37,9 +37,9 @@ describe('sysctl', () => {
     ipIn(ns, 'link', 'add', 'flannel.1', 'type', 'bridge');
     setForwarding(4, true, { netns: ns });
     expect(sysctlGet('net/ipv4/ip_forward', { netns: ns })).toBe('1');
-    expect(sh('ip', ['netns', 'exec', ns, 'cat', '/proc/sys/net/ipv4/ip_forward']).trim()).toBe('1');
+    expect(execIn(ns, 'cat', '/proc/sys/net/ipv4/ip_forward').trim()).toBe('1');
     setAcceptRa('flannel.1', 0, { netns: ns });
-    expect(sh('ip', ['netns', 'exec', ns, 'cat', '/proc/sys/net/ipv6/conf/flannel.1/accept_ra']).trim()).toBe('0');
+    expect(execIn(ns, 'cat', '/proc/sys/net/ipv6/conf/flannel.1/accept_ra').trim()).toBe('0');
     setForwarding(4, false, { netns: ns });
     expect(sysctlGet('net/ipv4/ip_forward', { netns: ns })).toBe('0');
   });

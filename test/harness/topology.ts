@@ -34,7 +34,7 @@ export interface TopologyNode {
   /** With `ipv6: true`: the node's IPv6 underlay address. */
   ip6?: string;
   subnetFile: string;
-  flanneld?: Started;
+  flanneld?: Started | undefined;
   pods: Pod[];
 }
 

@@ -32,7 +32,7 @@ export interface KernelState {
 }
 
 export async function readKernelState(nl: NetlinkHandle, target: PeerTarget, family: 4 | 6): Promise<KernelState> {
-  const permanent = (e: { state?: number }) => ((e.state ?? 0) & nlconst.NUD_PERMANENT) !== 0;
+  const permanent = (e: { state?: number | undefined }) => ((e.state ?? 0) & nlconst.NUD_PERMANENT) !== 0;
   const [neighs, fdbs, routes, nexthops] = await Promise.all([
     nl.neighList(target.dev.index, family),
     nl.fdbList(target.dev.index),

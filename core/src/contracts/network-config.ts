@@ -9,12 +9,12 @@ export interface NetworkConfig {
   enableIPv4: boolean;
   enableIPv6: boolean;
   enableNFTables: boolean;
-  network?: IPNet;
-  ipv6Network?: IPNet;
-  subnetMin?: IP;
-  subnetMax?: IP;
-  ipv6SubnetMin?: IP;
-  ipv6SubnetMax?: IP;
+  network?: IPNet | undefined;
+  ipv6Network?: IPNet | undefined;
+  subnetMin?: IP | undefined;
+  subnetMax?: IP | undefined;
+  ipv6SubnetMin?: IP | undefined;
+  ipv6SubnetMax?: IP | undefined;
   /** 0 until validation picks the default. */
   subnetLen: number;
   ipv6SubnetLen: number;

@@ -8,7 +8,7 @@ import { LeaseWatcher } from './lease-watcher.js';
 function lease(subnet: string, publicIP: string, mac = 'aa:bb:cc:dd:ee:01', ipv6Subnet?: string): Lease {
   return {
     subnet: IPNet.parse(subnet),
-    ipv6Subnet: ipv6Subnet ? IPNet.parse(ipv6Subnet) : undefined,
+    ...(ipv6Subnet ? { ipv6Subnet: IPNet.parse(ipv6Subnet) } : {}),
     attrs: { publicIP: IP.parse(publicIP), backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: mac } },
   };
 }

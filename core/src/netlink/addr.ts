@@ -8,9 +8,9 @@ export interface Addr {
   linkIndex: number;
   ip: IP;
   prefixLen: number;
-  scope?: number;
-  flags?: number;
-  label?: string;
+  scope?: number | undefined;
+  flags?: number | undefined;
+  label?: string | undefined;
 }
 
 export const familyOf = (ip: IP) => (ip.family === 4 ? AF_INET : AF_INET6);

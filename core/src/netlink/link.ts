@@ -13,11 +13,11 @@ import {
 export interface VxlanInfo {
   vni: number;
   /** IFLA_VXLAN_LINK: the underlay device index (`dev eth0`). */
-  vtepIndex?: number;
-  local?: IP;
-  group?: IP;
+  vtepIndex?: number | undefined;
+  local?: IP | undefined;
+  group?: IP | undefined;
   /** UDP destination port; 0 or absent means the kernel default, 8472. */
-  port?: number;
+  port?: number | undefined;
   learning: boolean;
   gbp: boolean;
   l2miss: boolean;
@@ -31,29 +31,29 @@ export interface Link {
   flags: number;
   up: boolean;
   lowerUp: boolean;
-  mac?: MAC;
-  masterIndex?: number;
+  mac?: MAC | undefined;
+  masterIndex?: number | undefined;
   /** IFLA_LINK: the parent device (a veth's peer, a vlan's parent). */
-  parentIndex?: number;
-  operState?: number;
+  parentIndex?: number | undefined;
+  operState?: number | undefined;
   /** IFLA_INFO_KIND: "vxlan", "bridge", "veth", "tun"...; absent for plain devices such as lo. */
-  kind?: string;
-  vxlan?: VxlanInfo;
-  ipip?: IpipInfo;
+  kind?: string | undefined;
+  vxlan?: VxlanInfo | undefined;
+  ipip?: IpipInfo | undefined;
 }
 
 /** An ipip tunnel's endpoints: `ip link add NAME type ipip local IP [remote IP] [dev IDX]`. Absent remote = any. */
 export interface IpipInfo {
-  local?: IP;
-  remote?: IP;
+  local?: IP | undefined;
+  remote?: IP | undefined;
   /** IFLA_IPTUN_LINK: the underlay device, if bound to one. */
-  linkIndex?: number;
+  linkIndex?: number | undefined;
 }
 
 interface LinkBase {
   name: string;
-  mtu?: number;
-  mac?: MAC;
+  mtu?: number | undefined;
+  mac?: MAC | undefined;
 }
 
 /** `ip link add NAME type vxlan id VNI [local IP] [dev IDX] [dstport PORT] [no]learning [gbp]` */
@@ -130,12 +130,12 @@ function writeIpip(w: MessageWriter, t: IpipInfo): void {
 
 /** Changes to an existing link, as `ip link set`. */
 export interface LinkChange {
-  up?: boolean;
-  mtu?: number;
-  mac?: MAC;
+  up?: boolean | undefined;
+  mtu?: number | undefined;
+  mac?: MAC | undefined;
   /** 0 detaches (`nomaster`). */
-  masterIndex?: number;
-  name?: string;
+  masterIndex?: number | undefined;
+  name?: string | undefined;
 }
 
 export function encodeLinkSet(w: MessageWriter, index: number, ch: LinkChange): void {

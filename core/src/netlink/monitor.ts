@@ -20,7 +20,7 @@ export type NetlinkEvent =
   | { topic: 'link'; action: 'new' | 'del'; link: Link }
   | { topic: 'addr'; action: 'new' | 'del'; addr: Addr }
   | { topic: 'route'; action: 'new' | 'del'; route: Route }
-  | { topic: 'neigh'; action: 'new' | 'del'; neigh?: Neigh; fdb?: FdbEntry };
+  | { topic: 'neigh'; action: 'new' | 'del'; neigh?: Neigh | undefined; fdb?: FdbEntry | undefined };
 
 const GROUPS: Record<MonitorTopic, number[]> = {
   link: [RTNLGRP_LINK],

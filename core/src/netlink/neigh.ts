@@ -8,9 +8,9 @@ import { AF_BRIDGE, AF_INET, AF_INET6, NDA_DST, NDA_IFINDEX, NDA_LLADDR, NDA_MAS
 export interface Neigh {
   linkIndex: number;
   ip: IP;
-  mac?: MAC;
-  state?: number;
-  flags?: number;
+  mac?: MAC | undefined;
+  state?: number | undefined;
+  flags?: number | undefined;
 }
 
 /** A bridge forwarding entry: `bridge fdb append <mac> dev <idx> self dst <ip> permanent`. */
@@ -18,10 +18,10 @@ export interface FdbEntry {
   linkIndex: number;
   mac: MAC;
   /** The remote VTEP (vxlan devices). */
-  dst?: IP;
-  state?: number;
-  flags?: number;
-  masterIndex?: number;
+  dst?: IP | undefined;
+  state?: number | undefined;
+  flags?: number | undefined;
+  masterIndex?: number | undefined;
 }
 
 function writeNdmsg(w: MessageWriter, family: number, linkIndex: number, state: number, flags: number): void {

@@ -12,19 +12,19 @@ import {
  * table <table> [onlink]`. An absent `dst` is the default route.
  */
 export interface Route {
-  dst?: IPNet;
-  gw?: IP;
-  linkIndex?: number;
-  table?: number;
-  protocol?: number;
-  scope?: number;
-  type?: number;
-  priority?: number;
-  src?: IP;
-  onlink?: boolean;
-  family?: 4 | 6;
+  dst?: IPNet | undefined;
+  gw?: IP | undefined;
+  linkIndex?: number | undefined;
+  table?: number | undefined;
+  protocol?: number | undefined;
+  scope?: number | undefined;
+  type?: number | undefined;
+  priority?: number | undefined;
+  src?: IP | undefined;
+  onlink?: boolean | undefined;
+  family?: 4 | 6 | undefined;
   /** A nexthop object (`nhid N`) instead of gw/dev; listings still report its gw and dev. */
-  nhid?: number;
+  nhid?: number | undefined;
 }
 
 export function routeFamily(r: Route): 4 | 6 {
@@ -83,11 +83,11 @@ export function encodeRouteGet(w: MessageWriter, dst: IP): void {
 
 export interface RouteFilter {
   /** Default: main; 0 means every table. */
-  table?: number;
-  linkIndex?: number;
-  protocol?: number;
-  dst?: IPNet;
-  gw?: IP;
+  table?: number | undefined;
+  linkIndex?: number | undefined;
+  protocol?: number | undefined;
+  dst?: IPNet | undefined;
+  gw?: IP | undefined;
 }
 
 export function decodeRoute(payload: Buffer): Route | undefined {

@@ -8,9 +8,9 @@ export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 export interface SubnetEnv {
   network?: IPNet;
   /** Our lease's subnet; the file holds its first host address (10.244.1.1/24). */
-  subnet?: IPNet;
+  subnet?: IPNet | undefined;
   ipv6Network?: IPNet;
-  ipv6Subnet?: IPNet;
+  ipv6Subnet?: IPNet | undefined;
   mtu: number;
   ipMasq: boolean;
 }
@@ -95,11 +95,11 @@ export function parseCIDRList(value: string | undefined, skipped?: (entry: strin
 /** What a previous run left behind, for subnet reuse and for recycling masquerade rules. */
 export interface PreviousSubnetEnv {
   networks: IPNet[];
-  subnet?: IPNet;
+  subnet?: IPNet | undefined;
   ipv6Networks: IPNet[];
-  ipv6Subnet?: IPNet;
-  mtu?: number;
-  ipMasq?: boolean;
+  ipv6Subnet?: IPNet | undefined;
+  mtu?: number | undefined;
+  ipMasq?: boolean | undefined;
 }
 
 export interface ReadWarning {

@@ -2,10 +2,10 @@ import type { Logger } from '../contracts/logger.js';
 
 /** A logger for tests: keeps every entry so assertions can read what was said. */
 export class RecordingLogger implements Logger {
-  readonly entries: { level: string; msg?: string; obj: object }[];
+  readonly entries: { level: string; msg?: string | undefined; obj: object }[];
 
   constructor(
-    entries?: { level: string; msg?: string; obj: object }[],
+    entries?: { level: string; msg?: string | undefined; obj: object }[],
     private readonly bindings: Record<string, unknown> = {},
   ) {
     this.entries = entries ?? [];

@@ -240,7 +240,7 @@ export function forEachMessage(buf: Buffer, start: number, end: number, each: (m
  * struct nlmsgerr: int error, then the request's header (only the header: NETLINK_CAP_ACK), then with
  * NLM_F_ACK_TLVS the extended-ack attributes.
  */
-function parseError(msg: RawMessage): { errno: number; seq: number; extAck?: string } {
+function parseError(msg: RawMessage): { errno: number; seq: number; extAck?: string | undefined } {
   const errno = -msg.payload.readInt32LE(0);
   const seq = msg.payload.readUInt32LE(4 + 8);
   let extAck: string | undefined;

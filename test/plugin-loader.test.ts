@@ -3,11 +3,11 @@
 // DI container, as the daemon will do it.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ContainerModule } from 'inversify';
-import { coreModule, createContainer, ExternalInterface, IP, loadNetConfig, SubnetManager, type Backend } from '@flannel-ts/core';
+import { Container, ContainerModule } from 'inversify';
+import { IP, SubnetManager, type Backend, type ExternalInterface } from '@flannel-ts/core';
+import { coreModule, loadNetConfig } from '@flannel-ts/core/internal';
 import { InMemorySubnetManager, RecordingLogger } from '@flannel-ts/core/testing';
-import { BackendLoader, BackendManager, backendsModule, BUILTIN_BACKENDS } from '@flannel-ts/backends';
-import { netlinkModule } from '@flannel-ts/core/netlink';
+import { BackendLoader, BackendRegistry, backendsModule, BUILTIN_BACKENDS } from '@flannel-ts/backends';
 
 const fixtures = resolve(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/plugins');
 
@@ -19,19 +19,24 @@ function daemonContainer(netConf: string) {
   const container = createContainer(
     coreModule({ logger }),
     backendsModule,
-    netlinkModule(),
     new ContainerModule(({ bind }) => {
       bind(SubnetManager).toConstantValue(subnetManager);
-      bind(ExternalInterface).toConstantValue(extIface);
     }),
   );
-  return { config, subnetManager, logger, container };
+  const backends = container.get(BackendRegistry);
+  return { config, subnetManager, logger, getBackend: (type: string) => backends.getBackend(type, extIface) };
+}
+
+function createContainer(...modules: ContainerModule[]): Container {
+  const container = new Container({ defaultScope: 'Singleton' });
+  container.load(...modules);
+  return container;
 }
 
 describe('Backend.Type selects a plugin package', () => {
   it('runs a third-party backend installed from a local folder, selected as "example"', async () => {
-    const { config, subnetManager, logger, container } = daemonContainer('{"Network": "10.50.0.0/16", "Backend": {"Type": "example", "Greeting": "hi"}}');
-    const backend = await container.get(BackendManager).getBackend(config.backendType);
+    const { config, subnetManager, logger, getBackend } = daemonContainer('{"Network": "10.50.0.0/16", "Backend": {"Type": "example", "Greeting": "hi"}}');
+    const backend = await getBackend(config.backendType);
     const network = await backend.registerNetwork(config, AbortSignal.timeout(5000));
 
     expect(String(network.lease.subnet)).toBe('10.50.1.0/24');
@@ -48,9 +53,8 @@ describe('Backend.Type selects a plugin package', () => {
   });
 
   it('builds one backend per type and shares it', async () => {
-    const { container } = daemonContainer('{"Network": "10.50.0.0/16"}');
-    const manager = container.get(BackendManager);
-    const [a, b] = await Promise.all([manager.getBackend('example'), manager.getBackend('example')]);
+    const { getBackend } = daemonContainer('{"Network": "10.50.0.0/16"}');
+    const [a, b] = await Promise.all([getBackend('example'), getBackend('example')]);
     expect(a).toBe(b);
   });
 
@@ -64,8 +68,8 @@ describe('Backend.Type selects a plugin package', () => {
   });
 
   it('says a skeleton backend is not implemented yet, as a user error', async () => {
-    const { config, container } = daemonContainer('{"Network": "10.50.0.0/16", "Backend": {"Type": "udp"}}');
-    await expect(container.get(BackendManager).getBackend(config.backendType)).rejects.toThrow(/Backend.Type: "udp" is not implemented yet/);
+    const { config, getBackend } = daemonContainer('{"Network": "10.50.0.0/16", "Backend": {"Type": "udp"}}');
+    await expect(getBackend(config.backendType)).rejects.toThrow(/Backend.Type: "udp" is not implemented yet/);
   });
 
   it('accepts a path to a plugin folder', async () => {
@@ -80,15 +84,15 @@ describe('Backend.Type selects a plugin package', () => {
     ['broken', /failed to load: .*a-dependency-that-is-not-installed/],
     ['missing-folder', /unknown backend type; no package found.*check that the path exists/],
   ])('gives a clear error for the %s plugin', async (name, message) => {
-    const { container } = daemonContainer('{"Network": "10.50.0.0/16"}');
-    const err = await container.get(BackendManager).getBackend(resolve(fixtures, name)).catch((e: unknown) => e);
+    const { getBackend } = daemonContainer('{"Network": "10.50.0.0/16"}');
+    const err = await getBackend(resolve(fixtures, name)).catch((e: unknown) => e);
     expect((err as Error).name).toBe('UserError');
     expect((err as Error).message).toMatch(message);
   });
 
   it('says how to install a plugin that is not there', async () => {
-    const { container } = daemonContainer('{"Network": "10.50.0.0/16"}');
-    const attempt: Promise<Backend> = container.get(BackendManager).getBackend('@acme/geneve');
+    const { getBackend } = daemonContainer('{"Network": "10.50.0.0/16"}');
+    const attempt: Promise<Backend> = getBackend('@acme/geneve');
     await expect(attempt).rejects.toThrow('tried @acme/flannel-backend-geneve, @acme/geneve');
     await expect(attempt).rejects.toThrow('npm install @acme/flannel-backend-geneve');
   });

@@ -74,7 +74,8 @@ export class BackendLoader {
   }
 }
 
-function checkDescriptor(type: string, specifier: string, mod: unknown): BackendDescriptor {
+/** The descriptor a module exports (`backend`, else default), checked for shape and contract version. */
+export function checkDescriptor(type: string, specifier: string, mod: unknown): BackendDescriptor {
   const exports = (mod ?? {}) as Record<string, unknown>;
   const candidate = exports.backend ?? exports.default;
   if (!isDescriptorShape(candidate)) {

@@ -1,12 +1,14 @@
-import { UserError, type Backend, type BackendContext, type Lease, type LeaseAttrs, type Network, type NetworkConfig } from '@flannel-ts/core';
-import { RouteNetwork, type RouteDecision } from '@flannel-ts/backends';
-import { onLinkDevice } from '@flannel-ts/core/netlink';
+// The host-gw backend.
+//
+// No encapsulation: each peer's pod subnet is routed via the peer's own address on the external
+// interface (`<subnet> via <peer IP> dev eth0 proto 70`), so packets leave with their pod addresses. That
+// needs every node on one L2 segment, and an address the peers reach directly (no NAT): a peer whose
+// address is not on one of our interface's connected networks is skipped with a warning that says so,
+// and counted in /metrics. The routes are kept in step by core's engine through the shared RouteDataplane;
+// this file only decides each peer's route.
+import { ConnectedNets, reconciledNetwork, UserError, type Backend, type BackendContext, type Lease, type LeaseAttrs, type Network, type NetworkConfig } from '@flannel-ts/core';
+import { RouteDataplane, type RouteDecision } from '@flannel-ts/backends';
 
-/**
- * host-gw (facts §6.2): each peer's subnet is routed via the peer's own address on the external interface,
- * with no encapsulation. That needs every node on one L2 segment: a peer whose address is not directly
- * reachable is skipped, with a warning that says so.
- */
 export class HostGwBackend implements Backend {
   constructor(private readonly ctx: BackendContext) {}
 
@@ -27,17 +29,27 @@ export class HostGwBackend implements Backend {
     const lease = await subnetManager.acquireLease(attrs, signal);
 
     const families = [...(config.enableIPv4 ? [4 as const] : []), ...(config.enableIPv6 ? [6 as const] : [])];
-    const routeFor = async (peer: Lease, family: 4 | 6): Promise<RouteDecision> => {
+    const connected = new ConnectedNets();
+    await connected.refresh(nl, families);
+    const routeFor = (peer: Lease, family: 4 | 6): RouteDecision => {
       const dst = family === 4 ? peer.subnet! : peer.ipv6Subnet!;
       const gw = family === 4 ? peer.attrs.publicIP : peer.attrs.publicIPv6;
       if (!gw) return { skip: `the lease has no IPv${family} PublicIP` };
-      // host-gw routes without onlink: the kernel only takes a gateway it can reach on the link.
-      if ((await onLinkDevice(nl, gw)) !== extIface.iface.index) {
+      // Without onlink the kernel only takes a gateway it reaches on the link: check that first.
+      if (connected.linkFor(gw) !== extIface.iface.index) {
         return { skip: `${gw} is not on ${extIface.iface.name}'s L2 segment; host-gw needs L2 adjacency between nodes (use vxlan across segments)` };
       }
       return { dst, gw, linkIndex: extIface.iface.index, onlink: false };
     };
+    const dataplane = new RouteDataplane({
+      backendType: 'host-gw',
+      families,
+      nl,
+      routeFor,
+      ensureDevices: () => connected.refresh(nl, families),
+      watchedLinks: [extIface.iface.name],
+    });
     logger.info({ subnet: String(lease.subnet), iface: extIface.iface.name, mtu: extIface.iface.mtu }, 'host-gw network ready');
-    return new RouteNetwork({ backendType: 'host-gw', lease, mtu: extIface.iface.mtu, families, subnetManager, nl, logger, routeFor, watchedLinks: [extIface.iface.name] });
+    return reconciledNetwork(this.ctx, { lease, mtu: extIface.iface.mtu, dataplane });
   }
 }

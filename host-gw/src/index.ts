@@ -1,11 +1,14 @@
-import { BACKEND_CONTRACT_VERSION, defineBackend } from '@flannel-ts/core';
+import { backendModule, BACKEND_CONTRACT_VERSION, defineBackend } from '@flannel-ts/core';
 import { HostGwBackend } from './host-gw-backend.js';
 
 export { HostGwBackend } from './host-gw-backend.js';
 
-/** The host-gw backend (facts §6.2): peer subnets routed via the peers' addresses, no encapsulation. */
+/** The host-gw backend: peer subnets routed via the peers' addresses, no encapsulation. */
 export const backend = defineBackend({
   name: 'host-gw',
   contractVersion: BACKEND_CONTRACT_VERSION,
   create: (ctx) => new HostGwBackend(ctx),
 });
+
+/** Registers this backend with flanneld's backend registry. */
+export const containerModule = backendModule(backend);

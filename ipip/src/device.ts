@@ -1,5 +1,5 @@
-import { UserError, type IP, type Logger } from '@flannel-ts/core';
-import { NetlinkError, type Link, type NetlinkHandle } from '@flannel-ts/core/netlink';
+import { UserError, type IP, type Logger, type Netlink } from '@flannel-ts/core';
+import { NetlinkError, type Link } from '@flannel-ts/core/netlink';
 
 export const IPIP_DEVICE = 'flannel.ipip';
 export const IPIP_OVERHEAD = 20;
@@ -9,7 +9,7 @@ export const IPIP_OVERHEAD = 20;
  * of that name is an error; an ipip one with other endpoints is recreated. The MTU is lowered to
  * ext MTU − 20 when it is larger (or unset), as Go flannel does.
  */
-export async function ensureIpipDevice(nl: NetlinkHandle, local: IP, extMtu: number, logger: Logger): Promise<Link> {
+export async function ensureIpipDevice(nl: Netlink, local: IP, extMtu: number, logger: Logger): Promise<Link> {
   const mtu = extMtu - IPIP_OVERHEAD;
   if (mtu <= 0) throw new UserError('--iface', `the interface MTU ${extMtu} leaves no room for ipip's 20-byte header`, 'use an interface with a larger MTU');
   let link = await nl.linkByName(IPIP_DEVICE);

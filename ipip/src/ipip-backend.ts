@@ -1,14 +1,18 @@
-import { UserError, type Backend, type BackendContext, type Lease, type Network, type NetworkConfig } from '@flannel-ts/core';
-import { onLinkDevice, setHostAddress, type Link, type NetlinkHandle } from '@flannel-ts/core/netlink';
-import { RouteNetwork, type RouteDecision } from '@flannel-ts/backends';
+// The ipip backend.
+//
+// Pod traffic to a peer is wrapped in an outer IPv4 header (IP-in-IP, protocol 4) addressed to the peer's
+// public IP: one tunnel device, flannel.ipip (local = our interface address, any remote), carries it, and
+// each peer's subnet is routed `via <peer public IP> dev flannel.ipip onlink`. The device's MTU is the
+// interface's minus the 20-byte outer header. With DirectRouting, a peer on our L2 gets a plain route over
+// the external interface instead. IPv4 only. The device is made before the lease (Go does it after), so
+// that a kernel without ipip costs no lease. Routes are kept in step by core's engine through the shared
+// RouteDataplane; this file decides each peer's route and keeps the device right.
+import { ConnectedNets, reconciledNetwork, UserError, type Backend, type BackendContext, type Lease, type Netlink, type Network, type NetworkConfig } from '@flannel-ts/core';
+import { setHostAddress, type Link } from '@flannel-ts/core/netlink';
+import { RouteDataplane, type RouteDecision } from '@flannel-ts/backends';
 import { parseIpipConfig } from './config.js';
-import { ensureIpipDevice, IPIP_DEVICE } from './device.js';
+import { ensureIpipDevice, IPIP_DEVICE, IPIP_OVERHEAD } from './device.js';
 
-/**
- * ipip (facts §6.3): pod traffic in IP-in-IP to each peer's PublicIP over `flannel.ipip`; with
- * DirectRouting, peers on our L2 get plain routes over the external interface. The device is made before
- * the lease (Go does it after), so that a kernel without ipip costs no lease.
- */
 export class IpipBackend implements Backend {
   constructor(private readonly ctx: BackendContext) {}
 
@@ -24,37 +28,38 @@ export class IpipBackend implements Backend {
 
     const lease = await subnetManager.acquireLease({ backendType: 'ipip', publicIP: extIface.extAddr }, signal);
     dev = await configureDevice(nl, dev, lease, config);
+    const connected = new ConnectedNets();
+    if (cfg.directRouting) await connected.refresh(nl, [4]);
 
-    const routeFor = async (peer: Lease): Promise<RouteDecision> => {
+    const routeFor = (peer: Lease): RouteDecision => {
       const gw = peer.attrs.publicIP;
       if (!gw) return { skip: 'the lease has no PublicIP' };
-      const direct = cfg.directRouting && (await onLinkDevice(nl, gw)) === extIface.iface.index;
+      const direct = cfg.directRouting && connected.linkFor(gw) === extIface.iface.index;
       return { dst: peer.subnet!, gw, linkIndex: direct ? extIface.iface.index : dev.index, onlink: true };
     };
-    const beforeReconcile = async (reasons: string[]) => {
+    const ensureDevices = async (reasons: readonly string[]): Promise<boolean> => {
       const now = await nl.linkByName(IPIP_DEVICE);
-      if (now?.kind === 'ipip' && now.up) return;
-      logger.warn({ device: IPIP_DEVICE, reasons }, 'ipip device is missing or down; recreating it');
-      dev = await configureDevice(nl, await ensureIpipDevice(nl, local, extIface.iface.mtu, logger), lease, config);
+      let changed = false;
+      if (now?.kind !== 'ipip' || !now.up) {
+        logger.warn({ device: IPIP_DEVICE, reasons }, 'ipip device is missing or down; recreating it');
+        const before = dev.index;
+        dev = await configureDevice(nl, await ensureIpipDevice(nl, local, extIface.iface.mtu, logger), lease, config);
+        changed = dev.index !== before;
+      } else if (now.mtu !== extIface.iface.mtu - IPIP_OVERHEAD) {
+        logger.warn({ device: IPIP_DEVICE, mtu: now.mtu }, 'ipip device MTU was changed; setting it back');
+        await nl.linkSetMtu(now.index, extIface.iface.mtu - IPIP_OVERHEAD);
+      }
+      if (cfg.directRouting) changed = (await connected.refresh(nl, [4])) || changed;
+      return changed;
     };
+    const dataplane = new RouteDataplane({ backendType: 'ipip', families: [4], nl, routeFor, ensureDevices, watchedLinks: [IPIP_DEVICE] });
     logger.info({ subnet: String(lease.subnet), device: IPIP_DEVICE, mtu: dev.mtu, directRouting: cfg.directRouting }, 'ipip network ready');
-    return new RouteNetwork({
-      backendType: 'ipip',
-      lease,
-      mtu: dev.mtu,
-      families: [4],
-      subnetManager,
-      nl,
-      logger,
-      routeFor,
-      beforeReconcile,
-      watchedLinks: [IPIP_DEVICE],
-    });
+    return reconciledNetwork(this.ctx, { lease, mtu: dev.mtu, dataplane });
   }
 }
 
 /** The lease's network address as /32 (other addresses inside the cluster network removed), then up. */
-async function configureDevice(nl: NetlinkHandle, dev: Link, lease: Lease, config: NetworkConfig): Promise<Link> {
+async function configureDevice(nl: Netlink, dev: Link, lease: Lease, config: NetworkConfig): Promise<Link> {
   await setHostAddress(nl, dev.index, lease.subnet!.ip, (a) => config.network?.contains(a.ip) === true);
   await nl.linkSetUp(dev.index);
   return (await nl.linkByIndex(dev.index))!;

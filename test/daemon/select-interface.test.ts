@@ -1,5 +1,6 @@
-// External interface selection (facts §7.3) against real interfaces in a namespace.
-import { IP, selectExternalInterface, type InterfaceQuery } from '@flannel-ts/core';
+// External interface selection (Go flanneld's rules) against real interfaces in a namespace.
+import { IP } from '@flannel-ts/core';
+import { selectExternalInterface, type InterfaceQuery } from '../../flanneld/src/select-interface.js';
 import { NetlinkHandle } from '@flannel-ts/core/netlink';
 import { cleanupNetns, createNetns, ipIn } from '../harness/netns.js';
 

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdRegistry, etcdClientOptions, type EtcdConfig } from '@flannel-ts/core';
+import { EtcdRegistry, etcdClientOptions, type EtcdConfig } from '@flannel-ts/core/internal/etcd';
 import { RecordingLogger } from '@flannel-ts/core/testing';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { RUN_PREFIX } from '../harness/netns.js';

@@ -1,14 +1,8 @@
 import { firstValueFrom, take, toArray } from "rxjs";
 import { Etcd3 } from 'etcd3';
-import {
-  EtcdRegistry,
-  etcdClientOptions,
-  IP,
-  IPNet,
-  LeaseRevokedError,
-  StoreSubnetManager,
-  type LeaseWatchResult,
-} from '@flannel-ts/core';
+import { IP, IPNet, LeaseRevokedError, type LeaseWatchResult } from '@flannel-ts/core';
+import { StoreSubnetManager } from '@flannel-ts/core/internal';
+import { EtcdRegistry, etcdClientOptions } from '@flannel-ts/core/internal/etcd';
 import { RecordingLogger } from '@flannel-ts/core/testing';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { stopAllProcesses } from '../harness/processes.js';

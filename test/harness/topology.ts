@@ -16,7 +16,7 @@ import { cleanupNetns, createNetns, deleteNetns, execIn, ipIn, RUN_PREFIX } from
 import { startProcess, stopAllProcesses, stopProcess, waitForOutput, type Started } from './processes.js';
 
 /** The built CLI, found through the workspace link so that it resolves from test/ and from test/dist/ alike. */
-export const FLANNELD = join(dirname(createRequire(import.meta.url).resolve('@flannel-ts/core/package.json')), 'dist/daemon/main.js');
+export const FLANNELD = join(dirname(createRequire(import.meta.url).resolve('@flannel-ts/flanneld/package.json')), 'dist/main.js');
 const UNDERLAY = '192.0.2';
 const STORE_IP = `${UNDERLAY}.250`;
 /** Every flanneld serves /healthz, /readyz and /metrics on loopback inside its node namespace. */

@@ -101,16 +101,18 @@ describe('links', () => {
   });
 });
 
-describe('netlinkModule', () => {
-  it('injects one handle bound to the namespace, and closes it on unbind', async () => {
+describe('coreModule', () => {
+  it('injects one netlink handle bound to the namespace, and closes it on unbind', async () => {
     const { Container } = await import('inversify');
-    const { Netlink, netlinkModule } = await import('@flannel-ts/core/netlink');
+    const { coreModule } = await import('@flannel-ts/core/internal');
+    const { Netlink } = await import('@flannel-ts/core/netlink');
+    const { RecordingLogger } = await import('@flannel-ts/core/testing');
     const container = new Container();
-    container.load(netlinkModule({ netns: ns }));
+    container.load(coreModule({ netns: ns, logger: new RecordingLogger() }));
     const a = container.get<NetlinkHandle>(Netlink);
     expect(container.get<NetlinkHandle>(Netlink)).toBe(a);
     expect((await a.linkByName('flannel.1'))?.kind).toBe('vxlan'); // made earlier in this namespace
-    await container.unbindAll();
+    await container.unbindAllAsync();
     await expect(a.linkList()).rejects.toThrow(/closed/);
   });
 });

@@ -1,5 +1,5 @@
-import type { IP, Logger, MAC } from '@flannel-ts/core';
-import { setAcceptRa, type Link, type NetlinkHandle, type VxlanInfo } from '@flannel-ts/core/netlink';
+import type { IP, Logger, MAC, Netlink } from '@flannel-ts/core';
+import { setAcceptRa, type Link, type VxlanInfo } from '@flannel-ts/core/netlink';
 
 /** What flannel.<VNI> must be. */
 export interface VxlanDeviceSpec {
@@ -15,27 +15,31 @@ export interface VxlanDeviceSpec {
 }
 
 /**
- * Go flannel's compatibility test for reusing a device: same kind and VNI, and the same underlay, local
- * address, port and GBP where both sides say. MTU, learning and MAC are set afterwards, not compared.
+ * Go flannel's test for reusing a device: same kind and VNI, and the same underlay, local address, port
+ * and GBP where both sides say. MTU, learning and MAC are set afterwards, not compared. Returns true, or
+ * why the device cannot be reused.
  */
-export function isCompatible(link: Link, spec: VxlanDeviceSpec): boolean {
+export function isCompatible(link: Link, spec: VxlanDeviceSpec): true | string {
   const v: VxlanInfo | undefined = link.vxlan;
-  if (link.kind !== 'vxlan' || !v || v.vni !== spec.vni) return false;
-  if (v.vtepIndex && spec.vtepIndex && v.vtepIndex !== spec.vtepIndex) return false;
-  if (v.local && spec.local && !v.local.equals(spec.local)) return false;
-  if (v.port && spec.port && v.port !== spec.port) return false;
-  if (v.l2miss || v.gbp !== spec.gbp) return false;
+  if (link.kind !== 'vxlan' || !v) return `it is a ${link.kind ?? 'plain'} device, not vxlan`;
+  if (v.vni !== spec.vni) return `its VNI is ${v.vni}, not ${spec.vni}`;
+  if (v.vtepIndex && spec.vtepIndex && v.vtepIndex !== spec.vtepIndex) return `it sits on device #${v.vtepIndex}, not #${spec.vtepIndex}`;
+  if (v.local && spec.local && !v.local.equals(spec.local)) return `its local address is ${v.local}, not ${spec.local}`;
+  if (v.port && spec.port && v.port !== spec.port) return `its port is ${v.port}, not ${spec.port}`;
+  if (v.l2miss) return 'it has l2miss set';
+  if (v.gbp !== spec.gbp) return `its GBP is ${v.gbp ? 'on' : 'off'}`;
   return true;
 }
 
 /** Creates the device, or reuses a compatible one, or replaces an incompatible one. Leaves it down. */
-export async function ensureVxlanDevice(nl: NetlinkHandle, spec: VxlanDeviceSpec, logger: Logger): Promise<Link> {
+export async function ensureVxlanDevice(nl: Netlink, spec: VxlanDeviceSpec, logger: Logger): Promise<Link> {
   const existing = await nl.linkByName(spec.name);
-  if (existing && !isCompatible(existing, spec)) {
-    logger.warn({ device: spec.name, kind: existing.kind, vni: existing.vxlan?.vni }, 'device already exists with incompatible configuration; recreating it');
+  const verdict = existing ? isCompatible(existing, spec) : undefined;
+  if (existing && verdict !== true) {
+    logger.warn({ device: spec.name, reason: verdict }, 'device already exists with incompatible configuration; recreating it');
     await nl.linkDel(existing.index);
   }
-  let link = existing && isCompatible(existing, spec) ? existing : undefined;
+  let link = verdict === true ? existing : undefined;
   if (!link) {
     link = await nl.linkAdd({
       kind: 'vxlan',

@@ -1,14 +1,18 @@
-import { BACKEND_CONTRACT_VERSION, defineBackend } from '@flannel-ts/core';
+import { backendModule, BACKEND_CONTRACT_VERSION, defineBackend } from '@flannel-ts/core';
 import { VxlanBackend } from './vxlan-backend.js';
 
 export { parseVxlanConfig, type VxlanConfig } from './config.js';
 export { readPeer, type VxlanPeer } from './peer.js';
-export { reconcileOps, type KernelState } from './kernel-state.js';
+export { peerEntries, type PeerTarget } from './peer-entries.js';
+export { VxlanDataplane } from './vxlan-dataplane.js';
 export { deviceName, VxlanBackend } from './vxlan-backend.js';
 
-/** The vxlan backend (facts §6.1): flannel.<VNI>, one neigh + FDB entry + route per peer. */
+/** The vxlan backend: flannel.<VNI>, one neighbour + FDB entry + route per peer. */
 export const backend = defineBackend({
   name: 'vxlan',
   contractVersion: BACKEND_CONTRACT_VERSION,
   create: (ctx) => new VxlanBackend(ctx),
 });
+
+/** Registers this backend with flanneld's backend registry. */
+export const containerModule = backendModule(backend);

@@ -5,15 +5,13 @@ export interface VxlanPeer {
   subnet: IPNet;
   publicIP: IP;
   vtepMAC: MAC;
-  /** DirectRouting and on our L2: a plain route via publicIP, no vxlan entries. */
-  direct: boolean;
 }
 
 /**
  * Reads a peer's lease for one address family, or says what is wrong with it. Old flannel wrote
  * BackendData as `{"VtepMAC":…}` without VNI; that is accepted.
  */
-export function readPeer(lease: Lease, family: 4 | 6): Omit<VxlanPeer, 'direct'> | { problem: string } {
+export function readPeer(lease: Lease, family: 4 | 6): VxlanPeer | { problem: string } {
   const subnet = family === 4 ? lease.subnet : lease.ipv6Subnet;
   const publicIP = family === 4 ? lease.attrs.publicIP : lease.attrs.publicIPv6;
   const data = family === 4 ? lease.attrs.backendData : lease.attrs.backendV6Data;

@@ -1,21 +1,36 @@
+// The vxlan backend.
+//
+// Every node gets a vxlan device, flannel.<VNI> (flannel-v6.<VNI> for IPv6), whose MAC address is its
+// VTEP MAC, and publishes that MAC in its lease's BackendData ({"VNI":1,"VtepMAC":"…"}). To reach a
+// peer's pod subnet the kernel needs three things, all written statically, with learning off:
+//   - a route: <peer subnet> via <peer subnet.0> dev flannel.<VNI> onlink
+//   - a neighbour entry: <peer subnet.0> lladdr <peer VTEP MAC>, so the route's gateway resolves
+//     without ARP
+//   - an FDB entry: <peer VTEP MAC> dst <peer public IP>, so the frame is sent to the right node
+// The device exists before the lease is taken (its MAC goes into the lease), and the MAC survives
+// restarts, because peers' FDB entries point at it. This is Go flannel's wire format and kernel state,
+// so Go and flannel-ts nodes are peers. Peers are kept in step by core's reconciliation engine; this
+// package only says what a peer needs (vxlan-dataplane.ts) and how the device must look (device.ts).
 import { randomBytes } from 'node:crypto';
 import {
   MAC,
+  reconciledNetwork,
   UserError,
   type Backend,
   type BackendContext,
   type JsonValue,
   type Lease,
   type LeaseAttrs,
+  type Netlink,
   type Network,
   type NetworkConfig,
 } from '@flannel-ts/core';
 import { parseVxlanConfig, VXLAN_OVERHEAD, VXLAN_V6_OVERHEAD, type VxlanConfig } from './config.js';
 import { ensureVxlanDevice, isCompatible, type VxlanDeviceSpec } from './device.js';
-import { setupDevice, VxlanNetwork, type VxlanFamily } from './vxlan-network.js';
+import { setupDevice, VxlanDataplane, type VxlanFamily } from './vxlan-dataplane.js';
 
 /** Nexthop objects arrived in Linux 5.3; without them a dump request fails. */
-async function supportsNexthops(nl: BackendContext['netlink']): Promise<boolean> {
+async function supportsNexthops(nl: Netlink): Promise<boolean> {
   try {
     await nl.nexthopList();
     return true;
@@ -50,7 +65,8 @@ export class VxlanBackend implements Backend {
     const fams: VxlanFamily[] = [];
     for (const family of families) {
       const spec = await this.deviceSpec(family, cfg, mtu - (family === 4 ? VXLAN_OVERHEAD : VXLAN_V6_OVERHEAD), previous);
-      fams.push({ family, spec, dev: undefined as never, nexthops, peers: new Map() });
+      // The device exists before the lease, as in Go flannel, so that a kernel refusal costs no lease.
+      fams.push({ family, spec, dev: await ensureVxlanDevice(nl, spec, logger), nexthops });
     }
     const attrs: LeaseAttrs = { ...baseAttrs };
     for (const f of fams) {
@@ -58,15 +74,15 @@ export class VxlanBackend implements Backend {
       if (f.family === 4) attrs.backendData = data;
       else attrs.backendV6Data = data;
     }
-    // The device exists before the lease, as in Go flannel, so that a kernel refusal costs no lease.
-    for (const f of fams) f.dev = await ensureVxlanDevice(nl, f.spec, logger);
 
     const lease = await subnetManager.acquireLease(attrs, signal);
     for (const f of fams) f.dev = await setupDevice(nl, f, lease, config, logger);
     // Pods carry both families in dual stack, so they get the smaller of the two device MTUs.
     const podMtu = Math.min(...fams.map((f) => f.spec.mtu));
+    const dataplane = new VxlanDataplane(fams, { nl, logger, config, lease, directRouting: cfg.directRouting });
+    await dataplane.start();
     logger.info({ subnet: String(lease.subnet), ipv6Subnet: lease.ipv6Subnet?.toString(), devices: fams.map((f) => f.spec.name), mtu: podMtu }, 'vxlan network ready');
-    return new VxlanNetwork(lease, podMtu, fams, { nl, subnetManager, logger, config, directRouting: cfg.directRouting });
+    return reconciledNetwork(this.ctx, { lease, mtu: podMtu, dataplane });
   }
 
   /**
@@ -89,7 +105,7 @@ export class VxlanBackend implements Backend {
     const data = family === 4 ? previous?.attrs.backendData : previous?.attrs.backendV6Data;
     const leaseMAC = data && typeof data === 'object' && !Array.isArray(data) && typeof data.VtepMAC === 'string' ? MAC.tryParse(data.VtepMAC) : undefined;
     const existing = await nl.linkByName(base.name);
-    const deviceMAC = existing?.mac && isCompatible(existing, { ...base, mac: existing.mac }) ? existing.mac : undefined;
+    const deviceMAC = existing?.mac && isCompatible(existing, { ...base, mac: existing.mac }) === true ? existing.mac : undefined;
     return { ...base, mac: leaseMAC ?? deviceMAC ?? MAC.randomLocal((n) => randomBytes(n)) };
   }
 }

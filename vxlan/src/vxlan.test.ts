@@ -1,11 +1,9 @@
-import { FLANNEL_ROUTE_PROTOCOL, IP, IPNet, MAC } from '@flannel-ts/core';
-import type { Link } from '@flannel-ts/core/netlink';
+import { IP, IPNet, MAC } from '@flannel-ts/core';
 import { parseVxlanConfig } from './config.js';
-import { reconcileOps } from './kernel-state.js';
-import { readPeer, type VxlanPeer } from './peer.js';
+import { readPeer } from './peer.js';
 
 describe('parseVxlanConfig', () => {
-  it('applies the defaults of facts §6.1 and folds key case', () => {
+  it('applies Go flannel\'s defaults and folds key case', () => {
     expect(parseVxlanConfig({ Type: 'vxlan' })).toEqual({ vni: 1, port: 0, gbp: false, learning: false, directRouting: false });
     expect(parseVxlanConfig({ type: 'vxlan', vni: 42, port: 4789, mtu: 9000, directrouting: true })).toMatchObject({ vni: 42, port: 4789, mtu: 9000, directRouting: true });
   });
@@ -34,47 +32,3 @@ describe('readPeer', () => {
   });
 });
 
-describe('reconcileOps', () => {
-  const dev = { dev: { index: 7, name: 'flannel.1' } as Link, nexthops: false };
-  const peer: VxlanPeer = { subnet: IPNet.parse('10.244.2.0/24'), publicIP: IP.parse('192.0.2.2'), vtepMAC: MAC.parse('0a:00:00:00:00:02'), direct: false };
-  const good = {
-    neighs: [{ linkIndex: 7, ip: peer.subnet.ip, mac: peer.vtepMAC }],
-    fdbs: [{ linkIndex: 7, mac: peer.vtepMAC, dst: peer.publicIP }],
-    routes: [{ dst: peer.subnet, gw: peer.subnet.ip, linkIndex: 7, onlink: true, protocol: FLANNEL_ROUTE_PROTOCOL }],
-    nexthops: [],
-  };
-
-  it('does nothing when the kernel matches', () => {
-    expect(reconcileOps(dev, [peer], good)).toEqual([]);
-  });
-
-  it('re-adds a peer whose route is missing, in neigh, fdb, route order', () => {
-    expect(reconcileOps(dev, [peer], { ...good, routes: [] }).map((r) => r.op)).toEqual([
-      'ip neigh replace 10.244.2.0 lladdr 0a:00:00:00:00:02 dev #7',
-      'bridge fdb replace 0a:00:00:00:00:02 dev #7 self dst 192.0.2.2',
-      'ip route replace 10.244.2.0/24 via 10.244.2.0 dev #7 onlink',
-    ]);
-  });
-
-  it('deletes stale entries we own and nothing else', () => {
-    const ops = reconcileOps(dev, [], good).map((r) => r.op);
-    expect(ops).toEqual(['ip neigh del 10.244.2.0 dev #7', 'bridge fdb del 0a:00:00:00:00:02 dev #7 self dst 192.0.2.2', 'ip route del 10.244.2.0/24 via 10.244.2.0 dev #7 onlink']);
-  });
-
-  it('routes through a nexthop object named after the subnet when the kernel has them', () => {
-    const t = { ...dev, nexthops: true };
-    expect(reconcileOps(t, [peer], { ...good, routes: [] }).map((r) => r.op).slice(2)).toEqual([
-      `ip nexthop replace id ${0x0af40200} via 10.244.2.0 dev #7 onlink`,
-      `ip route replace 10.244.2.0/24 nhid ${0x0af40200}`,
-    ]);
-    const nh = { id: 0x0af40200, gw: peer.subnet.ip, linkIndex: 7, onlink: true, protocol: FLANNEL_ROUTE_PROTOCOL };
-    const nhRoute = { ...good.routes[0]!, nhid: 0x0af40200 };
-    expect(reconcileOps(t, [peer], { ...good, routes: [nhRoute], nexthops: [nh] })).toEqual([]);
-    expect(reconcileOps(t, [], { ...good, routes: [nhRoute], nexthops: [nh] }).map((r) => r.op)).toContain(`ip nexthop del id ${0x0af40200}`);
-  });
-
-  it('gives a direct peer only a route via its public IP', () => {
-    const direct = { ...peer, direct: true };
-    expect(reconcileOps(dev, [direct], { neighs: [], fdbs: [], routes: [], nexthops: [] }).map((r) => r.op)).toEqual(['ip route replace 10.244.2.0/24 via 192.0.2.2']);
-  });
-});

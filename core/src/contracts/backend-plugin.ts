@@ -2,13 +2,13 @@ import type { Backend } from './backend.js';
 import type { Clock } from './clock.js';
 import type { ExternalInterface } from './external-interface.js';
 import type { Logger } from './logger.js';
-import type { NetlinkHandle } from '../netlink/handle.js';
+import type { Netlink } from './netlink.js';
 import type { SubnetManager } from './subnet-manager.js';
 
 /**
- * The version of the backend contract (Backend, Network, SubnetManager, Lease and BackendContext) that this
- * core implements. It changes only when a change would break an existing plugin; the loader refuses a
- * plugin built for another version instead of letting it fail at run time.
+ * The version of the backend contract (Backend, Network, SubnetManager, Lease, Dataplane, Netlink and
+ * BackendContext) that this core implements. It changes only when a change would break an existing
+ * plugin; the loader refuses a plugin built for another version instead of letting it fail at run time.
  */
 export const BACKEND_CONTRACT_VERSION = 1;
 
@@ -19,7 +19,7 @@ export interface BackendContext {
   logger: Logger;
   clock: Clock;
   /** rtnetlink in flanneld's network namespace; backends batch their kernel changes through it. */
-  netlink: NetlinkHandle;
+  netlink: Netlink;
 }
 
 /**
@@ -33,8 +33,5 @@ export interface BackendDescriptor {
   readonly contractVersion: number;
   create(ctx: BackendContext): Backend | Promise<Backend>;
 }
-
-/** Gives a descriptor its type in a plugin's source; it does nothing at run time. */
-export function defineBackend(descriptor: BackendDescriptor): BackendDescriptor {
-  return descriptor;
-}
+/** The multi-bound token under which a package's ContainerModule registers its descriptor. */
+export const BackendDescriptor = Symbol.for('flannel-ts.BackendDescriptor');

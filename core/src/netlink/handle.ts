@@ -1,4 +1,6 @@
 import { constants } from 'node:os';
+import type { Observable } from 'rxjs';
+import type { Netlink, OpResult } from '../contracts/netlink.js';
 import type { IP } from '../ip/ip.js';
 import { decodeAddr, encodeAddrDump, type Addr } from './addr.js';
 import { NetlinkError } from './errors.js';
@@ -7,17 +9,18 @@ import { decodeFdb, decodeNeigh, encodeNeighDump, type FdbEntry, type Neigh } fr
 import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, IFLA_IFNAME, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETNEXTHOP, RTM_GETROUTE } from './nl/constants.js';
 import * as req from './requests.js';
 import { decodeNexthop, encodeNexthopDump, type Nexthop } from './nexthop.js';
+import { netlinkMonitor, type MonitorOptions, type MonitorTopic, type NetlinkEvent } from './monitor.js';
 import { decodeRoute, encodeRouteDump, encodeRouteGet, routeMatches, type Route, type RouteFilter } from './route.js';
 import { NetlinkSocket, type NetlinkRequest, type NetlinkSocketOptions } from './socket/netlink-socket.js';
 
-export type OpResult = NetlinkError | undefined;
+export type { OpResult } from '../contracts/netlink.js';
 
 /**
  * An rtnetlink handle, bound to one network namespace for its whole life. Method names mirror iproute2
  * (`routeReplace` is `ip route replace`). Single operations throw NetlinkError; `apply` runs a batch and
  * returns a result per operation.
  */
-export class NetlinkHandle {
+export class NetlinkHandle implements Netlink {
   private constructor(
     private readonly sock: NetlinkSocket,
     readonly netns: string | undefined,
@@ -35,6 +38,11 @@ export class NetlinkHandle {
   /** Runs the requests as batches (one sendto per batch), in order; one result per request. */
   apply(requests: readonly NetlinkRequest[]): Promise<OpResult[]> {
     return this.sock.execute(requests);
+  }
+
+  /** `ip monitor` in this handle's namespace. */
+  monitor(topics: readonly MonitorTopic[], opts: Pick<MonitorOptions, 'deletionsOnly'> = {}): Observable<NetlinkEvent> {
+    return netlinkMonitor(topics, { ...opts, ...(this.netns ? { netns: this.netns } : {}) });
   }
 
   // Links

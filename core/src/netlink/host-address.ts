@@ -1,6 +1,6 @@
 import type { IP } from '../ip/ip.js';
 import type { Addr } from './addr.js';
-import type { NetlinkHandle } from './handle.js';
+import type { Netlink } from '../contracts/netlink.js';
 import { IFA_F_NODAD } from './nl/constants.js';
 
 /**
@@ -9,7 +9,7 @@ import { IFA_F_NODAD } from './nl/constants.js';
  * added without DAD: an overlay device has no neighbour to collide with, and a tentative address would
  * refuse traffic for its first second.
  */
-export async function setHostAddress(nl: NetlinkHandle, linkIndex: number, ip: IP, isStale: (a: Addr) => boolean): Promise<void> {
+export async function setHostAddress(nl: Netlink, linkIndex: number, ip: IP, isStale: (a: Addr) => boolean): Promise<void> {
   const bits = ip.bits;
   let present = false;
   for (const a of await nl.addrList(ip.family, linkIndex)) {
@@ -23,7 +23,7 @@ export async function setHostAddress(nl: NetlinkHandle, linkIndex: number, ip: I
  * The link through which `ip` is directly reachable (the kernel's route to it has no gateway), or
  * undefined when it is behind a router or unroutable. DirectRouting and host-gw ask this of each peer.
  */
-export async function onLinkDevice(nl: NetlinkHandle, ip: IP): Promise<number | undefined> {
+export async function onLinkDevice(nl: Netlink, ip: IP): Promise<number | undefined> {
   const route = await nl.routeGet(ip).catch(() => undefined);
   return route && route.gw === undefined ? route.linkIndex : undefined;
 }

@@ -1,7 +1,8 @@
 /**
  * @flannel-ts/core/netlink: rtnetlink over libc through ffi-rs. Names mirror iproute2; requests batch.
  */
-export { NetlinkHandle, type OpResult } from './handle.js';
+export { NetlinkHandle } from './handle.js';
+export { Netlink, type OpResult } from '../contracts/netlink.js';
 export { NetlinkArgumentError, NetlinkError, errnoName } from './errors.js';
 export { addrNet, type Addr } from './addr.js';
 export { onLinkDevice, setHostAddress } from './host-address.js';
@@ -16,4 +17,3 @@ export * as nlconst from './nl/constants.js';
 export { netlinkMonitor, type MonitorOptions, type MonitorTopic, type NetlinkEvent } from './monitor.js';
 export { setAcceptRa, setForwarding, sysctlGet, sysctlSet } from './sysctl.js';
 export { closeTun, tunOpen, type TunDevice } from './tun.js';
-export { Netlink, netlinkModule } from './netlink-module.js';

@@ -8,7 +8,7 @@ import {
 } from './nl/constants.js';
 import { encodeNexthop, type Nexthop } from './nexthop.js';
 import { encodeRoute, type Route } from './route.js';
-import type { NetlinkRequest } from './socket/netlink-socket.js';
+import type { NetlinkRequest, RequestWhat } from './socket/netlink-socket.js';
 
 // Request builders, one per iproute2 verb, each with a fixed set of flags:
 // add = create+exclusive, replace/set = create+replace, append = create+append, del.
@@ -24,11 +24,12 @@ const ipText = (ip?: IP) => (ip ? ` ${ip}` : '');
  * The text is built only when someone reads `op` (an error message): formatting addresses for 20,000
  * routes that succeed would cost more than sending them.
  */
-function request(type: number, flags: number, body: NetlinkRequest['body'], describe: () => string): NetlinkRequest {
+function request(type: number, flags: number, body: NetlinkRequest['body'], describe: () => string, what: RequestWhat): NetlinkRequest {
   return {
     type,
     flags,
     body,
+    what,
     get op() {
       return describe();
     },
@@ -46,35 +47,47 @@ function describeRoute(verb: string, r: Route): string {
 }
 
 export const linkAdd = (spec: LinkSpec): NetlinkRequest =>
-  request(RTM_NEWLINK, ADD, (w) => encodeLinkAdd(w, spec), () => `ip link add ${spec.name} type ${spec.kind}`);
+  request(RTM_NEWLINK, ADD, (w) => encodeLinkAdd(w, spec), () => `ip link add ${spec.name} type ${spec.kind}`, { object: 'link', verb: 'add', value: spec });
 
 export const linkDel = (index: number): NetlinkRequest =>
-  request(RTM_DELLINK, 0, (w) => writeIfinfomsg(w, index), () => `ip link del #${index}`);
+  request(RTM_DELLINK, 0, (w) => writeIfinfomsg(w, index), () => `ip link del #${index}`, { object: 'link', verb: 'del', value: index });
 
 export const linkSet = (index: number, change: LinkChange): NetlinkRequest =>
-  request(RTM_NEWLINK, 0, (w) => encodeLinkSet(w, index, change), () => `ip link set #${index} ${JSON.stringify(change)}`);
+  request(RTM_NEWLINK, 0, (w) => encodeLinkSet(w, index, change), () => `ip link set #${index} ${JSON.stringify(change)}`, {
+    object: 'link',
+    verb: 'set',
+    value: { index, change },
+  });
 
-const addrReq = (verb: string, type: number, flags: number) => (a: Addr): NetlinkRequest =>
-  request(type, flags, (w) => encodeAddr(w, a), () => `ip addr ${verb} ${a.ip}/${a.prefixLen} dev #${a.linkIndex}`);
+const addrReq = (verb: RequestWhat['verb'], type: number, flags: number) => (a: Addr): NetlinkRequest =>
+  request(type, flags, (w) => encodeAddr(w, a), () => `ip addr ${verb} ${a.ip}/${a.prefixLen} dev #${a.linkIndex}`, { object: 'addr', verb, value: a });
 export const addrAdd = addrReq('add', RTM_NEWADDR, ADD);
 export const addrReplace = addrReq('replace', RTM_NEWADDR, REPLACE);
 export const addrDel = addrReq('del', RTM_DELADDR, 0);
 
-const routeReq = (verb: string, type: number, flags: number, forDelete = false) => (r: Route): NetlinkRequest =>
-  request(type, flags, (w) => encodeRoute(w, r, forDelete), () => describeRoute(verb, r));
+const routeReq = (verb: RequestWhat['verb'], type: number, flags: number, forDelete = false) => (r: Route): NetlinkRequest =>
+  request(type, flags, (w) => encodeRoute(w, r, forDelete), () => describeRoute(verb, r), { object: 'route', verb, value: r });
 export const routeAdd = routeReq('add', RTM_NEWROUTE, ADD);
 export const routeReplace = routeReq('replace', RTM_NEWROUTE, REPLACE);
 export const routeDel = routeReq('del', RTM_DELROUTE, 0, true);
 
-const neighReq = (verb: string, type: number, flags: number) => (n: Neigh): NetlinkRequest =>
-  request(type, flags, (w) => encodeNeigh(w, n), () => `ip neigh ${verb} ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ''} dev #${n.linkIndex}`);
+const neighReq = (verb: RequestWhat['verb'], type: number, flags: number) => (n: Neigh): NetlinkRequest =>
+  request(type, flags, (w) => encodeNeigh(w, n), () => `ip neigh ${verb} ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ''} dev #${n.linkIndex}`, {
+    object: 'neigh',
+    verb,
+    value: n,
+  });
 export const neighAdd = neighReq('add', RTM_NEWNEIGH, ADD);
 /** `ip neigh replace`: create or overwrite. */
 export const neighSet = neighReq('replace', RTM_NEWNEIGH, REPLACE);
 export const neighDel = neighReq('del', RTM_DELNEIGH, 0);
 
-const fdbReq = (verb: string, type: number, flags: number) => (f: FdbEntry): NetlinkRequest =>
-  request(type, flags, (w) => encodeFdb(w, f), () => `bridge fdb ${verb} ${f.mac} dev #${f.linkIndex} self${f.dst ? ` dst${ipText(f.dst)}` : ''}`);
+const fdbReq = (verb: RequestWhat['verb'], type: number, flags: number) => (f: FdbEntry): NetlinkRequest =>
+  request(type, flags, (w) => encodeFdb(w, f), () => `bridge fdb ${verb} ${f.mac} dev #${f.linkIndex} self${f.dst ? ` dst${ipText(f.dst)}` : ''}`, {
+    object: 'fdb',
+    verb,
+    value: f,
+  });
 export const fdbAdd = fdbReq('add', RTM_NEWNEIGH, ADD);
 export const fdbAppend = fdbReq('append', RTM_NEWNEIGH, APPEND);
 export const fdbReplace = fdbReq('replace', RTM_NEWNEIGH, REPLACE);
@@ -87,7 +100,7 @@ function describeNexthop(verb: string, nh: Nexthop): string {
   if (nh.onlink) parts.push('onlink');
   return parts.join(' ');
 }
-const nexthopReq = (verb: string, type: number, flags: number, forDelete = false) => (nh: Nexthop): NetlinkRequest =>
-  request(type, flags, (w) => encodeNexthop(w, nh, forDelete), () => describeNexthop(verb, nh));
+const nexthopReq = (verb: RequestWhat['verb'], type: number, flags: number, forDelete = false) => (nh: Nexthop): NetlinkRequest =>
+  request(type, flags, (w) => encodeNexthop(w, nh, forDelete), () => describeNexthop(verb, nh), { object: 'nexthop', verb, value: nh });
 export const nexthopReplace = nexthopReq('replace', RTM_NEWNEXTHOP, REPLACE);
 export const nexthopDel = nexthopReq('del', RTM_DELNEXTHOP, 0, true);

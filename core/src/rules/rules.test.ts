@@ -5,6 +5,7 @@ import { IptablesBackend } from './iptables.js';
 import { NftablesBackend } from './nftables.js';
 import { iptablesMasqRules, nftMasqRules } from './rule-sets.js';
 import { TrafficManager } from './traffic-manager.js';
+import { systemClock } from '../util/system-clock.js';
 
 /** A fake iptables/nft: answers from `outputs` by command line and records what was run. */
 function fakeRunner(outputs: Record<string, string> = {}) {
@@ -70,7 +71,7 @@ describe('TrafficManager', () => {
   it('removes the other mode\'s rules first and says when it replaces a previous network\'s rules (OR, not AND)', async () => {
     const { runner, calls } = fakeRunner();
     const logger = new RecordingLogger();
-    const tm = new TrafficManager(runner, logger, { nftables: true, ipMasq: true, fullyRandomDisable: true, forwardRules: false, resyncSeconds: 5 });
+    const tm = new TrafficManager(runner, logger, systemClock, { nftables: true, ipMasq: true, fullyRandomDisable: true, forwardRules: false, resyncSeconds: 5 });
     const nets = [{ family: 4 as const, network: IPNet.parse('10.244.0.0/16'), podSubnet: IPNet.parse('10.244.3.0/24') }];
     await tm.setup(nets, { networks: [IPNet.parse('10.244.0.0/16')], subnet: IPNet.parse('10.244.9.0/24'), ipv6Networks: [] });
     expect(calls[0]!.cmd).toBe('iptables-save -t nat');

@@ -1,6 +1,7 @@
 import type { Logger } from '../contracts/logger.js';
 import type { PreviousSubnetEnv } from '../subnet-file/subnet-env.js';
-import { sleep } from '../util/backoff.js';
+import type { Clock } from '../contracts/clock.js';
+import { every } from '../util/retry.js';
 import type { CommandRunner } from './command-runner.js';
 import { IptablesBackend } from './iptables.js';
 import { NftablesBackend } from './nftables.js';
@@ -28,6 +29,7 @@ export class TrafficManager {
   constructor(
     runner: CommandRunner,
     private readonly logger: Logger,
+    private readonly clock: Clock,
     private readonly opts: TrafficOptions,
   ) {
     const ipt = new IptablesBackend(runner, logger);
@@ -58,15 +60,14 @@ export class TrafficManager {
   /** Puts back missing or changed rules every resyncSeconds until `signal` aborts. */
   async resync(signal: AbortSignal): Promise<void> {
     if (this.specs.length === 0) return;
-    while (await sleep(this.opts.resyncSeconds * 1000, signal)) {
+    const restore = async () => {
       for (const spec of this.specs) {
-        try {
-          if (await this.backend.ensure(spec)) this.logger.warn({ mode: this.backend.name, chain: `${spec.kind}/ipv${spec.family}` }, 'rules were missing or changed; restored');
-        } catch (err) {
-          this.logger.error({ err: (err as Error).message }, 'could not restore traffic rules; retrying at the next resync');
-        }
+        if (await this.backend.ensure(spec)) this.logger.warn({ mode: this.backend.name, chain: `${spec.kind}/ipv${spec.family}` }, 'rules were missing or changed; restored');
       }
-    }
+    };
+    await every(this.opts.resyncSeconds * 1000, signal, this.clock, restore, (err) =>
+      this.logger.error({ err: (err as Error).message }, 'could not restore traffic rules; retrying at the next resync'),
+    );
   }
 
   /**

@@ -24,52 +24,41 @@ export class LeaseRenewer {
     private readonly marginMinutes: number,
   ) {}
 
-  run(lease: Lease, key: string, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let current = lease;
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (err?: Error): void => {
-        clearTimeout(timer);
-        subscription.unsubscribe();
-        signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = (): void => finish();
-
-      const schedule = (delayMs: number): void => {
-        clearTimeout(timer);
-        timer = setTimeout(() => void renew(), Math.min(Math.max(0, delayMs), MAX_TIMER_MS));
-      };
-      const scheduleFromExpiration = (): void => {
-        if (!current.expiration) return; // a reservation never expires
-        schedule(current.expiration.getTime() - this.clock.now().getTime() - this.marginMinutes * 60_000);
-      };
-      const renew = async (): Promise<void> => {
-        try {
-          current = await this.manager.renewLease(current, signal);
-          this.logger.info({ subnet: String(current.subnet), expiration: current.expiration?.toISOString() }, 'lease renewed');
-          scheduleFromExpiration();
-        } catch (err) {
-          if (signal.aborted) return;
-          this.logger.error({ err: (err as Error).message }, 'Error renewing lease (trying again in 1 min)');
-          schedule(RETRY_AFTER_FAILURE_MS);
-        }
-      };
-      const onUpdate = (update: RegistryUpdate): void => {
-        const gone =
-          update.kind === 'reset'
-            ? !update.entries.some((e) => e.key === key)
-            : update.changes.some((c) => c.type === 'delete' && c.key === key);
-        if (!gone) return;
-        this.logger.error({ subnet: String(current.subnet) }, 'Lease has been revoked. Shutting down daemon.');
-        finish(new LeaseRevokedError(String(current.subnet)));
-      };
-
-      const subscription = this.registry.watch(lease.asof ?? 0).subscribe({ next: onUpdate });
-      if (signal.aborted) return finish();
-      signal.addEventListener('abort', onAbort, { once: true });
-      scheduleFromExpiration();
+  async run(lease: Lease, key: string, signal: AbortSignal): Promise<void> {
+    const stop = new AbortController();
+    const until = AbortSignal.any([signal, stop.signal]);
+    let revoked: LeaseRevokedError | undefined;
+    const subscription = this.registry.watch(lease.asof ?? 0).subscribe({
+      next: (update: RegistryUpdate) => {
+        const gone = update.kind === 'reset' ? !update.entries.some((e) => e.key === key) : update.changes.some((c) => c.type === 'delete' && c.key === key);
+        if (!gone || revoked) return;
+        this.logger.error({ subnet: String(lease.subnet) }, 'Lease has been revoked. Shutting down daemon.');
+        revoked = new LeaseRevokedError(String(lease.subnet));
+        stop.abort();
+      },
     });
+    try {
+      let current = lease;
+      let retryAt: number | undefined;
+      while (!until.aborted) {
+        // A reservation never expires: nothing to renew, only the watch to keep.
+        const due = retryAt ?? (current.expiration ? current.expiration.getTime() - this.marginMinutes * 60_000 : Infinity);
+        const waitMs = Math.min(Math.max(0, due - this.clock.now().getTime()), MAX_TIMER_MS);
+        if (!(await this.clock.sleep(waitMs, until))) break;
+        if (this.clock.now().getTime() < due) continue; // a long wait is slept in pieces
+        try {
+          current = await this.manager.renewLease(current, until);
+          retryAt = undefined;
+          this.logger.info({ subnet: String(current.subnet), expiration: current.expiration?.toISOString() }, 'lease renewed');
+        } catch (err) {
+          if (until.aborted) break;
+          this.logger.error({ err: (err as Error).message }, 'Error renewing lease (trying again in 1 min)');
+          retryAt = this.clock.now().getTime() + RETRY_AFTER_FAILURE_MS;
+        }
+      }
+    } finally {
+      subscription.unsubscribe();
+    }
+    if (revoked) throw revoked;
   }
 }

@@ -1,5 +1,5 @@
 import { concat, defer, filter, map, mergeMap, type Observable } from 'rxjs';
-import { systemClock, type Clock } from '../contracts/clock.js';
+import type { Clock } from '../contracts/clock.js';
 import type { Lease, LeaseAttrs, LeaseEvent, LeaseWatchResult } from '../contracts/lease.js';
 import type { Logger } from '../contracts/logger.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
@@ -9,7 +9,8 @@ import { UserError } from '../errors/user-error.js';
 import type { IPNet } from '../ip/ipnet.js';
 import { encodeLeaseAttrs } from '../lease/lease-attrs-json.js';
 import { makeSubnetKey } from '../lease/subnet-key.js';
-import { Backoff, sleep } from '../util/backoff.js';
+import { retryWithBackoff } from '../util/retry.js';
+import { systemClock } from '../util/system-clock.js';
 import { freeSubnets, isCompatible, pickRandom } from './allocate.js';
 import type { LeaseRegistry, RegistryUpdate, StoredSubnet } from './registry.js';
 import { deletedLease, readStoredSubnet, type ReadLease } from './stored-lease.js';
@@ -57,6 +58,11 @@ export class StoreSubnetManager implements SubnetManager {
     this.name = `${registry.description} with Previous Subnet: ${options.previousSubnet?.toString() ?? 'None'}`;
   }
 
+  /** Closes the store's connection or files. */
+  close(): Promise<void> {
+    return this.registry.close();
+  }
+
   async getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig> {
     const text = await this.registry.getNetworkConfig(signal);
     const config = loadNetConfig(text, {
@@ -80,7 +86,7 @@ export class StoreSubnetManager implements SubnetManager {
 
   async lookupLease(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
     const listing = await this.registry.list(signal);
-    this.recentList = { listing, at: Date.now(), forWatch: false };
+    this.recentList = { listing, at: this.clock.now().getTime(), forWatch: false };
     const { entries } = listing;
     const mention = mentionsOurIP(attrs);
     return entries.map((e) => readStoredSubnet(e, this.logger, mention)?.lease).find((l) => l && isOurs(l.attrs, attrs));
@@ -114,7 +120,7 @@ export class StoreSubnetManager implements SubnetManager {
 
   private async tryAcquire(config: NetworkConfig, attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
     const listing = this.takeRecent(false) ?? (await this.registry.list(signal));
-    this.recentList = { listing, at: Date.now(), forWatch: true };
+    this.recentList = { listing, at: this.clock.now().getTime(), forWatch: true };
     const { entries } = listing;
     const mention = mentionsOurIP(attrs);
     let held = entries.map((e) => readStoredSubnet(e, this.logger, mention)).filter((r): r is ReadLease => r !== undefined);
@@ -144,7 +150,7 @@ export class StoreSubnetManager implements SubnetManager {
     const recent = this.recentList;
     if (!recent || recent.forWatch !== forWatch) return undefined;
     this.recentList = undefined;
-    return Date.now() - recent.at < 2000 ? recent.listing : undefined;
+    return this.clock.now().getTime() - recent.at < 2000 ? recent.listing : undefined;
   }
 
   private previousSubnets(config: NetworkConfig, held: ReadLease[]): { subnet: IPNet; ipv6Subnet?: IPNet } | undefined {
@@ -173,17 +179,13 @@ export class StoreSubnetManager implements SubnetManager {
     return { subnet, ipv6Subnet };
   }
 
+  /** Lists until it works; the watch has nothing to start from without a listing. */
   private async listWithRetry(): Promise<Listing> {
-    const backoff = new Backoff();
-    for (;;) {
-      try {
-        return await this.registry.list(AbortSignal.timeout(10_000));
-      } catch (err) {
-        const waitMs = backoff.next();
-        this.logger.warn({ err: (err as Error).message, retryInMs: waitMs }, 'waiting for the store to list leases');
-        await sleep(waitMs);
-      }
-    }
+    const listing = await retryWithBackoff((signal) => this.registry.list(AbortSignal.any([signal, AbortSignal.timeout(10_000)])), new AbortController().signal, {
+      clock: this.clock,
+      onError: (err, retryInMs) => this.logger.warn({ err: (err as Error).message, retryInMs }, 'waiting for the store to list leases'),
+    });
+    return listing!;
   }
 
   private leasesOf(entries: StoredSubnet[]): Lease[] {

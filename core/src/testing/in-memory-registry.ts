@@ -1,5 +1,6 @@
 import { concat, defer, filter, from, map, Subject, type Observable } from 'rxjs';
-import { systemClock, type Clock } from '../contracts/clock.js';
+import type { Clock } from '../contracts/clock.js';
+import { systemClock } from '../util/system-clock.js';
 import { UserError } from '../errors/user-error.js';
 import type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from '../subnet/registry.js';
 

@@ -1,7 +1,8 @@
 import { concat, defer, of, Subject, type Observable } from 'rxjs';
 import type { Lease, LeaseAttrs, LeaseWatchResult } from '../contracts/lease.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
-import { systemClock, type Clock } from '../contracts/clock.js';
+import type { Clock } from '../contracts/clock.js';
+import { systemClock } from '../util/system-clock.js';
 import type { SubnetManager } from '../contracts/subnet-manager.js';
 import { IPNet } from '../ip/ipnet.js';
 
@@ -26,8 +27,13 @@ export class InMemorySubnetManager implements SubnetManager {
     return this.config;
   }
 
+  /** The lease that carries our PublicIP, as a store would reuse it. */
+  async lookupLease(attrs: LeaseAttrs): Promise<Lease | undefined> {
+    return [...this.leases.values()].find((l) => attrs.publicIP && attrs.publicIP.equals(l.attrs.publicIP));
+  }
+
   async acquireLease(attrs: LeaseAttrs): Promise<Lease> {
-    const mine = [...this.leases.values()].find((l) => attrs.publicIP && attrs.publicIP.equals(l.attrs.publicIP));
+    const mine = await this.lookupLease(attrs);
     const subnet = mine?.subnet ?? this.firstFree();
     return this.putLease({ subnet, attrs, expiration: new Date(this.clock.now().getTime() + DAY_MS) });
   }

@@ -17,6 +17,14 @@ export interface NetlinkRequest {
   type: number;
   flags: number;
   body(w: MessageWriter): void;
+  /** The same request as data (object, verb, value), for a fake kernel that does not decode bytes. */
+  what?: RequestWhat;
+}
+
+export interface RequestWhat {
+  object: 'link' | 'addr' | 'route' | 'neigh' | 'fdb' | 'nexthop';
+  verb: 'add' | 'replace' | 'append' | 'del' | 'set';
+  value: unknown;
 }
 
 /** A message from the kernel: its type and payload (after the 16-byte header). */

@@ -1,13 +1,14 @@
 import { watch as watchFile, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Observable, Subject } from 'rxjs';
-import { systemClock, type Clock } from '../../contracts/clock.js';
+import type { Clock } from '../../contracts/clock.js';
+import { systemClock } from '../../util/system-clock.js';
 import type { Logger } from '../../contracts/logger.js';
 import { UserError } from '../../errors/user-error.js';
 import type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from '../registry.js';
 import { LeaseLog } from './lease-log.js';
 
-export const DEFAULT_EMBEDDED_STORE = '/var/lib/flannel/leases.jsonl';
+export { DEFAULT_EMBEDDED_STORE } from '../store-defaults.js';
 /** inotify tells us about appends at once; the poll is a fallback for filesystems where it does not. */
 const POLL_MS = 1000;
 

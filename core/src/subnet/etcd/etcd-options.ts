@@ -5,7 +5,7 @@ import { isRecoverableError, type IOptions } from 'etcd3';
 import type { Logger } from '../../contracts/logger.js';
 import { UserError } from '../../errors/user-error.js';
 
-export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from './etcd-defaults.js';
+export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from '../store-defaults.js';
 
 /** The --etcd-* flags. */
 export interface EtcdConfig {

@@ -2,7 +2,8 @@ import { Observable } from 'rxjs';
 import { Etcd3, type IKeyValue, type IOptions, type Watcher } from 'etcd3';
 import type { Logger } from '../../contracts/logger.js';
 import { UserError } from '../../errors/user-error.js';
-import { Backoff, sleep } from '../../util/backoff.js';
+import { Backoff } from '../../util/retry.js';
+import { sleep } from '../../util/system-clock.js';
 import type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from '../registry.js';
 
 /**

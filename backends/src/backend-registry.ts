@@ -1,0 +1,48 @@
+import { inject, injectable, multiInject, optional } from 'inversify';
+import { BackendDescriptor, Clock, Logger, Netlink, SubnetManager, type Backend, type ExternalInterface } from '@flannel-ts/core';
+import { BackendLoader, checkDescriptor } from './backend-loader.js';
+
+/**
+ * Turns net-conf's Backend.Type into a running backend. Types registered by a package's ContainerModule
+ * (the built-in backends, which flanneld loads) are served from there; any other type is looked up as a
+ * plugin package. Either way the descriptor passes the same checks and gets the same context. One
+ * backend instance per type; concurrent requests share one construction.
+ */
+@injectable()
+export class BackendRegistry {
+  private readonly active = new Map<string, Promise<Backend>>();
+  private readonly registered: Map<string, BackendDescriptor>;
+
+  constructor(
+    @inject(BackendLoader) private readonly loader: BackendLoader,
+    @inject(SubnetManager) private readonly subnetManager: SubnetManager,
+    @inject(Logger) private readonly logger: Logger,
+    @inject(Clock) private readonly clock: Clock,
+    @inject(Netlink) private readonly netlink: Netlink,
+    @multiInject(BackendDescriptor) @optional() descriptors: BackendDescriptor[] | undefined,
+  ) {
+    this.registered = new Map((descriptors ?? []).map((d) => [d.name, d]));
+  }
+
+  /** The backend for `type`, built with `extIface` (chosen at startup, after the network config is known). */
+  getBackend(type: string, extIface: ExternalInterface): Promise<Backend> {
+    const key = type.trim();
+    let backend = this.active.get(key);
+    if (!backend) {
+      backend = this.build(key, extIface);
+      this.active.set(key, backend);
+      backend.catch(() => this.active.delete(key));
+    }
+    return backend;
+  }
+
+  private async build(type: string, extIface: ExternalInterface): Promise<Backend> {
+    const registered = this.registered.get(type.toLowerCase());
+    const { descriptor, specifier } = registered
+      ? { descriptor: checkDescriptor(type, `@flannel-ts/${registered.name}`, { backend: registered }), specifier: `@flannel-ts/${registered.name} (registered)` }
+      : await this.loader.load(type);
+    const logger = this.logger.child({ backend: descriptor.name });
+    logger.info({ type, package: specifier, contractVersion: descriptor.contractVersion }, 'backend loaded');
+    return descriptor.create({ subnetManager: this.subnetManager, extIface, logger, clock: this.clock, netlink: this.netlink });
+  }
+}

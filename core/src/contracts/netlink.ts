@@ -1,0 +1,62 @@
+import type { Observable } from 'rxjs';
+import type { IP } from '../ip/ip.js';
+import type { Addr } from '../netlink/addr.js';
+import type { Link, LinkChange, LinkSpec } from '../netlink/link.js';
+import type { MonitorOptions, MonitorTopic, NetlinkEvent } from '../netlink/monitor.js';
+import type { FdbEntry, Neigh } from '../netlink/neigh.js';
+import type { Nexthop } from '../netlink/nexthop.js';
+import type { Route, RouteFilter } from '../netlink/route.js';
+import type { NetlinkError } from '../netlink/errors.js';
+import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
+
+/** One result per request of a batch: undefined for success, else the kernel's error. */
+export type OpResult = NetlinkError | undefined;
+
+/**
+ * rtnetlink in flanneld's network namespace, as backends and the reconciliation engine see it. Method
+ * names mirror iproute2 (`routeReplace` is `ip route replace`). Single operations throw NetlinkError;
+ * `apply` sends a batch and returns one result per request. `@flannel-ts/core/testing` has an in-memory
+ * fake of it; the daemon hands backends the real socket.
+ */
+export interface Netlink {
+  apply(requests: readonly NetlinkRequest[]): Promise<OpResult[]>;
+  /** Kernel change notifications (`ip monitor`); errors when the kernel dropped some (re-list, then resubscribe). */
+  monitor(topics: readonly MonitorTopic[], opts?: Pick<MonitorOptions, 'deletionsOnly'>): Observable<NetlinkEvent>;
+
+  linkList(): Promise<Link[]>;
+  linkByName(name: string): Promise<Link | undefined>;
+  linkByIndex(index: number): Promise<Link | undefined>;
+  linkAdd(spec: LinkSpec): Promise<Link>;
+  linkDel(index: number): Promise<void>;
+  linkSet(index: number, change: LinkChange): Promise<void>;
+  linkSetUp(index: number): Promise<void>;
+  linkSetDown(index: number): Promise<void>;
+  linkSetMtu(index: number, mtu: number): Promise<void>;
+  linkSetHardwareAddr(index: number, mac: NonNullable<LinkChange['mac']>): Promise<void>;
+  linkSetMaster(index: number, masterIndex: number): Promise<void>;
+
+  addrList(family?: 4 | 6, linkIndex?: number): Promise<Addr[]>;
+  addrAdd(a: Addr): Promise<void>;
+  addrReplace(a: Addr): Promise<void>;
+  addrDel(a: Addr): Promise<void>;
+
+  routeList(family: 4 | 6, filter?: RouteFilter): Promise<Route[]>;
+  routeAdd(r: Route): Promise<void>;
+  routeReplace(r: Route): Promise<void>;
+  routeDel(r: Route): Promise<void>;
+  routeGet(dst: IP): Promise<Route>;
+
+  nexthopList(): Promise<Nexthop[]>;
+  nexthopReplace(nh: Nexthop): Promise<void>;
+  nexthopDel(id: number): Promise<void>;
+
+  neighList(linkIndex: number, family?: 4 | 6): Promise<Neigh[]>;
+  neighSet(n: Neigh): Promise<void>;
+  neighAdd(n: Neigh): Promise<void>;
+  neighDel(n: Neigh): Promise<void>;
+  fdbList(linkIndex: number): Promise<FdbEntry[]>;
+  fdbAppend(f: FdbEntry): Promise<void>;
+  fdbReplace(f: FdbEntry): Promise<void>;
+  fdbDel(f: FdbEntry): Promise<void>;
+}
+export const Netlink = Symbol.for('flannel-ts.Netlink');

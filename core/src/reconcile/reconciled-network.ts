@@ -1,0 +1,27 @@
+import type { BackendContext } from '../contracts/backend-plugin.js';
+import type { Dataplane } from '../contracts/dataplane.js';
+import type { Lease } from '../contracts/lease.js';
+import type { Network } from '../contracts/network.js';
+import { DEFAULT_TIMING, Reconciler, type ReconcilerTiming } from './reconciler.js';
+
+export interface ReconciledNetworkOptions {
+  /** Our lease, as acquired in registerNetwork. */
+  lease: Lease;
+  /** The pods' MTU (subnet.env's FLANNEL_MTU). */
+  mtu: number;
+  dataplane: Dataplane;
+  timing?: Partial<ReconcilerTiming>;
+}
+
+/**
+ * The Network a backend returns from registerNetwork when core's engine runs its data plane: peers from
+ * the subnet manager's lease stream, kernel writes through the context's netlink, time from its clock.
+ */
+export function reconciledNetwork(ctx: BackendContext, o: ReconciledNetworkOptions): Network {
+  const engine = new Reconciler(
+    o.dataplane,
+    { netlink: ctx.netlink, logger: ctx.logger, clock: ctx.clock, leases: ctx.subnetManager.watchLeases(), ownLease: o.lease },
+    { ...DEFAULT_TIMING, ...o.timing },
+  );
+  return { lease: o.lease, mtu: o.mtu, run: (signal) => engine.run(signal), stats: () => engine.stats() };
+}

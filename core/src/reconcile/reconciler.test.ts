@@ -1,0 +1,178 @@
+import { IP } from '../ip/ip.js';
+import { IPNet } from '../ip/ipnet.js';
+import type { Dataplane, PeerPlan } from '../contracts/dataplane.js';
+import type { Lease } from '../contracts/lease.js';
+import { FLANNEL_ROUTE_PROTOCOL } from '../contracts/route-protocol.js';
+import { FakeClock, settle } from '../testing/fake-clock.js';
+import { FakeNetlink } from '../testing/fake-netlink.js';
+import { LeaseEventDriver } from '../testing/lease-event-driver.js';
+import { RecordingLogger } from '../testing/recording-logger.js';
+import { routeEntry } from './entries.js';
+import type { KernelEntry } from './kernel-entry.js';
+import { DEFAULT_TIMING, Reconciler } from './reconciler.js';
+
+const own: Lease = { subnet: IPNet.parse('10.244.1.0/24'), attrs: { publicIP: IP.parse('192.0.2.1'), backendType: 'test' } };
+const peer = (n: number, gw = `192.0.2.${n}`): Lease => ({ subnet: IPNet.parse(`10.244.${n}.0/24`), attrs: { publicIP: IP.parse(gw), backendType: 'test' } });
+
+/** A route per peer via its public IP on device #2; a lease with publicIP 192.0.2.99 is "malformed". */
+class RouteDataplane implements Dataplane {
+  devicesChecked = 0;
+  constructor(private readonly nl: FakeNetlink) {}
+  planPeer(lease: Lease): PeerPlan {
+    if (lease.attrs.publicIP?.toString() === '192.0.2.99') return { entries: [], problems: ['PublicIP 192.0.2.99 is refused'] };
+    return { entries: [routeEntry({ dst: lease.subnet!, gw: lease.attrs.publicIP!, linkIndex: 2 })], problems: [] };
+  }
+  async readKernel(): Promise<KernelEntry[]> {
+    return (await this.nl.routeList(4, { protocol: FLANNEL_ROUTE_PROTOCOL })).map(routeEntry);
+  }
+  async ensureDevices(): Promise<boolean> {
+    this.devicesChecked++;
+    return false;
+  }
+  readonly watch = {
+    topics: ['route' as const],
+    deletionsOnly: ['route' as const],
+    classify: (ev: Parameters<Dataplane['watch']['classify']>[0]) =>
+      ev.topic === 'route' && ev.action === 'del' && ev.route.protocol === FLANNEL_ROUTE_PROTOCOL ? { deleted: routeEntry(ev.route).key } : undefined,
+  };
+}
+
+function setup() {
+  const nl = new FakeNetlink();
+  nl.addDevice('eth0');
+  const clock = new FakeClock();
+  const leases = new LeaseEventDriver();
+  const logger = new RecordingLogger();
+  const dataplane = new RouteDataplane(nl);
+  const engine = new Reconciler(dataplane, { netlink: nl, logger, clock, leases: leases.stream, ownLease: own });
+  const stop = new AbortController();
+  const running = engine.run(stop.signal);
+  const routes = () => [...nl.routes.values()].filter((r) => r.protocol === FLANNEL_ROUTE_PROTOCOL).map((r) => `${r.dst} via ${r.gw}`).sort();
+  return { nl, clock, leases, logger, engine, dataplane, stop, running, routes };
+}
+
+describe('Reconciler', () => {
+  it('programs the snapshot, then follows added and removed leases, never our own', async () => {
+    const t = setup();
+    t.leases.snapshot(own, peer(2), peer(3));
+    await settle();
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2', '10.244.3.0/24 via 192.0.2.3']);
+    t.leases.added(peer(4));
+    t.leases.removed(peer(2));
+    await settle();
+    expect(t.routes()).toEqual(['10.244.3.0/24 via 192.0.2.3', '10.244.4.0/24 via 192.0.2.4']);
+    expect(t.engine.stats()).toEqual({ peers: 2, skippedPeers: 0 });
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('replaces a route whose peer moved, without deleting it first', async () => {
+    const t = setup();
+    t.leases.snapshot(peer(2));
+    await settle();
+    t.nl.ops.length = 0;
+    t.leases.added(peer(2, '192.0.2.50'));
+    await settle();
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.50']);
+    expect(t.nl.ops).toEqual(['ip route replace 10.244.2.0/24 via 192.0.2.50 dev #2']);
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('leaves stale routes alone until the first snapshot is applied, then prunes them', async () => {
+    const t = setup();
+    await t.nl.routeReplace({ dst: IPNet.parse('10.244.9.0/24'), gw: IP.parse('192.0.2.9'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    await t.clock.advance(DEFAULT_TIMING.resyncMs); // a periodic resync before any lease is known
+    expect(t.routes()).toEqual(['10.244.9.0/24 via 192.0.2.9']);
+    t.leases.snapshot(peer(2));
+    await t.clock.advance(DEFAULT_TIMING.minGapMs);
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2']);
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('repairs a route someone deleted, but not one it deleted itself', async () => {
+    const t = setup();
+    t.leases.snapshot(peer(2), peer(3));
+    await t.clock.advance(DEFAULT_TIMING.minGapMs); // the first full sync
+    const checked = t.dataplane.devicesChecked;
+    t.leases.removed(peer(3));
+    await t.clock.advance(DEFAULT_TIMING.minGapMs + DEFAULT_TIMING.settleMs);
+    expect(t.dataplane.devicesChecked).toBe(checked); // our own deletion caused no resync
+    await t.nl.routeDel({ dst: IPNet.parse('10.244.2.0/24') });
+    expect(t.routes()).toEqual([]);
+    await t.clock.advance(DEFAULT_TIMING.minGapMs + DEFAULT_TIMING.settleMs);
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2']);
+    expect(t.logger.entries.find((e) => e.msg === 'repairing kernel state')?.obj).toMatchObject({ operations: 1, reasons: ['route 254 10.244.2.0/24 deleted'] });
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('coalesces a burst of deletions into one resync', async () => {
+    const t = setup();
+    const peers = Array.from({ length: 50 }, (_, i) => peer(i + 2));
+    t.leases.snapshot(...peers);
+    await t.clock.advance(DEFAULT_TIMING.minGapMs);
+    const before = t.dataplane.devicesChecked;
+    for (const p of peers) await t.nl.routeDel({ dst: p.subnet! });
+    await t.clock.advance(DEFAULT_TIMING.minGapMs + DEFAULT_TIMING.settleMs);
+    expect(t.dataplane.devicesChecked - before).toBe(1);
+    expect(t.routes()).toHaveLength(50);
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('retries failed writes with a resync', async () => {
+    const t = setup();
+    t.nl.failNext(/10\.244\.2\.0/, 16 /* EBUSY */);
+    t.leases.snapshot(peer(2));
+    await settle();
+    expect(t.routes()).toEqual([]);
+    expect(t.logger.messages('warn')).toContain('netlink operation failed while applying lease events');
+    await t.clock.advance(DEFAULT_TIMING.retryMs);
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2']);
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('counts a malformed lease as skipped, says why, and refuses a lease that claims another peer\'s route', async () => {
+    const t = setup();
+    const dup: Lease = { ...peer(2, '192.0.2.77'), ipv6Subnet: IPNet.parse('fd00::/64') };
+    t.leases.snapshot(peer(2), peer(5, '192.0.2.99'), dup);
+    await settle();
+    expect(t.engine.stats()).toEqual({ peers: 1, skippedPeers: 2 });
+    const problems = t.logger.entries.filter((e) => e.msg === 'skipping peer').map((e) => (e.obj as { problems: string[] }).problems[0]);
+    expect(problems).toEqual(['PublicIP 192.0.2.99 is refused', 'its route 254 10.244.2.0/24 belongs to peer 10.244.2.0/24 -']);
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2']);
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('resyncs everything after the netlink monitor lost events', async () => {
+    const t = setup();
+    t.leases.snapshot(peer(2));
+    await t.clock.advance(DEFAULT_TIMING.minGapMs);
+    const before = t.dataplane.devicesChecked;
+    t.nl.overflowMonitor();
+    await t.clock.advance(DEFAULT_TIMING.minGapMs);
+    expect(t.dataplane.devicesChecked).toBe(before + 1);
+    expect(t.logger.messages('warn')).toContain('netlink monitor lost events; resyncing');
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('rejects when the lease stream fails, so the daemon does not look healthy with a dead watch', async () => {
+    const t = setup();
+    t.leases.fail(new Error('etcd went away'));
+    await expect(t.running).rejects.toThrow('lease watch failed: etcd went away');
+  });
+
+  it('stops promptly on abort, with nothing left waiting on the clock', async () => {
+    const t = setup();
+    t.leases.snapshot(peer(2));
+    await settle();
+    t.stop.abort();
+    await t.running;
+    expect(t.clock.waiting).toBe(0);
+  });
+});

@@ -1,0 +1,3 @@
+/** @flannel-ts/core/internal/etcd: the etcd v3 lease store, a separate entry so that only etcd mode loads the client. */
+export { EtcdRegistry } from './etcd-registry.js';
+export { etcdClientOptions, type EtcdConfig } from './etcd-options.js';

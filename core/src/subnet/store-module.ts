@@ -1,0 +1,74 @@
+import { ContainerModule } from 'inversify';
+import { Clock } from '../contracts/clock.js';
+import { Logger } from '../contracts/logger.js';
+import { SubnetManager } from '../contracts/subnet-manager.js';
+import { UserError } from '../errors/user-error.js';
+import { readSubnetFile, type PreviousSubnetEnv } from '../subnet-file/subnet-env.js';
+import type { EtcdConfig } from './etcd/etcd-options.js';
+import type { LeaseRegistry } from './registry.js';
+import { StoreSubnetManager } from './store-subnet-manager.js';
+
+export type StoreKind = 'etcd' | 'embedded' | 'kube';
+
+export interface StoreOptions {
+  kind: StoreKind;
+  etcd: EtcdConfig;
+  embeddedStorePath: string;
+  netConfigPath: string;
+  /** subnet.env: the previous run's subnet is tried first. */
+  subnetFile: string;
+  renewMarginMinutes: number;
+}
+
+/** What subnet.env said before this run (undefined on a first start). */
+export interface PreviousRun {
+  subnetEnv: PreviousSubnetEnv | undefined;
+}
+export const PreviousRun = Symbol.for('flannel-ts.PreviousRun');
+
+/**
+ * The lease store the flags ask for, as the SubnetManager service. Resolved asynchronously and only when
+ * something needs it: the etcd client (gRPC and protobuf, ~100 ms to load) is imported only in etcd mode.
+ * Unbinding the container closes the store.
+ */
+export function storeModule(o: StoreOptions): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind<PreviousRun>(PreviousRun)
+      .toDynamicValue(async (ctx) => {
+        const logger = ctx.get<Logger>(Logger);
+        const warn = (w: object) => logger.warn({ file: o.subnetFile, ...w }, 'ignoring an entry of the previous subnet file');
+        return { subnetEnv: await readSubnetFile(o.subnetFile, warn) };
+      })
+      .inSingletonScope();
+    bind<SubnetManager>(SubnetManager)
+      .toDynamicValue(async (ctx) => {
+        const logger = ctx.get<Logger>(Logger);
+        const clock = ctx.get<Clock>(Clock);
+        const { subnetEnv } = await ctx.getAsync<PreviousRun>(PreviousRun);
+        const registry = await openRegistry(o, logger, clock);
+        return new StoreSubnetManager(registry, logger, {
+          renewMarginMinutes: o.renewMarginMinutes,
+          clock,
+          ...(subnetEnv?.subnet ? { previousSubnet: subnetEnv.subnet } : {}),
+          ...(subnetEnv?.ipv6Subnet ? { previousIPv6Subnet: subnetEnv.ipv6Subnet } : {}),
+        });
+      })
+      .inSingletonScope()
+      .onDeactivation((m) => (m as StoreSubnetManager).close());
+  });
+}
+
+async function openRegistry(o: StoreOptions, logger: Logger, clock: Clock): Promise<LeaseRegistry> {
+  switch (o.kind) {
+    case 'kube':
+      throw new UserError('-kube-subnet-mgr', 'the Kubernetes subnet manager is not available in this flannel-ts release yet', 'use etcd (-etcd-endpoints) or -embedded-subnet-mgr');
+    case 'embedded': {
+      const { EmbeddedRegistry } = await import('./embedded/embedded-registry.js');
+      return new EmbeddedRegistry(o.embeddedStorePath, o.netConfigPath, logger, clock);
+    }
+    default: {
+      const [{ EtcdRegistry }, { etcdClientOptions }] = await Promise.all([import('./etcd/etcd-registry.js'), import('./etcd/etcd-options.js')]);
+      return new EtcdRegistry(etcdClientOptions(o.etcd, logger), o.etcd.prefix, logger);
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import { existsSync } from 'node:fs';
+import { inject, injectable } from 'inversify';
+import {
+  Clock,
+  isUserError,
+  LeaseRevokedError,
+  Logger,
+  Netlink,
+  retryWithBackoff,
+  SubnetManager,
+  UserError,
+  type Lease,
+  type Network,
+  type NetworkConfig,
+} from '@flannel-ts/core';
+import { CommandRunner, PreviousRun, TrafficManager, writeSubnetFile, type FamilyNets } from '@flannel-ts/core/internal';
+import { BackendRegistry } from '@flannel-ts/backends';
+import { HealthServer } from './healthz.js';
+import { DaemonMetrics } from './metrics.js';
+import { FlanneldOptions } from './options.js';
+import { selectExternalInterface } from './select-interface.js';
+
+/** 0 after a clean shutdown; 1 on any failure, including a revoked lease (Go exits 0 there) and a backend that stopped. */
+export type ExitCode = 0 | 1;
+
+/**
+ * flanneld's startup sequence, as Go flanneld runs it: health server, network config (retried until
+ * there is one), br_netfilter check, external interface, backend, lease, traffic rules, then the backend
+ * runs, subnet.env is written and the node is ready; the lease is held until we are stopped.
+ */
+@injectable()
+export class Flanneld {
+  constructor(
+    @inject(FlanneldOptions) private readonly opts: FlanneldOptions,
+    @inject(Logger) private readonly logger: Logger,
+    @inject(Clock) private readonly clock: Clock,
+    @inject(Netlink) private readonly netlink: Netlink,
+    @inject(SubnetManager) private readonly manager: SubnetManager,
+    @inject(PreviousRun) private readonly previous: PreviousRun,
+    @inject(BackendRegistry) private readonly backends: BackendRegistry,
+    @inject(CommandRunner) private readonly runner: CommandRunner,
+    @inject(HealthServer) private readonly health: HealthServer,
+    @inject(DaemonMetrics) private readonly metrics: DaemonMetrics,
+  ) {}
+
+  async run(signal: AbortSignal): Promise<ExitCode> {
+    const { opts, logger } = this;
+    logger.info({ subnetManager: this.manager.name }, 'subnet manager created');
+    try {
+      if (opts.healthzPort > 0) await this.health.listen(opts.healthzIP, opts.healthzPort);
+      const config = await this.waitForConfig(signal);
+      if (!config) return 0;
+      logger.info({ network: config.network?.toString(), ipv6Network: config.ipv6Network?.toString(), subnetLen: config.subnetLen, backend: config.backendType }, 'network config');
+
+      if (!config.enableNFTables) checkBrNetfilter(config);
+      const { extIface, reason } = await selectExternalInterface(this.netlink, {
+        ifaces: opts.ifaces,
+        ifaceRegexes: opts.ifaceRegexes,
+        ...(opts.ifaceCanReach ? { ifaceCanReach: opts.ifaceCanReach } : {}),
+        ...(opts.publicIP ? { publicIP: opts.publicIP } : {}),
+        ...(opts.publicIPv6 ? { publicIPv6: opts.publicIPv6 } : {}),
+        ipv4: config.enableIPv4,
+        ipv6: config.enableIPv6,
+      });
+      logger.info(
+        { iface: extIface.iface.name, mtu: extIface.iface.mtu, ifaceAddr: extIface.ifaceAddr?.toString(), publicIP: extIface.extAddr?.toString(), publicIPv6: extIface.extV6Addr?.toString(), reason },
+        'using interface',
+      );
+
+      logger.info({ type: config.backendType }, 'loading backend; acquiring a lease');
+      const backend = await this.backends.getBackend(config.backendType, extIface);
+      const network = await backend.registerNetwork(config, signal);
+      logger.info(
+        { subnet: network.lease.subnet?.toString(), ipv6Subnet: network.lease.ipv6Subnet?.toString(), expiration: network.lease.expiration?.toISOString() ?? 'never (reservation)' },
+        'lease acquired',
+      );
+      if (network.stats) this.metrics.watchNetwork(() => network.stats!());
+
+      const traffic = new TrafficManager(this.runner, logger, this.clock, {
+        nftables: config.enableNFTables,
+        ipMasq: opts.ipMasq,
+        fullyRandomDisable: opts.ipMasqFullyRandomDisable,
+        forwardRules: opts.iptablesForwardRules,
+        resyncSeconds: opts.iptablesResyncSeconds,
+      });
+      await traffic.setup(familyNets(config, network.lease), this.previous.subnetEnv);
+      return await this.runNetwork(config, network, traffic, signal);
+    } catch (err) {
+      if (signal.aborted && !isUserError(err)) return 0;
+      throw err;
+    } finally {
+      await this.health.close();
+    }
+  }
+
+  private async runNetwork(config: NetworkConfig, network: Network, traffic: TrafficManager, signal: AbortSignal): Promise<ExitCode> {
+    const { logger, opts } = this;
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let code: ExitCode = 0;
+    // A backend that fails, or returns while we still run, leaves nothing programmed: that is a failure.
+    const backendDone = network.run(stop.signal).then(
+      () => {
+        if (stop.signal.aborted) return;
+        logger.error({ backend: config.backendType }, 'the backend stopped on its own; exiting');
+        code = 1;
+      },
+      (err: Error) => {
+        logger.error({ backend: config.backendType, err: err.message }, 'the backend failed; exiting');
+        code = 1;
+      },
+    );
+    void backendDone.then(() => {
+      this.health.setUnready(`the ${config.backendType} backend has stopped`);
+      stop.abort();
+    });
+    const running = Promise.all([backendDone, traffic.resync(stop.signal)]);
+    try {
+      await writeSubnetFile(opts.subnetFile, {
+        ...(config.enableIPv4 && config.network ? { network: config.network, subnet: network.lease.subnet! } : {}),
+        ...(config.enableIPv6 && config.ipv6Network ? { ipv6Network: config.ipv6Network, ipv6Subnet: network.lease.ipv6Subnet! } : {}),
+        mtu: network.mtu,
+        ipMasq: opts.ipMasq,
+      });
+      if (!stop.signal.aborted) {
+        this.health.setReady();
+        logger.info({ file: opts.subnetFile, mtu: network.mtu }, 'wrote subnet file; flannel is ready');
+      }
+    } catch (err) {
+      logger.warn({ file: opts.subnetFile, err: (err as Error).message }, 'cannot write the subnet file');
+    }
+    try {
+      await this.manager.completeLease(network.lease, stop.signal);
+    } catch (err) {
+      if (!(err instanceof LeaseRevokedError)) throw err;
+      code = 1;
+    } finally {
+      stop.abort();
+      signal.removeEventListener('abort', onAbort);
+      await running;
+    }
+    logger.info({ code }, code === 0 ? 'Exiting cleanly...' : 'exiting with an error');
+    return code;
+  }
+
+  /** Asks for the network config every second until there is one (or we are stopped). */
+  private async waitForConfig(signal: AbortSignal): Promise<NetworkConfig | undefined> {
+    return retryWithBackoff((s) => this.manager.getNetworkConfig(AbortSignal.any([s, AbortSignal.timeout(5000)])), signal, {
+      clock: this.clock,
+      initialMs: 1000,
+      maxMs: 1000,
+      onError: (err) => this.logger.error({ err: (err as Error).message }, 'waiting for the network config; retrying in 1 s'),
+    });
+  }
+}
+
+/** iptables mode needs br_netfilter, or bridged pod traffic bypasses the rules. */
+function checkBrNetfilter(config: NetworkConfig): void {
+  const files = [...(config.enableIPv4 ? ['iptables'] : []), ...(config.enableIPv6 ? ['ip6tables'] : [])].map((t) => `/proc/sys/net/bridge/bridge-nf-call-${t}`);
+  for (const f of files) {
+    if (!existsSync(f)) {
+      throw new UserError('br_netfilter', `Failed to check br_netfilter: ${f} does not exist`, 'load the br_netfilter kernel module (modprobe br_netfilter), or set EnableNFTables in net-conf');
+    }
+  }
+}
+
+/** The networks the traffic rules cover: each enabled family's cluster network and our subnet in it. */
+function familyNets(config: NetworkConfig, lease: Lease): FamilyNets[] {
+  const nets: FamilyNets[] = [];
+  if (config.enableIPv4 && config.network && lease.subnet) nets.push({ family: 4, network: config.network, podSubnet: lease.subnet });
+  if (config.enableIPv6 && config.ipv6Network && lease.ipv6Subnet) nets.push({ family: 6, network: config.ipv6Network, podSubnet: lease.ipv6Subnet });
+  return nets;
+}

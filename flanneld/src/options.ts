@@ -1,0 +1,102 @@
+import type { Level } from 'pino';
+import { IP, UserError } from '@flannel-ts/core';
+import { LOG_LEVELS, type EtcdConfig, type StoreKind } from '@flannel-ts/core/internal';
+import type { FlagValues } from './flags.js';
+
+/** flanneld's settings, checked and typed. */
+export interface FlanneldOptions {
+  store: StoreKind;
+  etcd: EtcdConfig;
+  embeddedStorePath: string;
+  netConfigPath: string;
+  ifaces: string[];
+  ifaceRegexes: RegExp[];
+  ifaceCanReach?: IP;
+  publicIP?: IP;
+  publicIPv6?: IP;
+  subnetFile: string;
+  renewMarginMinutes: number;
+  ipMasq: boolean;
+  ipMasqFullyRandomDisable: boolean;
+  iptablesForwardRules: boolean;
+  iptablesResyncSeconds: number;
+  /** --cleanup: remove what flanneld installs on this node, then exit. */
+  cleanup: boolean;
+  healthzIP: string;
+  healthzPort: number;
+  logLevel: Level;
+}
+
+export const FlanneldOptions = Symbol.for('flannel-ts.FlanneldOptions');
+
+export function toOptions(v: FlagValues): FlanneldOptions {
+  const str = (name: string) => v[name] as string;
+  if (v['kube-subnet-mgr'] && v['embedded-subnet-mgr']) {
+    throw new UserError('-embedded-subnet-mgr', 'cannot be combined with -kube-subnet-mgr', 'pick one subnet manager');
+  }
+  const margin = v['subnet-lease-renew-margin'] as number;
+  if (margin < 1 || margin > 1439) {
+    throw new UserError('-subnet-lease-renew-margin', 'Invalid subnet-lease-renew-margin option, out of acceptable range', 'give minutes from 1 to 1439');
+  }
+  const resync = v['iptables-resync'] as number;
+  if (resync < 1) throw new UserError('-iptables-resync', `${resync} is not a period`, 'give seconds, 1 or more');
+  const port = v['healthz-port'] as number;
+  if (port < 0 || port > 65535) throw new UserError('-healthz-port', `${port} is not a port`, 'give 0 (disabled) to 65535');
+  const opts: FlanneldOptions = {
+    store: v['kube-subnet-mgr'] ? 'kube' : v['embedded-subnet-mgr'] ? 'embedded' : 'etcd',
+    etcd: {
+      endpoints: str('etcd-endpoints'),
+      prefix: str('etcd-prefix').replace(/\/+$/, ''),
+      keyfile: str('etcd-keyfile'),
+      certfile: str('etcd-certfile'),
+      cafile: str('etcd-cafile'),
+      username: str('etcd-username'),
+      password: str('etcd-password'),
+    },
+    embeddedStorePath: str('embedded-store-path'),
+    netConfigPath: str('net-config-path'),
+    ifaces: (v.iface as string[]).map((s) => s.trim()).filter(Boolean),
+    ifaceRegexes: (v['iface-regex'] as string[]).map((re) => compileRegex(re)),
+    subnetFile: str('subnet-file'),
+    renewMarginMinutes: margin,
+    ipMasq: v['ip-masq'] as boolean,
+    ipMasqFullyRandomDisable: v['ip-masq-fully-random-disable'] as boolean,
+    iptablesForwardRules: v['iptables-forward-rules'] as boolean,
+    iptablesResyncSeconds: resync,
+    cleanup: v.cleanup as boolean,
+    healthzIP: str('healthz-ip'),
+    healthzPort: port,
+    logLevel: logLevel(str('log-level'), v.v as number),
+  };
+  const canReach = ip('-iface-can-reach', str('iface-can-reach'));
+  if (canReach) opts.ifaceCanReach = canReach;
+  const publicIP = ip('-public-ip', str('public-ip'), 4);
+  if (publicIP) opts.publicIP = publicIP;
+  const publicIPv6 = ip('-public-ipv6', str('public-ipv6'), 6);
+  if (publicIPv6) opts.publicIPv6 = publicIPv6;
+  return opts;
+}
+
+function ip(flag: string, text: string, family?: 4 | 6): IP | undefined {
+  if (!text) return undefined;
+  const parsed = IP.tryParse(text);
+  if (!parsed || (family && parsed.family !== family)) {
+    throw new UserError(flag, `invalid public IP address ${JSON.stringify(text)}`.replace('public ', flag === '-iface-can-reach' ? '' : 'public '), `give an IPv${family ?? '4 or IPv6'} address`);
+  }
+  return parsed;
+}
+
+function compileRegex(text: string): RegExp {
+  try {
+    return new RegExp(text);
+  } catch (err) {
+    throw new UserError('-iface-regex', `${JSON.stringify(text)} is not a regular expression: ${(err as Error).message}`, 'fix the pattern');
+  }
+}
+
+function logLevel(level: string, v: number): Level {
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UserError('-log-level', `unknown level ${JSON.stringify(level)}`, `use one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return v > 0 && level === 'info' ? 'debug' : (level as Level);
+}

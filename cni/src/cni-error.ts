@@ -1,4 +1,4 @@
-/** CNI spec error codes used here (CNI 1.1.0, "Error"). */
+/** CNI spec error codes used here (CNI 1.1.0, "Error"); 999 is what Go's skel answers for anything else. */
 export const CNI_ERR = {
   incompatibleVersion: 1,
   unsupportedField: 2,
@@ -9,6 +9,7 @@ export const CNI_ERR = {
   invalidConfig: 7,
   tryAgainLater: 11,
   notAvailable: 50,
+  internal: 999,
 } as const;
 
 /** An error the plugin reports as CNI error JSON on stdout: `{"cniVersion","code","msg","details"}`. */
@@ -24,4 +25,9 @@ export class CniError extends Error {
   toJSON(cniVersion: string): object {
     return { cniVersion, code: this.code, msg: this.message, details: this.details };
   }
+}
+
+/** Writes a log line on stderr, which runtimes keep (stdout carries only the result or the error). */
+export function logWarning(text: string): void {
+  process.stderr.write(`flannel: ${text}\n`);
 }

@@ -1,13 +1,15 @@
 import { IPNet } from '@flannel-ts/core/ip';
 import { renderDelegate, stableJson } from './delegate.js';
-import { parseNetConf } from './netconf.js';
+import { decodeNetConf, parseNetConf } from './netconf.js';
+
+const parse = (text: string) => parseNetConf(decodeNetConf(text));
 
 const env = { networks: [IPNet.parse('10.1.0.0/16')], ipv6Networks: [], subnet: IPNet.parse('10.1.17.0/24'), mtu: 1472, ipMasq: true };
 
 describe('renderDelegate', () => {
   it('renders Go flannel\'s unit-test delegate', () => {
-    const conf = parseNetConf('{"cniVersion":"0.3.1","name":"cni-flannel","type":"flannel"}');
-    expect(renderDelegate(conf, env)).toEqual({
+    const conf = parse('{"cniVersion":"0.3.1","name":"cni-flannel","type":"flannel"}');
+    expect(renderDelegate(conf, env, conf.cniVersion)).toEqual({
       cniVersion: '0.3.1',
       name: 'cni-flannel',
       type: 'bridge',
@@ -19,12 +21,13 @@ describe('renderDelegate', () => {
   });
 
   it('adds the IPv6 range and routes, keeps input routes first, and passes other keys through', () => {
-    const conf = parseNetConf(JSON.stringify({
+    const conf = parse(JSON.stringify({
       name: 'n', type: 'flannel', delegate: { type: 'bridge', bridge: 'cbr9', mtu: 1400, ipMasq: true },
       ipam: { type: 'host-local', routes: [{ dst: '192.0.2.0/24' }], dataDir: '/x' }, runtimeConfig: { portMappings: [] },
     }));
-    const d = renderDelegate(conf, { ...env, ipv6Networks: [IPNet.parse('fd00:10:1::/56')], ipv6Subnet: IPNet.parse('fd00:10:1:17::/64') });
-    expect(d).toMatchObject({ bridge: 'cbr9', mtu: 1400, ipMasq: true, runtimeConfig: { portMappings: [] } });
+    const v6 = { ipv6Networks: [IPNet.parse('fd00:10:1::/56')], ipv6Subnet: IPNet.parse('fd00:10:1:17::/64') };
+    const d = renderDelegate(conf, { ...env, ...v6 }, '1.0.0');
+    expect(d).toMatchObject({ cniVersion: '1.0.0', bridge: 'cbr9', mtu: 1400, ipMasq: true, runtimeConfig: { portMappings: [] } });
     expect(d.ipam).toEqual({
       type: 'host-local',
       dataDir: '/x',

@@ -1,26 +1,24 @@
-import { CNI_ERR, CniError } from './cni-error.js';
+import type { Json } from './json.js';
 import type { FlannelNetConf } from './netconf.js';
 import type { FlannelSubnetEnv } from './subnet-env.js';
 
 /**
  * The delegate's config (facts §8.3): bridge with isGateway, ipMasq = !FLANNEL_IPMASQ (flanneld
  * masquerades already), the MTU from subnet.env, host-local IPAM over our subnet(s) with a route to the
- * cluster network(s); every other delegate key passes through.
+ * cluster network(s); every other delegate key passes through. `cniVersion` is the one negotiated with
+ * the delegate. parseNetConf has already refused what Go's plugin refuses here.
  */
-export function renderDelegate(conf: FlannelNetConf, env: FlannelSubnetEnv): Record<string, unknown> {
-  const d: Record<string, unknown> = { ...conf.delegate };
-  if ('name' in d) throw new CniError(CNI_ERR.invalidConfig, '"delegate" must not contain "name": it\'ll be set by flannel', 'remove delegate.name; the network name is used');
-  if ('ipam' in d) throw new CniError(CNI_ERR.invalidConfig, '"delegate" must not contain "ipam": flannel builds it from subnet.env', 'move IPAM options to the top-level "ipam" object');
-  if (d.type !== undefined && typeof d.type !== 'string') throw new CniError(CNI_ERR.invalidConfig, '"delegate.type" must be a string', 'e.g. "bridge"');
+export function renderDelegate(conf: FlannelNetConf, env: FlannelSubnetEnv, cniVersion: string): Json {
+  const d: Json = { ...conf.delegate };
   if (conf.runtimeConfig !== undefined) d.runtimeConfig = conf.runtimeConfig;
   d.name = conf.name;
   d.type ??= 'bridge';
   d.ipMasq ??= !env.ipMasq;
   d.mtu ??= env.mtu;
   if (d.type === 'bridge') d.isGateway ??= true;
-  if (conf.cniVersion) d.cniVersion = conf.cniVersion;
+  d.cniVersion = cniVersion;
 
-  const ipam: Record<string, unknown> = { ...(conf.ipam ?? {}) };
+  const ipam: Json = { ...(conf.ipam ?? {}) };
   ipam.type ??= 'host-local';
   const ranges: { subnet: string }[][] = [];
   if (env.subnet) ranges.push([{ subnet: String(env.subnet) }]);
@@ -31,6 +29,8 @@ export function renderDelegate(conf: FlannelNetConf, env: FlannelSubnetEnv): Rec
   d.ipam = ipam;
   return d;
 }
+
+export const delegateType = (conf: FlannelNetConf) => (conf.delegate.type as string | undefined) ?? 'bridge';
 
 /** JSON with keys sorted at every level, as Go's encoding/json writes a map: the saved file matches Go flannel's byte for byte. */
 export function stableJson(v: unknown): string {

@@ -1,40 +1,130 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, type Dirent, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { readRegularFile } from './bounded-read.js';
 import { CNI_ERR, CniError } from './cni-error.js';
+import { isObject } from './json.js';
+import { CNI_NAME, MAX_IFNAME_BYTES } from './runtime-env.js';
 
-/** The delegate config saved per container in dataDir (0700), one file each (0600, fsynced), for DEL and CHECK. */
-export function saveState(dataDir: string, containerID: string, text: string): void {
+/**
+ * One attachment's saved delegate config lives in `<dataDir>/<network>:<containerID>:<ifname>`. Neither
+ * a network name, a container ID nor an interface name may hold `:`, so the name parses back without
+ * ambiguity (GC needs that), and one container can sit on several flannel networks, or on one network
+ * twice. Go's plugin (and this one before) used `<dataDir>/<containerID>`; DEL and CHECK still read that.
+ */
+export interface StateKey {
+  network: string;
+  containerID: string;
+  ifname: string;
+}
+
+const MAX_NAME_BYTES = 255;
+
+export const stateFileName = (k: StateKey) => `${k.network}:${k.containerID}:${k.ifname}`;
+
+export const statePath = (dataDir: string, k: StateKey) => join(dataDir, stateFileName(k));
+
+export function parseStateFileName(name: string): StateKey | undefined {
+  const parts = name.split(':');
+  if (parts.length !== 3) return undefined;
+  const [network, containerID, ifname] = parts as [string, string, string];
+  if (!CNI_NAME.test(network) || !CNI_NAME.test(containerID)) return undefined;
+  if (ifname === '' || ifname === '.' || ifname === '..' || Buffer.byteLength(ifname) > MAX_IFNAME_BYTES || /[/\s]/u.test(ifname)) return undefined;
+  return { network, containerID, ifname };
+}
+
+/** Checked before anything is written: a name the file system refuses would fail ADD half-way. */
+export function checkStateKey(k: StateKey): void {
+  const bytes = Buffer.byteLength(stateFileName(k)) + 16; // room for the temporary file's suffix
+  if (bytes > MAX_NAME_BYTES) {
+    throw new CniError(CNI_ERR.invalidEnv, 'the network name and CNI_CONTAINERID are too long together', `a state file name may have ${MAX_NAME_BYTES} bytes; this one needs ${bytes}`);
+  }
+}
+
+/** A state file as read: its text, or why it cannot be used (a symlink, not a regular file, too large). */
+export type LoadedState = { path: string; text: string; legacy: boolean } | { path: string; unusable: string };
+
+/**
+ * Saves `text` for `key`, replacing any earlier file atomically (write a temporary file, fsync, rename),
+ * so a crash never leaves half a config for DEL to choke on, and a symlink planted at the path is
+ * replaced rather than followed. The directory is made (or tightened to) 0700, the file 0600.
+ */
+export function saveState(dataDir: string, key: StateKey, text: string): void {
+  const path = statePath(dataDir, key);
+  const tmp = join(dataDir, `.${stateFileName(key)}.${process.pid}.tmp`);
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const fd = openSync(join(dataDir, containerID), 'w', 0o600);
+    const st = statSync(dataDir);
+    if (!st.isDirectory()) throw new Error(`${dataDir} is not a directory`);
+    if ((st.mode & 0o777) !== 0o700) chmodSync(dataDir, 0o700);
+    unlinkQuietly(tmp); // left by a crashed run that had our pid
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       writeSync(fd, text);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
+    renameSync(tmp, path);
   } catch (err) {
-    throw new CniError(CNI_ERR.io, `cannot save the delegate config in ${dataDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'check that the dataDir is writable');
+    unlinkQuietly(tmp);
+    throw new CniError(CNI_ERR.io, `cannot save the delegate config in ${dataDir}: ${(err as Error).message}`, 'check that dataDir is a writable directory');
   }
 }
 
-export function loadState(dataDir: string, containerID: string): string | undefined {
+/** The state for `key`, falling back to the old layout's file when that one belongs to the same network. */
+export function loadState(dataDir: string, key: StateKey): LoadedState | undefined {
+  const current = readState(statePath(dataDir, key));
+  if (current) return current;
+  const legacy = readState(join(dataDir, key.containerID));
+  if (!legacy || 'unusable' in legacy) return undefined;
   try {
-    return readFileSync(join(dataDir, containerID), 'utf8');
+    const saved: unknown = JSON.parse(legacy.text);
+    if (isObject(saved) && saved.name === key.network) return { ...legacy, legacy: true };
+  } catch {
+    // not ours to judge: it may belong to another network that shares the dataDir
+  }
+  return undefined;
+}
+
+export function readState(path: string): LoadedState | undefined {
+  try {
+    return { path, text: readRegularFile(path, { noFollow: true }), legacy: false };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CniError(CNI_ERR.io, `cannot read ${join(dataDir, containerID)}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    return { path, unusable: code === 'ELOOP' ? `${path} is a symlink, which is never followed` : (err as Error).message };
   }
 }
 
-export function removeState(dataDir: string, containerID: string): void {
-  rmSync(join(dataDir, containerID), { force: true });
+export function removeState(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
-export function listState(dataDir: string): string[] {
+/** This network's attachments that have a state file; anything else in dataDir is left alone. */
+export function listState(dataDir: string, network: string): StateKey[] {
+  let entries: Dirent[];
   try {
-    return readdirSync(dataDir);
+    entries = readdirSync(dataDir, { withFileTypes: true });
   } catch {
     return [];
+  }
+  const keys: StateKey[] = [];
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const key = parseStateFileName(e.name);
+    if (key?.network === network) keys.push(key);
+  }
+  return keys;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // it was never created
   }
 }

@@ -1,19 +1,25 @@
 // Runs CNI plugins as a container runtime would: CNI_* in the environment, the config on stdin, the
 // plugin inside the node's namespace and the pod's namespace as CNI_NETNS.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-/** The bundled flannel plugin, and the Debian delegates beside it on CNI_PATH. */
+/** The flannel plugin (the single executable `npm run build` makes), and the Debian delegates beside it on CNI_PATH. */
 export const FLANNEL_CNI_DIR = join(dirname(createRequire(import.meta.url).resolve('@flannel-ts/core/package.json')), '..', 'cni', 'dist');
 export const DELEGATE_DIR = '/usr/lib/cni';
 export const CNI_PATH = `${FLANNEL_CNI_DIR}:${DELEGATE_DIR}`;
+/**
+ * PATH for plugins: what bridge and portmap need (ip, iptables), and no `node` (it lives in /usr/bin), as
+ * on most Kubernetes nodes: the flannel plugin must run without it.
+ */
+export const PLUGIN_PATH = '/usr/sbin:/sbin';
 
 export interface CniCall {
   command: string;
   containerID?: string;
   podNs?: string;
   ifname?: string;
+  /** Extra variables; `undefined` removes one (e.g. `{ CNI_NETNS: undefined }`). */
   env?: Record<string, string | undefined>;
 }
 
@@ -24,9 +30,8 @@ export interface CniOutput {
   json?: Record<string, unknown>;
 }
 
-/** Runs plugin `type` (from CNI_PATH) in `nodeNs` with `conf` on stdin. */
-export function cniExec(nodeNs: string, type: string, conf: object | string, call: CniCall): CniOutput {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_COMMAND: call.command, CNI_PATH };
+function invocation(nodeNs: string, type: string, call: CniCall): { argv: string[]; env: Record<string, string> } {
+  const env: Record<string, string> = { PATH: PLUGIN_PATH, CNI_COMMAND: call.command, CNI_PATH };
   if (call.containerID) env.CNI_CONTAINERID = call.containerID;
   if (call.podNs) env.CNI_NETNS = `/var/run/netns/${call.podNs}`;
   env.CNI_IFNAME = call.ifname ?? 'eth0';
@@ -35,14 +40,41 @@ export function cniExec(nodeNs: string, type: string, conf: object | string, cal
     else env[k] = v;
   }
   const bin = type === 'flannel' ? join(FLANNEL_CNI_DIR, 'flannel') : join(DELEGATE_DIR, type);
-  const r = spawnSync('ip', ['netns', 'exec', nodeNs, bin], { input: typeof conf === 'string' ? conf : JSON.stringify(conf), env, encoding: 'utf8' });
-  const out: CniOutput = { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  return { argv: ['netns', 'exec', nodeNs, bin], env };
+}
+
+function output(code: number, stdout: string, stderr: string): CniOutput {
+  const out: CniOutput = { code, stdout, stderr };
   try {
-    out.json = JSON.parse(r.stdout) as Record<string, unknown>;
+    out.json = JSON.parse(stdout) as Record<string, unknown>;
   } catch {
     // empty output (DEL) or not JSON
   }
   return out;
+}
+
+const stdinOf = (conf: object | string) => (typeof conf === 'string' ? conf : JSON.stringify(conf));
+
+/** Runs plugin `type` (flannel from FLANNEL_CNI_DIR, others from DELEGATE_DIR) in `nodeNs` with `conf` on stdin. */
+export function cniExec(nodeNs: string, type: string, conf: object | string, call: CniCall): CniOutput {
+  const { argv, env } = invocation(nodeNs, type, call);
+  const r = spawnSync('ip', argv, { input: stdinOf(conf), env, encoding: 'utf8' });
+  return output(r.status ?? 1, r.stdout, r.stderr);
+}
+
+/** cniExec without blocking, so that many calls can run at once, as a busy kubelet makes them. */
+export function cniExecAsync(nodeNs: string, type: string, conf: object | string, call: CniCall): Promise<CniOutput> {
+  const { argv, env } = invocation(nodeNs, type, call);
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve(output(code ?? 1, stdout, stderr)));
+    child.stdin.end(stdinOf(conf));
+  });
 }
 
 /**

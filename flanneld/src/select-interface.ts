@@ -22,7 +22,7 @@ export interface Selection {
   reason: string;
 }
 
-/** The external interface, chosen as Go flannel does (facts §7.3). */
+/** The external interface, chosen as Go flannel does: --iface names or addresses in order, then --iface-regex, then --iface-can-reach, else the default route's interface. */
 export async function selectExternalInterface(nl: Netlink, q: InterfaceQuery): Promise<Selection> {
   const links = await nl.linkList();
   const addrs = await nl.addrList();

@@ -27,7 +27,7 @@ describeWithKernelFeature('ipip', fileURLToPath(import.meta.url), 'ipip backend'
   // A node prepared as for kube-flannel: iptables mode needs br_netfilter, a module in the VM's kernel.
   beforeAll(() => void sh('modprobe', ['br_netfilter']));
 
-  it('3 nodes: pods ping; flannel.ipip and the onlink routes are exactly as facts §6.3 says', async () => {
+  it('3 nodes: pods ping; flannel.ipip and the onlink routes are exactly as Go flannel makes them', async () => {
     const t = await cluster(3, 'ip', {});
     expect(t.pingMatrix().filter((p) => !p.ok).map((p) => `${p.from.ip} -> ${p.to.ip}`)).toEqual([]);
     for (const n of t.nodes) {

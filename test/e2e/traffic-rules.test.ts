@@ -29,7 +29,7 @@ describe.each([
     t = await cluster(mode === 'iptables' ? 'ti' : 'tn', nftables, ['--iptables-resync=1']);
   }, 60_000);
 
-  it('installs the rules in the exact forms of facts §7.5', () => {
+  it('installs the rules in the exact forms Go flannel writes', () => {
     const n = t.nodes[0]!;
     const pod = subnetOf(t, n);
     const net = '10.244.0.0/16';

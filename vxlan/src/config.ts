@@ -7,7 +7,7 @@ export const VXLAN_OVERHEAD = 50;
 /** Over an IPv6 underlay the outer IP header is 20 bytes longer; the kernel refuses a larger MTU. */
 export const VXLAN_V6_OVERHEAD = 70;
 
-/** net-conf `Backend` keys of the vxlan backend (facts §6.1). */
+/** net-conf `Backend` keys of the vxlan backend (Go flannel's names and defaults). */
 export interface VxlanConfig {
   vni: number;
   /** 0: leave it to the kernel (8472). */

@@ -11,7 +11,7 @@ function userError(fn: () => unknown): UserError {
   throw new Error('expected a UserError');
 }
 
-describe('net-conf defaults (facts §9.1)', () => {
+describe('net-conf defaults (as Go flannel fills them in)', () => {
   it('TestConfigDefaults: 10.3.0.0/16 gives /24 subnets from 10.3.1.0 to 10.3.255.0', () => {
     const cfg = loadNetConfig('{"Network": "10.3.0.0/16"}');
     expect(cfg.subnetLen).toBe(24);

@@ -6,7 +6,7 @@ import { foldKeys } from './json-fields.js';
 
 /**
  * The backend used when net-conf has no `Backend`. Go flannel falls back to `udp` although its docs say
- * `vxlan`; we follow the docs (quirk 1), since vxlan is what every manifest uses and udp is the slowest.
+ * `vxlan`; we follow the docs (Go's code falls back to udp), since vxlan is what every manifest uses and udp is the slowest.
  */
 export const DEFAULT_BACKEND_TYPE = 'vxlan';
 

@@ -78,7 +78,7 @@ describe('LeaseWatcher', () => {
     expect(events[0]?.lease.attrs.backendData).toEqual({ VNI: 1, VtepMAC: 'aa:bb:cc:dd:ee:99' });
   });
 
-  it('removes nothing on an empty batch of events (Go flannel withdraws every peer: quirk 5)', () => {
+  it('removes nothing on an empty batch of events (Go flannel withdraws every peer there)', () => {
     const w = new LeaseWatcher(own);
     w.reset([own, peerA, peerB]);
     expect(w.apply({ kind: 'events', events: [] })).toEqual([]);

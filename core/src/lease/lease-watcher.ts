@@ -7,7 +7,7 @@ import { sameLeaseAttrs } from './lease-attrs-json.js';
  *  - a snapshot also reports a known lease whose attributes changed (an Added with the new attributes),
  *    where Go flannel reports nothing, so a peer that changed its VTEP MAC is reprogrammed;
  *  - an empty batch of events (a store that could not parse what it saw) removes nothing, where Go
- *    flannel treats it as an empty snapshot and withdraws every peer (quirk 5).
+ *    flannel treats it as an empty snapshot and withdraws every peer.
  * Our own lease is never reported.
  */
 export class LeaseWatcher {

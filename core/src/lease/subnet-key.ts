@@ -6,7 +6,7 @@ import { IPNet } from '../ip/ipnet.js';
  * It is also the etcd key suffix under `<prefix>/subnets/`, so it must match Go flannel byte for byte.
  *
  * Differences from Go flannel, on purpose: the key is anchored at both ends (Go anchors only the end), an IPv4
- * `/32` and an IPv6 `/128` are accepted (Go's 5- and 7-bit parses reject them, quirk 15), and a key whose
+ * `/32` and an IPv6 `/128` are accepted (Go's parser reads the prefix length with 5 and 7 bits and rejects them), and a key whose
  * address has host bits set is rejected instead of being taken as an unaligned subnet.
  */
 export interface SubnetKey {

@@ -9,7 +9,7 @@ import {
   IFLA_VXLAN_PORT, IFNAMSIZ, VETH_INFO_PEER, IFLA_IPTUN_LINK, IFLA_IPTUN_LOCAL, IFLA_IPTUN_REMOTE,
 } from './nl/constants.js';
 
-/** The vxlan attributes that decide whether an existing device can be reused (facts §6.1). */
+/** The vxlan attributes that decide whether an existing device can be reused, as Go flannel decides it. */
 export interface VxlanInfo {
   vni: number;
   /** IFLA_VXLAN_LINK: the underlay device index (`dev eth0`). */

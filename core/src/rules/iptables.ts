@@ -48,7 +48,7 @@ export class IptablesBackend implements RuleBackend {
     return true;
   }
 
-  /** Our chains in both tables, and the jumps to them (Go cleans nat/FLANNEL-FWD, quirk 8: it lives in filter). */
+  /** Our chains in both tables, and the jumps to them (Go's cleanup looks for FLANNEL-FWD in nat, but it lives in filter). */
   async removeAll(family: 4 | 6): Promise<void> {
     for (const c of Object.values(CHAINS)) {
       const lines = await this.save(family, c.table).catch((): string[] => []);

@@ -9,7 +9,7 @@ const CHAINS = {
 
 const table = (family: 4 | 6) => (family === 4 ? { fam: 'ip', name: 'flannel-ipv4' } : { fam: 'ip6', name: 'flannel-ipv6' });
 
-/** Rules through `nft -f -`: tables flannel-ipv4 / flannel-ipv6, chains postrtg and forward (facts §7.5). */
+/** Rules through `nft -f -`: tables flannel-ipv4 / flannel-ipv6, chains postrtg and forward, as Go flannel names them. */
 export class NftablesBackend implements RuleBackend {
   readonly name = 'nftables' as const;
 

@@ -14,7 +14,7 @@ export const KUBE_PROXY_MARK = '0x4000';
 const multicast = (family: 4 | 6) => (family === 4 ? '224.0.0.0/4' : 'ff00::/8');
 
 /**
- * The masquerade rules of facts §7.5, in order, as iptables rule specs (what `iptables -S` prints after
+ * Go flannel's masquerade rules, in its order, as iptables rule specs (what `iptables -S` prints after
  * `-A FLANNEL-POSTRTG`). Pod-to-cluster traffic is left alone; traffic leaving the cluster network is
  * masqueraded; traffic kube-proxy marked is left to kube-proxy.
  */
@@ -38,7 +38,7 @@ export function iptablesForwardRules(n: Pick<FamilyNets, 'network'>): string[] {
 
 /**
  * The same rules in nft syntax. Rule 4 is `ip saddr != NET ip daddr POD return`, as iptables' `! -s NET
- * -d POD`: Go flannel's nftables mode writes `saddr != POD` there (quirk 9), so traffic from other pods of
+ * -d POD`: Go flannel's nftables mode writes `saddr != POD` there (a bug), so traffic from other pods of
  * the cluster to ours was not exempted alike in the two modes. The mark stays an exact match, the form
  * Go flannel's e2e suite reads back (`meta mark 0x00004000 return`).
  */

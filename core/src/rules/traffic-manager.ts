@@ -17,7 +17,7 @@ export interface TrafficOptions {
 }
 
 /**
- * Steps 11–13 of flanneld's startup (facts §7.2/§7.5): remove the other mode's rules, install the
+ * The traffic-rule steps of flanneld's startup: remove the other mode's rules, install the
  * masquerade and forward rules, and put back every `resyncSeconds` whatever someone removed (both modes;
  * Go resyncs iptables only). Rules stay in place when flanneld stops, as in Go flannel.
  */
@@ -72,7 +72,7 @@ export class TrafficManager {
 
   /**
    * The chain is rebuilt from scratch, so rules made for a previous network or subnet go with it. Go
-   * flannel deleted them only when both had changed (the AND of quirk 11); any change is enough here.
+   * flannel deleted them only when both had changed (an AND where an OR was meant); any change is enough here.
    */
   private logRecycle(n: FamilyNets, previous: PreviousSubnetEnv | undefined): void {
     if (!previous) return;

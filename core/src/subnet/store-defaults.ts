@@ -1,4 +1,4 @@
-/** Go flanneld's --etcd-endpoints and --etcd-prefix defaults (facts §4.1, §7.1). */
+/** Go flanneld's --etcd-endpoints and --etcd-prefix defaults. */
 export const DEFAULT_ETCD_ENDPOINTS = 'http://127.0.0.1:4001,http://127.0.0.1:2379';
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 

@@ -85,7 +85,7 @@ describe('StoreSubnetManager.acquireLease', () => {
     expect(String((await b.sm.acquireLease(attrs('192.0.2.1'), b.signal)).subnet)).not.toBe('10.5.42.0/24');
   });
 
-  it('retries a lost create race with another subnet instead of failing (quirk 3)', async () => {
+  it('retries a lost create race with another subnet instead of failing, as Go does', async () => {
     const prev = IPNet.parse('10.5.42.0/24');
     const { registry, sm, logger, signal } = setup(CONFIG, { previousSubnet: prev });
     registry.loseRaceFor.add('10.5.42.0-24');

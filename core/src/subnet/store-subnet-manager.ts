@@ -34,7 +34,7 @@ export interface StoreSubnetManagerOptions {
 /**
  * Go flannel's lease policy over any LeaseRegistry (etcd, the embedded store): reuse the lease that has
  * our PublicIP, else the previous subnet, else a random free one; create with compare-and-swap and retry
- * a lost race with another subnet (Go returns an error there, quirk 3).
+ * a lost race with another subnet (Go returns an error there).
  */
 export class StoreSubnetManager implements SubnetManager {
   readonly name: string;

@@ -1,9 +1,10 @@
 import { Observable } from 'rxjs';
 import { Etcd3, type IKeyValue, type IOptions, type Watcher } from 'etcd3';
+import type { Clock } from '../../contracts/clock.js';
 import type { Logger } from '../../contracts/logger.js';
 import { UserError } from '../../errors/user-error.js';
-import { Backoff } from '../../util/retry.js';
-import { sleep } from '../../util/system-clock.js';
+import { retryWithBackoff } from '../../util/retry.js';
+import { systemClock } from '../../util/system-clock.js';
 import type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from '../registry.js';
 
 /**
@@ -19,6 +20,7 @@ export class EtcdRegistry implements LeaseRegistry {
     options: IOptions,
     private readonly prefix: string,
     private readonly logger: Logger,
+    private readonly clock: Clock = systemClock,
   ) {
     this.client = new Etcd3(options);
     this.subnetsPrefix = `${prefix}/subnets/`;
@@ -55,7 +57,7 @@ export class EtcdRegistry implements LeaseRegistry {
     return { key, value, reservation: false, expiration: expiresIn(ttlSeconds), revision: Number(res.header.revision) };
   }
 
-  /** A fresh etcd lease per write; the key's previous etcd lease is revoked, not left to linger (quirk 13). */
+  /** A fresh etcd lease per write; the key's previous etcd lease is revoked, not left to linger until its TTL as Go flannel leaves it. */
   async update(key: string, value: string, ttlSeconds: number, signal: AbortSignal): Promise<StoredSubnet> {
     const full = this.subnetsPrefix + key;
     const put = this.client.put(full).value(value);
@@ -80,18 +82,16 @@ export class EtcdRegistry implements LeaseRegistry {
 
   watch(revision: number): Observable<RegistryUpdate> {
     return new Observable<RegistryUpdate>((subscriber) => {
-      let closed = false;
+      const closed = new AbortController();
       let watcher: Watcher | undefined;
       let rev = revision;
-      const backoff = new Backoff();
 
       // watcher() attaches synchronously, so an immediate cancel (a compacted revision) is not missed.
       const start = (): void => {
-        if (closed) return;
+        if (closed.signal.aborted) return;
         const w = this.client.watch().prefix(this.subnetsPrefix).startRevision(String(rev + 1)).watcher();
         watcher = w;
         w.on('data', (res) => {
-          backoff.reset();
           const changes: RegistryChange[] = res.events.map((ev) =>
             ev.type === 'Put'
               ? { type: 'put', entry: this.toStored(ev.kv) }
@@ -110,25 +110,20 @@ export class EtcdRegistry implements LeaseRegistry {
         const w = watcher;
         watcher = undefined;
         void w?.cancel().catch(() => undefined); // may never settle for a watch etcd already cancelled
-        while (!closed) {
-          const waitMs = backoff.next();
-          this.logger.warn({ err: reason.message, retryInMs: waitMs }, 'etcd watch lost its place; listing leases again');
-          await sleep(waitMs);
-          if (closed) return;
-          try {
-            const { entries, revision: listed } = await this.list(AbortSignal.timeout(10_000));
-            rev = listed;
-            subscriber.next({ kind: 'reset', entries, revision: listed });
-            return start();
-          } catch (err) {
-            reason = err as Error;
-          }
-        }
+        this.logger.warn({ err: reason.message }, 'etcd watch lost its place; listing leases again');
+        const listing = await retryWithBackoff((signal) => this.list(AbortSignal.any([signal, AbortSignal.timeout(10_000)])), closed.signal, {
+          clock: this.clock,
+          onError: (err, retryInMs) => this.logger.warn({ err: (err as Error).message, retryInMs }, 'cannot list leases yet; retrying'),
+        });
+        if (!listing) return;
+        rev = listing.revision;
+        subscriber.next({ kind: 'reset', entries: listing.entries, revision: listing.revision });
+        start();
       };
 
       start();
       return () => {
-        closed = true;
+        closed.abort();
         void watcher?.cancel().catch(() => undefined);
       };
     });

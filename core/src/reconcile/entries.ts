@@ -4,58 +4,105 @@ import type { Nexthop } from '../netlink/nexthop.js';
 import { NTF_SELF, NUD_PERMANENT, RT_TABLE_MAIN } from '../netlink/nl/constants.js';
 import * as requests from '../netlink/requests.js';
 import type { Route } from '../netlink/route.js';
+import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
 import type { KernelEntry } from './kernel-entry.js';
 
 /** Ranks: neighbour and FDB entry before the nexthop that uses them, the nexthop before its route. */
 export const RANK = { neigh: 0, fdb: 1, nexthop: 2, route: 3 } as const;
 
+// Classes rather than object literals with closures: a node with 5,000 peers holds 20,000 of these, and
+// prototype methods cost nothing per entry.
+
+class RouteEntry implements KernelEntry {
+  readonly key: string;
+  readonly value: string;
+  readonly rank = RANK.route;
+  private readonly route: Route;
+
+  constructor(r: Route) {
+    this.route = { ...r, protocol: FLANNEL_ROUTE_PROTOCOL };
+    this.key = `route ${r.table ?? RT_TABLE_MAIN} ${r.dst ?? 'default'}`;
+    this.value = r.nhid !== undefined ? `nhid ${r.nhid}` : `via ${r.gw ?? '-'} dev ${r.linkIndex ?? '-'}${r.onlink ? ' onlink' : ''}`;
+  }
+
+  put(): NetlinkRequest {
+    return requests.routeReplace(this.route);
+  }
+
+  del(): NetlinkRequest {
+    return requests.routeDel(this.route);
+  }
+}
+
+class NeighEntry implements KernelEntry {
+  readonly key: string;
+  readonly value: string;
+  readonly rank = RANK.neigh;
+
+  constructor(private readonly n: Neigh) {
+    this.key = `neigh ${n.linkIndex} ${n.ip}`;
+    this.value = String(n.mac);
+  }
+
+  put(): NetlinkRequest {
+    return requests.neighSet({ linkIndex: this.n.linkIndex, ip: this.n.ip, mac: this.n.mac, state: NUD_PERMANENT });
+  }
+
+  del(): NetlinkRequest {
+    return requests.neighDel({ linkIndex: this.n.linkIndex, ip: this.n.ip });
+  }
+}
+
+class FdbKernelEntry implements KernelEntry {
+  readonly key: string;
+  readonly value = '';
+  readonly rank = RANK.fdb;
+
+  constructor(private readonly f: FdbEntry) {
+    this.key = `fdb ${f.linkIndex} ${f.mac} ${f.dst ?? '-'}`;
+  }
+
+  put(): NetlinkRequest {
+    return requests.fdbReplace({ linkIndex: this.f.linkIndex, mac: this.f.mac, dst: this.f.dst, state: NUD_PERMANENT, flags: NTF_SELF });
+  }
+
+  del(): NetlinkRequest {
+    return requests.fdbDel({ linkIndex: this.f.linkIndex, mac: this.f.mac, dst: this.f.dst, flags: NTF_SELF });
+  }
+}
+
+class NexthopEntry implements KernelEntry {
+  readonly key: string;
+  readonly value: string;
+  readonly rank = RANK.nexthop;
+  private readonly nh: Nexthop;
+
+  constructor(nh: Nexthop) {
+    this.nh = { ...nh, protocol: FLANNEL_ROUTE_PROTOCOL };
+    this.key = `nexthop ${nh.id}`;
+    this.value = `via ${nh.gw ?? '-'} dev ${nh.linkIndex ?? '-'}${nh.onlink ? ' onlink' : ''}`;
+  }
+
+  put(): NetlinkRequest {
+    return requests.nexthopReplace(this.nh);
+  }
+
+  del(): NetlinkRequest {
+    return requests.nexthopDel({ id: this.nh.id });
+  }
+}
+
 /**
  * A route we own (proto 70), keyed by table and destination. Built from a wanted route or from one the
  * kernel listed; either way `del()` removes that exact route.
  */
-export function routeEntry(r: Route): KernelEntry {
-  const route: Route = { ...r, protocol: FLANNEL_ROUTE_PROTOCOL };
-  const via = r.nhid !== undefined ? `nhid ${r.nhid}` : `via ${r.gw ?? '-'} dev ${r.linkIndex ?? '-'}${r.onlink ? ' onlink' : ''}`;
-  return {
-    key: `route ${r.table ?? RT_TABLE_MAIN} ${r.dst ?? 'default'}`,
-    value: via,
-    rank: RANK.route,
-    put: () => requests.routeReplace(route),
-    del: () => requests.routeDel(route),
-  };
-}
+export const routeEntry = (r: Route): KernelEntry => new RouteEntry(r);
 
 /** A permanent neighbour (ARP/NDP) entry, keyed by device and address; its value is the MAC. */
-export function neighEntry(n: Neigh): KernelEntry {
-  return {
-    key: `neigh ${n.linkIndex} ${n.ip}`,
-    value: String(n.mac),
-    rank: RANK.neigh,
-    put: () => requests.neighSet({ linkIndex: n.linkIndex, ip: n.ip, mac: n.mac, state: NUD_PERMANENT }),
-    del: () => requests.neighDel({ linkIndex: n.linkIndex, ip: n.ip }),
-  };
-}
+export const neighEntry = (n: Neigh): KernelEntry => new NeighEntry(n);
 
 /** A permanent FDB entry on a vxlan-like device: MAC → remote address. One device may hold a MAC towards several remotes. */
-export function fdbEntry(f: FdbEntry): KernelEntry {
-  const entry: FdbEntry = { linkIndex: f.linkIndex, mac: f.mac, dst: f.dst, state: NUD_PERMANENT, flags: NTF_SELF };
-  return {
-    key: `fdb ${f.linkIndex} ${f.mac} ${f.dst ?? '-'}`,
-    value: '',
-    rank: RANK.fdb,
-    put: () => requests.fdbReplace(entry),
-    del: () => requests.fdbDel({ linkIndex: f.linkIndex, mac: f.mac, dst: f.dst, flags: NTF_SELF }),
-  };
-}
+export const fdbEntry = (f: FdbEntry): KernelEntry => new FdbKernelEntry(f);
 
 /** A nexthop object we own (proto 70), keyed by id. */
-export function nexthopEntry(nh: Nexthop): KernelEntry {
-  const owned: Nexthop = { ...nh, protocol: FLANNEL_ROUTE_PROTOCOL };
-  return {
-    key: `nexthop ${nh.id}`,
-    value: `via ${nh.gw ?? '-'} dev ${nh.linkIndex ?? '-'}${nh.onlink ? ' onlink' : ''}`,
-    rank: RANK.nexthop,
-    put: () => requests.nexthopReplace(owned),
-    del: () => requests.nexthopDel({ id: nh.id }),
-  };
-}
+export const nexthopEntry = (nh: Nexthop): KernelEntry => new NexthopEntry(nh);

@@ -1,4 +1,4 @@
-import { IP, MAC, type IPNet, type Lease } from '@flannel-ts/core';
+import { type IP, MAC, type IPNet, type Lease } from '@flannel-ts/core';
 
 /** A remote node as the vxlan backend programs it. */
 export interface VxlanPeer {

@@ -1,6 +1,6 @@
 import type { Lease } from '../contracts/lease.js';
 import type { Logger } from '../contracts/logger.js';
-import { IPNet } from '../ip/ipnet.js';
+import type { IPNet } from '../ip/ipnet.js';
 import { decodeLeaseAttrs, LeaseAttrsError } from '../lease/lease-attrs-json.js';
 import { isSubnetKey, parseSubnetKey, type SubnetKey } from '../lease/subnet-key.js';
 import type { StoredSubnet } from './registry.js';

@@ -310,8 +310,16 @@ export class FakeNetlink implements Netlink {
       // Everything on the device goes with it, each with its own notification, as the kernel sends them.
       const nhids = new Set([...this.nexthops.values()].filter((nh) => nh.linkIndex === index).map((nh) => nh.id));
       for (const [k, r] of this.routes) if (r.linkIndex === index || (r.nhid !== undefined && nhids.has(r.nhid))) this.removeRoute(k, r);
-      for (const [k, n] of this.neighs) if (n.linkIndex === index) (this.neighs.delete(k), this.events.next({ topic: 'neigh', action: 'del', neigh: n }));
-      for (const [k, f] of this.fdbs) if (f.linkIndex === index) (this.fdbs.delete(k), this.events.next({ topic: 'neigh', action: 'del', fdb: f }));
+      for (const [k, n] of this.neighs) {
+        if (n.linkIndex !== index) continue;
+        this.neighs.delete(k);
+        this.events.next({ topic: 'neigh', action: 'del', neigh: n });
+      }
+      for (const [k, f] of this.fdbs) {
+        if (f.linkIndex !== index) continue;
+        this.fdbs.delete(k);
+        this.events.next({ topic: 'neigh', action: 'del', fdb: f });
+      }
       for (const [id, nh] of this.nexthops) if (nh.linkIndex === index) this.nexthops.delete(id);
       this.addrs = this.addrs.filter((a) => a.linkIndex !== index);
       this.events.next({ topic: 'link', action: 'del', link });

@@ -16,7 +16,7 @@ export function fakeDelegate(fixture: CniFixture, name: string, onAdd: string, v
   const script = [
     '#!/bin/sh',
     `echo "$CNI_COMMAND $CNI_CONTAINERID $CNI_IFNAME" >> ${log}`,
-    `cat > ${join(fixture.callsDir, `${name}.$CNI_COMMAND.stdin`)}`,
+    `/bin/cat > ${join(fixture.callsDir, `${name}.$CNI_COMMAND.stdin`)}`,
     'case "$CNI_COMMAND" in',
     `  VERSION) echo '${JSON.stringify({ cniVersion: versions.at(-1), supportedVersions: versions })}'; exit 0;;`,
     '  DEL) exit 0;;',
@@ -128,7 +128,7 @@ export class CniFixture {
   /** The calls a fake delegate got, as "COMMAND containerID ifname" lines. */
   calls(name: string): string[] {
     const log = join(this.callsDir, `${name}.log`);
-    return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+    return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').map((l) => l.trimEnd()) : [];
   }
 
   nodeVeths(): string[] {

@@ -2,8 +2,10 @@
 // with the spec's code, write nothing outside dataDir, and leave nothing behind: a DEL with the same input
 // answers as the spec says (success wherever the input names an attachment), and a well-formed DEL then
 // succeeds and finds no state file, no host-local reservation and no veth.
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PLUGIN_PATH } from '../harness/cni.js';
 import { CniFixture, fakeDelegate, UNUSABLE_SUBNET_ENVS } from './fixture.js';
 
 interface Case {
@@ -27,8 +29,12 @@ const PWNED = join(f.root, 'pwned');
 beforeAll(() => {
   // A script a path-traversing type could reach; it leaves a mark outside dataDir if it ever runs.
   mkdirSync(join(f.root, 'evil'));
-  writeFileSync(join(f.root, 'evil', 'pwn.sh'), `#!/bin/sh\ntouch ${PWNED}\n`);
+  writeFileSync(join(f.root, 'evil', 'pwn.sh'), `#!/bin/sh\n/usr/bin/touch ${PWNED}\n`);
   chmodSync(join(f.root, 'evil', 'pwn.sh'), 0o755);
+  // The canary works in a plugin's environment, so its absence below means it never ran.
+  spawnSync(join(f.root, 'evil', 'pwn.sh'), { env: { PATH: PLUGIN_PATH } });
+  expect(existsSync(PWNED)).toBe(true);
+  rmSync(PWNED);
   mkdirSync(join(f.fakeBinDir, 'a-directory'));
   writeFileSync(join(f.fakeBinDir, 'not-executable'), '#!/bin/sh\nexit 0\n');
   fakeDelegate(f, 'killed', 'kill -KILL $$');

@@ -58,7 +58,7 @@ const noRelativeCrossPackage = {
 const forbid = {
   flanneld: { regex: '^@flannel-ts/flanneld(/|$)', message: 'flanneld is the application at the top: nothing imports it (only test/ suites may).' },
   cni: { regex: '^@flannel-ts/cni(/|$)', message: 'The CNI plugin is a standalone executable, not a library.' },
-  testDoubles: { regex: '^@flannel-ts/core/testing$', message: "Test doubles are for *.test.ts and test/, not for shipped code." },
+  testDoubles: { regex: '^@flannel-ts/core/testing$', message: 'Test doubles are for *.test.ts and test/, not for shipped code.' },
   otherWorkspacePackages: {
     regex: '^@flannel-ts/(?!core(/|$))',
     message: 'core depends on no other workspace package: dependencies point inward (backends → core).',

@@ -67,9 +67,7 @@ export class BackendLoader {
     throw new BackendLoadError(
       type,
       `unknown backend type; no package found (tried ${tried.join(', ')})`,
-      install
-        ? `use a built-in type (${BUILTIN_BACKENDS.join(', ')}) or install the plugin: npm install ${install}`
-        : 'check that the path exists',
+      install ? `use a built-in type (${BUILTIN_BACKENDS.join(', ')}) or install the plugin: npm install ${install}` : 'check that the path exists',
     );
   }
 }

@@ -39,7 +39,10 @@ export class BackendRegistry {
   private async build(type: string, extIface: ExternalInterface): Promise<Backend> {
     const registered = this.registered.get(type.toLowerCase());
     const { descriptor, specifier } = registered
-      ? { descriptor: checkDescriptor(type, `@flannel-ts/${registered.name}`, { backend: registered }), specifier: `@flannel-ts/${registered.name} (registered)` }
+      ? {
+          descriptor: checkDescriptor(type, `@flannel-ts/${registered.name}`, { backend: registered }),
+          specifier: `@flannel-ts/${registered.name} (registered)`,
+        }
       : await this.loader.load(type);
     const logger = this.logger.child({ backend: descriptor.name });
     logger.info({ type, package: specifier, contractVersion: descriptor.contractVersion }, 'backend loaded');

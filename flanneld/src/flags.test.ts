@@ -2,7 +2,7 @@ import { applyEnvOverlay, envName, parseFlags, usage } from './flags.js';
 import { toOptions } from './options.js';
 
 describe('parseFlags (Go flag syntax)', () => {
-  it('has Go flanneld\'s defaults', () => {
+  it("has Go flanneld's defaults", () => {
     const { values } = parseFlags([]);
     expect(values).toMatchObject({
       'etcd-endpoints': 'http://127.0.0.1:4001,http://127.0.0.1:2379',
@@ -26,7 +26,10 @@ describe('parseFlags (Go flag syntax)', () => {
   });
 
   it('collects repeated --iface and --iface-regex in order', () => {
-    expect(parseFlags(['--iface=eth1', '-iface', '10.0.0.1', '--iface-regex=^en']).values).toMatchObject({ iface: ['eth1', '10.0.0.1'], 'iface-regex': ['^en'] });
+    expect(parseFlags(['--iface=eth1', '-iface', '10.0.0.1', '--iface-regex=^en']).values).toMatchObject({
+      iface: ['eth1', '10.0.0.1'],
+      'iface-regex': ['^en'],
+    });
   });
 
   it('explains unknown flags, missing values, bad numbers and stray arguments', () => {
@@ -46,13 +49,21 @@ describe('parseFlags (Go flag syntax)', () => {
 describe('FLANNELD_* overlay', () => {
   it('fills flags not given on the command line; the command line wins; empty values are ignored', () => {
     const parsed = parseFlags(['--etcd-prefix=/cli']);
-    applyEnvOverlay(parsed, { FLANNELD_ETCD_PREFIX: '/env', FLANNELD_IFACE: 'eth9', FLANNELD_IP_MASQ: 'true', FLANNELD_PUBLIC_IP: '', FLANNELD_HEALTHZ_PORT: '9' });
+    applyEnvOverlay(parsed, {
+      FLANNELD_ETCD_PREFIX: '/env',
+      FLANNELD_IFACE: 'eth9',
+      FLANNELD_IP_MASQ: 'true',
+      FLANNELD_PUBLIC_IP: '',
+      FLANNELD_HEALTHZ_PORT: '9',
+    });
     expect(parsed.values).toMatchObject({ 'etcd-prefix': '/cli', iface: ['eth9'], 'ip-masq': true, 'public-ip': '', 'healthz-port': 9 });
     expect(envName('log_backtrace_at')).toBe('FLANNELD_LOG_BACKTRACE_AT');
   });
 
   it('names the variable when its value is bad', () => {
-    expect(() => applyEnvOverlay(parseFlags([]), { FLANNELD_SUBNET_LEASE_RENEW_MARGIN: 'soon' })).toThrow(/^FLANNELD_SUBNET_LEASE_RENEW_MARGIN: invalid value "soon"/);
+    expect(() => applyEnvOverlay(parseFlags([]), { FLANNELD_SUBNET_LEASE_RENEW_MARGIN: 'soon' })).toThrow(
+      /^FLANNELD_SUBNET_LEASE_RENEW_MARGIN: invalid value "soon"/,
+    );
   });
 });
 

@@ -50,7 +50,10 @@ export class Flanneld {
       if (opts.healthzPort > 0) await this.health.listen(opts.healthzIP, opts.healthzPort);
       const config = await this.waitForConfig(signal);
       if (!config) return 0;
-      logger.info({ network: config.network?.toString(), ipv6Network: config.ipv6Network?.toString(), subnetLen: config.subnetLen, backend: config.backendType }, 'network config');
+      logger.info(
+        { network: config.network?.toString(), ipv6Network: config.ipv6Network?.toString(), subnetLen: config.subnetLen, backend: config.backendType },
+        'network config',
+      );
 
       if (!config.enableNFTables) checkBrNetfilter(config);
       const { extIface, reason } = await selectExternalInterface(this.netlink, {
@@ -63,7 +66,14 @@ export class Flanneld {
         ipv6: config.enableIPv6,
       });
       logger.info(
-        { iface: extIface.iface.name, mtu: extIface.iface.mtu, ifaceAddr: extIface.ifaceAddr?.toString(), publicIP: extIface.extAddr?.toString(), publicIPv6: extIface.extV6Addr?.toString(), reason },
+        {
+          iface: extIface.iface.name,
+          mtu: extIface.iface.mtu,
+          ifaceAddr: extIface.ifaceAddr?.toString(),
+          publicIP: extIface.extAddr?.toString(),
+          publicIPv6: extIface.extV6Addr?.toString(),
+          reason,
+        },
         'using interface',
       );
 
@@ -71,7 +81,11 @@ export class Flanneld {
       const backend = await this.backends.getBackend(config.backendType, extIface);
       const network = await backend.registerNetwork(config, signal);
       logger.info(
-        { subnet: network.lease.subnet?.toString(), ipv6Subnet: network.lease.ipv6Subnet?.toString(), expiration: network.lease.expiration?.toISOString() ?? 'never (reservation)' },
+        {
+          subnet: network.lease.subnet?.toString(),
+          ipv6Subnet: network.lease.ipv6Subnet?.toString(),
+          expiration: network.lease.expiration?.toISOString() ?? 'never (reservation)',
+        },
         'lease acquired',
       );
       if (network.stats) this.metrics.watchNetwork(() => network.stats!());
@@ -157,10 +171,16 @@ export class Flanneld {
 
 /** iptables mode needs br_netfilter, or bridged pod traffic bypasses the rules. */
 function checkBrNetfilter(config: NetworkConfig): void {
-  const files = [...(config.enableIPv4 ? ['iptables'] : []), ...(config.enableIPv6 ? ['ip6tables'] : [])].map((t) => `/proc/sys/net/bridge/bridge-nf-call-${t}`);
+  const files = [...(config.enableIPv4 ? ['iptables'] : []), ...(config.enableIPv6 ? ['ip6tables'] : [])].map(
+    (t) => `/proc/sys/net/bridge/bridge-nf-call-${t}`,
+  );
   for (const f of files) {
     if (!existsSync(f)) {
-      throw new UserError('br_netfilter', `Failed to check br_netfilter: ${f} does not exist`, 'load the br_netfilter kernel module (modprobe br_netfilter), or set EnableNFTables in net-conf');
+      throw new UserError(
+        'br_netfilter',
+        `Failed to check br_netfilter: ${f} does not exist`,
+        'load the br_netfilter kernel module (modprobe br_netfilter), or set EnableNFTables in net-conf',
+      );
     }
   }
 }

@@ -81,7 +81,11 @@ function ip(flag: string, text: string, family?: 4 | 6): IP | undefined {
   if (!text) return undefined;
   const parsed = IP.tryParse(text);
   if (!parsed || (family && parsed.family !== family)) {
-    throw new UserError(flag, `invalid public IP address ${JSON.stringify(text)}`.replace('public ', flag === '-iface-can-reach' ? '' : 'public '), `give an IPv${family ?? '4 or IPv6'} address`);
+    throw new UserError(
+      flag,
+      `invalid public IP address ${JSON.stringify(text)}`.replace('public ', flag === '-iface-can-reach' ? '' : 'public '),
+      `give an IPv${family ?? '4 or IPv6'} address`,
+    );
   }
   return parsed;
 }

@@ -44,8 +44,7 @@ export async function selectExternalInterface(nl: Netlink, q: InterfaceQuery): P
     }
     for (const re of found ? [] : q.ifaceRegexes) {
       const link =
-        links.find((l) => addrsOf(l).some((a) => families.includes(a.ip.family as 4 | 6) && re.test(a.ip.toString()))) ??
-        links.find((l) => re.test(l.name));
+        links.find((l) => addrsOf(l).some((a) => families.includes(a.ip.family as 4 | 6) && re.test(a.ip.toString()))) ?? links.find((l) => re.test(l.name));
       if (link) {
         found = { link, reason: `--iface-regex=${re.source}` };
         break;
@@ -57,7 +56,11 @@ export async function selectExternalInterface(nl: Netlink, q: InterfaceQuery): P
       if (link) found = { link, reason: `--iface-can-reach=${q.ifaceCanReach} (route via ${link.name})`, ...(route.src ? { src: route.src } : {}) };
     }
     if (!found) {
-      throw new UserError('--iface', 'Failed to find interface to use that matches the interfaces and/or regexes provided', 'check the names, IPs and patterns against `ip addr`');
+      throw new UserError(
+        '--iface',
+        'Failed to find interface to use that matches the interfaces and/or regexes provided',
+        'check the names, IPs and patterns against `ip addr`',
+      );
     }
   }
 
@@ -79,12 +82,7 @@ export async function selectExternalInterface(nl: Netlink, q: InterfaceQuery): P
   return { extIface: ext, reason: found.reason };
 }
 
-async function byDefault(
-  nl: Netlink,
-  links: Link[],
-  owner: (ip: IP) => Link | undefined,
-  q: InterfaceQuery,
-): Promise<{ link: Link; reason: string }> {
+async function byDefault(nl: Netlink, links: Link[], owner: (ip: IP) => Link | undefined, q: InterfaceQuery): Promise<{ link: Link; reason: string }> {
   if (q.publicIP || q.publicIPv6) {
     const ip = (q.publicIP ?? q.publicIPv6)!;
     const link = owner(ip);
@@ -101,7 +99,8 @@ async function byDefault(
     throw new UserError('--iface', `the IPv4 default route uses ${v4.name} but the IPv6 one uses ${v6.name}`, 'choose one with --iface');
   }
   const link = v4 ?? v6;
-  if (!link) throw new UserError('--iface', 'no default route to pick the external interface from', 'add a default route, or choose the interface with --iface');
+  if (!link)
+    throw new UserError('--iface', 'no default route to pick the external interface from', 'add a default route, or choose the interface with --iface');
   return { link, reason: 'it carries the default route' };
 }
 
@@ -109,7 +108,5 @@ async function byDefault(
 function firstUsable(addrs: Addr[]): IP | undefined {
   const rank = (a: Addr) =>
     ((a.scope ?? 0) === RT_SCOPE_UNIVERSE ? 0 : 4) + ((a.flags ?? 0) & IFA_F_PERMANENT ? 0 : 2) + ((a.flags ?? 0) & IFA_F_SECONDARY ? 1 : 0);
-  return addrs
-    .filter((a) => ((a.flags ?? 0) & IFA_F_DEPRECATED) === 0)
-    .sort((a, b) => rank(a) - rank(b))[0]?.ip;
+  return addrs.filter((a) => ((a.flags ?? 0) & IFA_F_DEPRECATED) === 0).sort((a, b) => rank(a) - rank(b))[0]?.ip;
 }

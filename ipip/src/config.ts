@@ -9,7 +9,11 @@ export function parseIpipConfig(backend: Record<string, unknown>, logger?: Logge
   for (const key of f.unknown ?? []) logger?.warn({ field: `Backend.${key}` }, 'unknown ipip backend field, ignored');
   const dr = f.DirectRouting ?? false;
   if (typeof dr !== 'boolean') {
-    throw new UserError('Backend.DirectRouting', `error decoding IPIP backend config: ${JSON.stringify(dr)} is not true or false`, 'write DirectRouting: true or false');
+    throw new UserError(
+      'Backend.DirectRouting',
+      `error decoding IPIP backend config: ${JSON.stringify(dr)} is not true or false`,
+      'write DirectRouting: true or false',
+    );
   }
   return { directRouting: dr };
 }

@@ -17,7 +17,10 @@ export async function ensureIpipDevice(nl: Netlink, local: IP, extMtu: number, l
     throw new UserError(IPIP_DEVICE, `${IPIP_DEVICE} isn't an ipip mode device, please remove device and try again`, `ip link del ${IPIP_DEVICE}`);
   }
   if (link && (!local.equals(link.ipip?.local) || link.ipip?.remote)) {
-    logger.warn({ device: IPIP_DEVICE, local: link.ipip?.local?.toString(), remote: link.ipip?.remote?.toString() }, 'ipip device has other endpoints; recreating it');
+    logger.warn(
+      { device: IPIP_DEVICE, local: link.ipip?.local?.toString(), remote: link.ipip?.remote?.toString() },
+      'ipip device has other endpoints; recreating it',
+    );
     await nl.linkDel(link.index);
     link = undefined;
   }

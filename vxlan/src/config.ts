@@ -38,7 +38,11 @@ export function parseVxlanConfig(backend: Record<string, unknown>, logger?: Logg
 function uint(field: string, value: unknown, dflt: number, min: number, max: number): number {
   if (value === undefined || value === null) return dflt;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new UserError(`Backend.${field}`, `error decoding VXLAN backend config: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}`, `set ${field} to a number in that range, or leave it out`);
+    throw new UserError(
+      `Backend.${field}`,
+      `error decoding VXLAN backend config: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}`,
+      `set ${field} to a number in that range, or leave it out`,
+    );
   }
   return value;
 }
@@ -46,7 +50,11 @@ function uint(field: string, value: unknown, dflt: number, min: number, max: num
 function bool(field: string, value: unknown): boolean {
   if (value === undefined || value === null) return false;
   if (typeof value !== 'boolean') {
-    throw new UserError(`Backend.${field}`, `error decoding VXLAN backend config: ${JSON.stringify(value)} is not true or false`, `write ${field}: true or ${field}: false`);
+    throw new UserError(
+      `Backend.${field}`,
+      `error decoding VXLAN backend config: ${JSON.stringify(value)} is not true or false`,
+      `write ${field}: true or ${field}: false`,
+    );
   }
   return value;
 }

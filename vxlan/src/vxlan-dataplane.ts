@@ -57,7 +57,11 @@ export class VxlanDataplane implements Dataplane {
 
   /** Reads what DirectRouting needs before the first peer is planned. */
   async start(): Promise<void> {
-    if (this.deps.directRouting) await this.connected.refresh(this.deps.nl, this.families.map((f) => f.family));
+    if (this.deps.directRouting)
+      await this.connected.refresh(
+        this.deps.nl,
+        this.families.map((f) => f.family),
+      );
   }
 
   planPeer(lease: Lease): PeerPlan {
@@ -112,7 +116,12 @@ export class VxlanDataplane implements Dataplane {
       }
       await configureAddress(nl, fam, this.deps.lease, this.deps.config);
     }
-    if (this.deps.directRouting) changed = (await this.connected.refresh(nl, this.families.map((f) => f.family))) || changed;
+    if (this.deps.directRouting)
+      changed =
+        (await this.connected.refresh(
+          nl,
+          this.families.map((f) => f.family),
+        )) || changed;
     return changed;
   }
 

@@ -35,7 +35,7 @@ const kernel = (ctx: TestBackendContext) => ({
 });
 
 describe('vxlan backend', () => {
-  it('creates flannel.1 before the lease, with the lease\'s address, and publishes its MAC', async () => {
+  it("creates flannel.1 before the lease, with the lease's address, and publishes its MAC", async () => {
     const t = await start();
     const link = dev(t.ctx);
     expect(link).toMatchObject({ kind: 'vxlan', mtu: 1450, up: true, vxlan: { vni: 1 } });
@@ -61,7 +61,12 @@ describe('vxlan backend', () => {
       `ip nexthop replace id ${id} via 10.244.2.0 dev #${index} onlink`,
       `ip route replace 10.244.2.0/24 nhid ${id}`,
     ]);
-    expect(kernel(t.ctx)).toEqual({ neighs: [`10.244.2.0 ${MAC2}`], fdbs: [`${MAC2} 192.0.2.2`], routes: [`10.244.2.0/24 nhid ${id}`], nexthops: [`${id} via 10.244.2.0`] });
+    expect(kernel(t.ctx)).toEqual({
+      neighs: [`10.244.2.0 ${MAC2}`],
+      fdbs: [`${MAC2} 192.0.2.2`],
+      routes: [`10.244.2.0/24 nhid ${id}`],
+      nexthops: [`${id} via 10.244.2.0`],
+    });
     t.nl.ops.length = 0;
     t.ctx.subnetManager.deleteLease(IPNet.parse('10.244.2.0/24'));
     await settle();
@@ -147,7 +152,10 @@ describe('vxlan backend', () => {
     const netConf = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
     const ctx = testBackendContext(loadNetConfig(netConf));
     const mac = MAC.parse('0a:11:22:33:44:55');
-    ctx.subnetManager.putLease({ subnet: IPNet.parse('10.244.7.0/24'), attrs: { publicIP: ctx.extIface.extAddr!, backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: String(mac) } } });
+    ctx.subnetManager.putLease({
+      subnet: IPNet.parse('10.244.7.0/24'),
+      attrs: { publicIP: ctx.extIface.extAddr!, backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: String(mac) } },
+    });
     const network: Network = await new VxlanBackend(ctx).registerNetwork(loadNetConfig(netConf), AbortSignal.timeout(5000));
     expect(String(network.lease.subnet)).toBe('10.244.7.0/24');
     expect(dev(ctx).mac!.equals(mac)).toBe(true);

@@ -3,13 +3,20 @@ import { parseVxlanConfig } from './config.js';
 import { readPeer } from './peer.js';
 
 describe('parseVxlanConfig', () => {
-  it('applies Go flannel\'s defaults and folds key case', () => {
+  it("applies Go flannel's defaults and folds key case", () => {
     expect(parseVxlanConfig({ Type: 'vxlan' })).toEqual({ vni: 1, port: 0, gbp: false, learning: false, directRouting: false });
-    expect(parseVxlanConfig({ type: 'vxlan', vni: 42, port: 4789, mtu: 9000, directrouting: true })).toMatchObject({ vni: 42, port: 4789, mtu: 9000, directRouting: true });
+    expect(parseVxlanConfig({ type: 'vxlan', vni: 42, port: 4789, mtu: 9000, directrouting: true })).toMatchObject({
+      vni: 42,
+      port: 4789,
+      mtu: 9000,
+      directRouting: true,
+    });
   });
 
   it('names the field and the fix for bad values', () => {
-    expect(() => parseVxlanConfig({ VNI: 'one' })).toThrow('Backend.VNI: error decoding VXLAN backend config: "one" is not a whole number from 1 to 16777215; set VNI to a number in that range, or leave it out');
+    expect(() => parseVxlanConfig({ VNI: 'one' })).toThrow(
+      'Backend.VNI: error decoding VXLAN backend config: "one" is not a whole number from 1 to 16777215; set VNI to a number in that range, or leave it out',
+    );
     expect(() => parseVxlanConfig({ DirectRouting: 'yes' })).toThrow(/Backend.DirectRouting: .* is not true or false/);
     expect(() => parseVxlanConfig({ Port: 70000 })).toThrow(/Backend.Port/);
   });
@@ -31,4 +38,3 @@ describe('readPeer', () => {
     expect(readPeer(lease({ publicIP: undefined, backendData: { VtepMAC: 'c6:d2:32:6f:8f:44' } }), 4)).toEqual({ problem: 'no IPv4 PublicIP' });
   });
 });
-

@@ -4,28 +4,37 @@ import { loadNetConfig } from '@flannel-ts/core/internal';
 import { settle, testBackendContext } from '@flannel-ts/core/testing';
 import { RouteDataplane } from './route-dataplane.js';
 
-const peer = (n: number, backendType = 'test'): Lease => ({ subnet: IPNet.parse(`10.244.${n}.0/24`), attrs: { publicIP: IP.parse(`192.0.2.${n}`), backendType } });
+const peer = (n: number, backendType = 'test'): Lease => ({
+  subnet: IPNet.parse(`10.244.${n}.0/24`),
+  attrs: { publicIP: IP.parse(`192.0.2.${n}`), backendType },
+});
 
 async function start() {
-  const ctx = testBackendContext(loadNetConfig('{"Network":"10.244.0.0/16"}'));
+  const config = loadNetConfig('{"Network":"10.244.0.0/16"}');
+  const ctx = testBackendContext(config);
   const lease = await ctx.subnetManager.acquireLease({ publicIP: ctx.extIface.extAddr!, backendType: 'test' });
   let ensured = 0;
   const dataplane = new RouteDataplane({
     backendType: 'test',
     families: [4],
     nl: ctx.netlink,
-    routeFor: (l) => (l.attrs.publicIP!.toString().endsWith('.13') ? { skip: 'thirteen is refused' } : { dst: l.subnet!, gw: l.attrs.publicIP!, linkIndex: 2, onlink: false }),
+    routeFor: (l) =>
+      l.attrs.publicIP!.toString().endsWith('.13') ? { skip: 'thirteen is refused' } : { dst: l.subnet!, gw: l.attrs.publicIP!, linkIndex: 2, onlink: false },
     ensureDevices: async () => {
       ensured++;
       return false;
     },
     watchedLinks: ['eth0'],
   });
-  const network = reconciledNetwork(ctx, { lease, mtu: 1500, dataplane });
+  const network = reconciledNetwork(ctx, { lease, mtu: 1500, config, dataplane });
   const stop = new AbortController();
   const running = network.run(stop.signal);
   await settle();
-  const routes = () => [...ctx.netlink.routes.values()].filter((r) => r.protocol === 70).map((r) => `${r.dst} via ${r.gw}`).sort();
+  const routes = () =>
+    [...ctx.netlink.routes.values()]
+      .filter((r) => r.protocol === 70)
+      .map((r) => `${r.dst} via ${r.gw}`)
+      .sort();
   return { ctx, network, stop, running, routes, ensured: () => ensured };
 }
 

@@ -1,4 +1,13 @@
-import { FLANNEL_ROUTE_PROTOCOL, routeEntry, type Dataplane, type KernelEntry, type KernelWatch, type Lease, type Netlink, type PeerPlan } from '@flannel-ts/core';
+import {
+  FLANNEL_ROUTE_PROTOCOL,
+  routeEntry,
+  type Dataplane,
+  type KernelEntry,
+  type KernelWatch,
+  type Lease,
+  type Netlink,
+  type PeerPlan,
+} from '@flannel-ts/core';
 import type { IP, IPNet } from '@flannel-ts/core';
 import type { NetlinkEvent } from '@flannel-ts/core/netlink';
 

@@ -47,7 +47,9 @@ describe('net-conf defaults (as Go flannel fills them in)', () => {
   });
 
   it('takes the docs example as given', () => {
-    const cfg = loadNetConfig('{"Network": "10.0.0.0/8", "SubnetLen": 20, "SubnetMin": "10.10.0.0", "SubnetMax": "10.99.0.0", "Backend": {"Type": "udp", "Port": 7890}}');
+    const cfg = loadNetConfig(
+      '{"Network": "10.0.0.0/8", "SubnetLen": 20, "SubnetMin": "10.10.0.0", "SubnetMax": "10.99.0.0", "Backend": {"Type": "udp", "Port": 7890}}',
+    );
     expect([cfg.subnetLen, String(cfg.subnetMin), String(cfg.subnetMax), cfg.backendType]).toEqual([20, '10.10.0.0', '10.99.0.0', 'udp']);
     expect(cfg.backend).toEqual({ Type: 'udp', Port: 7890 });
   });
@@ -110,10 +112,26 @@ describe('net-conf errors name the field and the fix', () => {
     ['{"EnableIPv6": true, "Network": "10.3.0.0/16"}', 'IPv6Network', /please define a correct IPv6Network parameter/],
     ['{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/48", "IPv6SubnetLen": 127}', 'IPv6SubnetLen', /SubnetLen must be less than \/127/],
     ['{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/48", "IPv6SubnetLen": 49}', 'IPv6SubnetLen', /at least four subnets/],
-    ['{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/125"}', 'IPv6Network', /IPv6Network is too small\. Minimum useful network prefix is \/124/],
-    ['{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/48", "IPv6SubnetMin": "fc01::"}', 'IPv6SubnetMin', /IPv6SubnetMin is not in the range of the IPv6Network/],
-    ['{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/48", "IPv6SubnetMax": "fc01::"}', 'IPv6SubnetMax', /IPv6SubnetMax is not in the range of the IPv6Network/],
-    ['{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/48", "IPv6SubnetMin": "fc00::1"}', 'IPv6SubnetMin', /IPv6SubnetMin is not on a SubnetLen boundary: fc00::1/],
+    [
+      '{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/125"}',
+      'IPv6Network',
+      /IPv6Network is too small\. Minimum useful network prefix is \/124/,
+    ],
+    [
+      '{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/48", "IPv6SubnetMin": "fc01::"}',
+      'IPv6SubnetMin',
+      /IPv6SubnetMin is not in the range of the IPv6Network/,
+    ],
+    [
+      '{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/48", "IPv6SubnetMax": "fc01::"}',
+      'IPv6SubnetMax',
+      /IPv6SubnetMax is not in the range of the IPv6Network/,
+    ],
+    [
+      '{"EnableIPv6": true, "Network": "10.3.0.0/16", "IPv6Network": "fc00::/48", "IPv6SubnetMin": "fc00::1"}',
+      'IPv6SubnetMin',
+      /IPv6SubnetMin is not on a SubnetLen boundary: fc00::1/,
+    ],
     ['{"EnableIPv4": false}', 'EnableIPv4', /both disabled/],
   ])('%s → %s', (json, field, message) => {
     const err = userError(() => loadNetConfig(json));

@@ -141,7 +141,11 @@ function checkFamily(network: IPNet | undefined, givenLen: number, givenMin: IP 
     }
   } else if (network.prefixLen > r.maxDefaultPrefix) {
     const what = r.net === 'Network' ? 'network' : r.net;
-    throw new UserError(r.net, `${what} is too small. Minimum useful network prefix is /${r.maxDefaultPrefix}`, `use a /${r.maxDefaultPrefix} or larger ${r.net}`);
+    throw new UserError(
+      r.net,
+      `${what} is too small. Minimum useful network prefix is /${r.maxDefaultPrefix}`,
+      `use a /${r.maxDefaultPrefix} or larger ${r.net}`,
+    );
   } else {
     len = network.prefixLen <= r.fixedDefault.upTo ? r.fixedDefault.len : network.prefixLen + 2;
   }
@@ -208,7 +212,11 @@ function ip(field: string, value: unknown, family: 4 | 6): IP | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const addr = typeof value === 'string' ? IP.tryParse(value) : undefined;
   if (!addr || addr.family !== family) {
-    throw new UserError(field, `${JSON.stringify(value)} is not an IPv${family} address`, `write a plain address such as ${family === 4 ? '"10.244.1.0"' : '"fd00:10:244:1::"'}`);
+    throw new UserError(
+      field,
+      `${JSON.stringify(value)} is not an IPv${family} address`,
+      `write a plain address such as ${family === 4 ? '"10.244.1.0"' : '"fd00:10:244:1::"'}`,
+    );
   }
   return addr;
 }

@@ -37,6 +37,4 @@ export interface LeaseEvent {
  * One result from a store's watch: either incremental events, or a full snapshot after which anything
  * not listed is gone (first listing, or a re-list after the watch fell behind, e.g. etcd compaction).
  */
-export type LeaseWatchResult =
-  | { kind: 'events'; events: LeaseEvent[]; cursor?: unknown }
-  | { kind: 'snapshot'; snapshot: Lease[]; cursor?: unknown };
+export type LeaseWatchResult = { kind: 'events'; events: LeaseEvent[]; cursor?: unknown } | { kind: 'snapshot'; snapshot: Lease[]; cursor?: unknown };

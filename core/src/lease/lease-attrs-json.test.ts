@@ -16,7 +16,13 @@ describe('LeaseAttrs JSON, as Go flannel stores it', () => {
   });
 
   it('round-trips a dual-stack value', () => {
-    const attrs = { publicIP: IP.parse('192.0.2.1'), publicIPv6: IP.parse('2001:db8::1'), backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'aa:aa:aa:aa:aa:aa' }, backendV6Data: { VNI: 1, VtepMAC: 'bb:bb:bb:bb:bb:bb' } };
+    const attrs = {
+      publicIP: IP.parse('192.0.2.1'),
+      publicIPv6: IP.parse('2001:db8::1'),
+      backendType: 'vxlan',
+      backendData: { VNI: 1, VtepMAC: 'aa:aa:aa:aa:aa:aa' },
+      backendV6Data: { VNI: 1, VtepMAC: 'bb:bb:bb:bb:bb:bb' },
+    };
     expect(decodeLeaseAttrs(encodeLeaseAttrs(attrs))).toEqual(attrs);
   });
 

@@ -7,10 +7,7 @@ import { LeaseWatcher } from './lease-watcher.js';
  * Each subscription gets its own LeaseWatcher, so a resubscribe (after an error, say) starts clean and
  * the first snapshot re-announces every peer.
  */
-export function toLeaseEvents(
-  ownLease: Lease,
-  onUnknownRemoval?: (lease: Lease) => void,
-): OperatorFunction<LeaseWatchResult, LeaseEvent[]> {
+export function toLeaseEvents(ownLease: Lease, onUnknownRemoval?: (lease: Lease) => void): OperatorFunction<LeaseWatchResult, LeaseEvent[]> {
   return (source) =>
     defer(() => {
       const watcher = new LeaseWatcher(ownLease, onUnknownRemoval);

@@ -27,7 +27,14 @@ const peerB = lease('10.5.3.0/24', '192.0.2.3');
 describe('LeaseWatcher', () => {
   it('reports Added for new peers and never for our own lease', () => {
     const w = new LeaseWatcher(own);
-    expect(summary(w.update([{ type: 'added', lease: own }, { type: 'added', lease: peerA }]))).toEqual(['added 10.5.2.0/24 192.0.2.2']);
+    expect(
+      summary(
+        w.update([
+          { type: 'added', lease: own },
+          { type: 'added', lease: peerA },
+        ]),
+      ),
+    ).toEqual(['added 10.5.2.0/24 192.0.2.2']);
     expect(summary(w.reset([own, peerA, peerB]))).toEqual(['added 10.5.3.0/24 192.0.2.3']);
   });
 

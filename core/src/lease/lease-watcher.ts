@@ -114,9 +114,5 @@ export function sameSubnet(incoming: Lease, known: Lease): boolean {
 }
 
 function sameLease(a: Lease, b: Lease): boolean {
-  return (
-    String(a.subnet) === String(b.subnet) &&
-    String(a.ipv6Subnet) === String(b.ipv6Subnet) &&
-    sameLeaseAttrs(a.attrs, b.attrs)
-  );
+  return String(a.subnet) === String(b.subnet) && String(a.ipv6Subnet) === String(b.ipv6Subnet) && sameLeaseAttrs(a.attrs, b.attrs);
 }

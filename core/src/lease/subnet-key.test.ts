@@ -23,7 +23,7 @@ describe('subnet keys', () => {
     expect(makeSubnetKey(IPNet.parse('10.5.52.0/24'), IPNet.parse('fd00:0:0:0:0:0:0:0/64'))).toBe('10.5.52.0-24&fd00::-64');
   });
 
-  it('accepts /32 and /128, which Go\'s key parser rejects', () => {
+  it("accepts /32 and /128, which Go's key parser rejects", () => {
     expect(isSubnetKey(parseSubnetKey('10.1.1.1-32'))).toBe(true);
     expect(isSubnetKey(parseSubnetKey('10.1.1.0-24&fd00::1-128'))).toBe(true);
   });

@@ -201,7 +201,12 @@ export class NetlinkHandle implements Netlink {
 
   private async getLink(op: string, index: number, name?: string): Promise<Link | undefined> {
     try {
-      const [msg] = this.sock.query({ op, type: RTM_GETLINK, flags: 0, body: (w) => (writeIfinfomsg(w, index), name !== undefined && w.str(IFLA_IFNAME, name)) });
+      const [msg] = this.sock.query({
+        op,
+        type: RTM_GETLINK,
+        flags: 0,
+        body: (w) => (writeIfinfomsg(w, index), name !== undefined && w.str(IFLA_IFNAME, name)),
+      });
       return msg ? decodeLink(msg.payload) : undefined;
     } catch (err) {
       if (err instanceof NetlinkError && err.code === 'ENODEV') return undefined;

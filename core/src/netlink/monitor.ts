@@ -6,9 +6,21 @@ import { NetlinkError } from './errors.js';
 import { decodeLink, type Link } from './link.js';
 import { decodeFdb, decodeNeigh, type FdbEntry, type Neigh } from './neigh.js';
 import {
-  AF_BRIDGE, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR,
-  RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE,
-  RTNLGRP_LINK, RTNLGRP_NEIGH,
+  AF_BRIDGE,
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_DELNEIGH,
+  RTM_DELROUTE,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+  RTM_NEWROUTE,
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_LINK,
+  RTNLGRP_NEIGH,
 } from './nl/constants.js';
 import { decodeRoute, type Route } from './route.js';
 import { c, SO_RCVBUFFORCE, SOL_SOCKET } from './socket/libc.js';
@@ -61,7 +73,9 @@ export function netlinkMonitor(topics: readonly MonitorTopic[], opts: MonitorOpt
       for (const event of decodeEvents(dgram, skip)) subscriber.next(event);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      subscriber.error(err.code === 'ENOBUFS' ? new NetlinkError('netlink monitor (notifications were lost; re-list and resubscribe)', constants.errno.ENOBUFS) : err);
+      subscriber.error(
+        err.code === 'ENOBUFS' ? new NetlinkError('netlink monitor (notifications were lost; re-list and resubscribe)', constants.errno.ENOBUFS) : err,
+      );
     });
     socket.on('close', () => subscriber.complete());
     return () => socket.destroy();

@@ -3,8 +3,20 @@ import { encodeAddr, type Addr } from './addr.js';
 import { encodeLinkAdd, encodeLinkSet, writeIfinfomsg, type LinkChange, type LinkSpec } from './link.js';
 import { encodeFdb, encodeNeigh, type FdbEntry, type Neigh } from './neigh.js';
 import {
-  NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR,
-  RTM_DELNEXTHOP, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWNEXTHOP, RTM_NEWROUTE,
+  NLM_F_APPEND,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_DELNEIGH,
+  RTM_DELROUTE,
+  RTM_NEWADDR,
+  RTM_DELNEXTHOP,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+  RTM_NEWNEXTHOP,
+  RTM_NEWROUTE,
 } from './nl/constants.js';
 import { encodeNexthop, type Nexthop } from './nexthop.js';
 import { encodeRoute, type Route } from './route.js';
@@ -47,47 +59,97 @@ function describeRoute(verb: string, r: Route): string {
 }
 
 export const linkAdd = (spec: LinkSpec): NetlinkRequest =>
-  request(RTM_NEWLINK, ADD, (w) => encodeLinkAdd(w, spec), () => `ip link add ${spec.name} type ${spec.kind}`, { object: 'link', verb: 'add', value: spec });
+  request(
+    RTM_NEWLINK,
+    ADD,
+    (w) => encodeLinkAdd(w, spec),
+    () => `ip link add ${spec.name} type ${spec.kind}`,
+    { object: 'link', verb: 'add', value: spec },
+  );
 
 export const linkDel = (index: number): NetlinkRequest =>
-  request(RTM_DELLINK, 0, (w) => writeIfinfomsg(w, index), () => `ip link del #${index}`, { object: 'link', verb: 'del', value: index });
+  request(
+    RTM_DELLINK,
+    0,
+    (w) => writeIfinfomsg(w, index),
+    () => `ip link del #${index}`,
+    { object: 'link', verb: 'del', value: index },
+  );
 
 export const linkSet = (index: number, change: LinkChange): NetlinkRequest =>
-  request(RTM_NEWLINK, 0, (w) => encodeLinkSet(w, index, change), () => `ip link set #${index} ${JSON.stringify(change)}`, {
-    object: 'link',
-    verb: 'set',
-    value: { index, change },
-  });
+  request(
+    RTM_NEWLINK,
+    0,
+    (w) => encodeLinkSet(w, index, change),
+    () => `ip link set #${index} ${JSON.stringify(change)}`,
+    {
+      object: 'link',
+      verb: 'set',
+      value: { index, change },
+    },
+  );
 
-const addrReq = (verb: RequestWhat['verb'], type: number, flags: number) => (a: Addr): NetlinkRequest =>
-  request(type, flags, (w) => encodeAddr(w, a), () => `ip addr ${verb} ${a.ip}/${a.prefixLen} dev #${a.linkIndex}`, { object: 'addr', verb, value: a });
+const addrReq =
+  (verb: RequestWhat['verb'], type: number, flags: number) =>
+  (a: Addr): NetlinkRequest =>
+    request(
+      type,
+      flags,
+      (w) => encodeAddr(w, a),
+      () => `ip addr ${verb} ${a.ip}/${a.prefixLen} dev #${a.linkIndex}`,
+      { object: 'addr', verb, value: a },
+    );
 export const addrAdd = addrReq('add', RTM_NEWADDR, ADD);
 export const addrReplace = addrReq('replace', RTM_NEWADDR, REPLACE);
 export const addrDel = addrReq('del', RTM_DELADDR, 0);
 
-const routeReq = (verb: RequestWhat['verb'], type: number, flags: number, forDelete = false) => (r: Route): NetlinkRequest =>
-  request(type, flags, (w) => encodeRoute(w, r, forDelete), () => describeRoute(verb, r), { object: 'route', verb, value: r });
+const routeReq =
+  (verb: RequestWhat['verb'], type: number, flags: number, forDelete = false) =>
+  (r: Route): NetlinkRequest =>
+    request(
+      type,
+      flags,
+      (w) => encodeRoute(w, r, forDelete),
+      () => describeRoute(verb, r),
+      { object: 'route', verb, value: r },
+    );
 export const routeAdd = routeReq('add', RTM_NEWROUTE, ADD);
 export const routeReplace = routeReq('replace', RTM_NEWROUTE, REPLACE);
 export const routeDel = routeReq('del', RTM_DELROUTE, 0, true);
 
-const neighReq = (verb: RequestWhat['verb'], type: number, flags: number) => (n: Neigh): NetlinkRequest =>
-  request(type, flags, (w) => encodeNeigh(w, n), () => `ip neigh ${verb} ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ''} dev #${n.linkIndex}`, {
-    object: 'neigh',
-    verb,
-    value: n,
-  });
+const neighReq =
+  (verb: RequestWhat['verb'], type: number, flags: number) =>
+  (n: Neigh): NetlinkRequest =>
+    request(
+      type,
+      flags,
+      (w) => encodeNeigh(w, n),
+      () => `ip neigh ${verb} ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ''} dev #${n.linkIndex}`,
+      {
+        object: 'neigh',
+        verb,
+        value: n,
+      },
+    );
 export const neighAdd = neighReq('add', RTM_NEWNEIGH, ADD);
 /** `ip neigh replace`: create or overwrite. */
 export const neighSet = neighReq('replace', RTM_NEWNEIGH, REPLACE);
 export const neighDel = neighReq('del', RTM_DELNEIGH, 0);
 
-const fdbReq = (verb: RequestWhat['verb'], type: number, flags: number) => (f: FdbEntry): NetlinkRequest =>
-  request(type, flags, (w) => encodeFdb(w, f), () => `bridge fdb ${verb} ${f.mac} dev #${f.linkIndex} self${f.dst ? ` dst${ipText(f.dst)}` : ''}`, {
-    object: 'fdb',
-    verb,
-    value: f,
-  });
+const fdbReq =
+  (verb: RequestWhat['verb'], type: number, flags: number) =>
+  (f: FdbEntry): NetlinkRequest =>
+    request(
+      type,
+      flags,
+      (w) => encodeFdb(w, f),
+      () => `bridge fdb ${verb} ${f.mac} dev #${f.linkIndex} self${f.dst ? ` dst${ipText(f.dst)}` : ''}`,
+      {
+        object: 'fdb',
+        verb,
+        value: f,
+      },
+    );
 export const fdbAdd = fdbReq('add', RTM_NEWNEIGH, ADD);
 export const fdbAppend = fdbReq('append', RTM_NEWNEIGH, APPEND);
 export const fdbReplace = fdbReq('replace', RTM_NEWNEIGH, REPLACE);
@@ -100,7 +162,15 @@ function describeNexthop(verb: string, nh: Nexthop): string {
   if (nh.onlink) parts.push('onlink');
   return parts.join(' ');
 }
-const nexthopReq = (verb: RequestWhat['verb'], type: number, flags: number, forDelete = false) => (nh: Nexthop): NetlinkRequest =>
-  request(type, flags, (w) => encodeNexthop(w, nh, forDelete), () => describeNexthop(verb, nh), { object: 'nexthop', verb, value: nh });
+const nexthopReq =
+  (verb: RequestWhat['verb'], type: number, flags: number, forDelete = false) =>
+  (nh: Nexthop): NetlinkRequest =>
+    request(
+      type,
+      flags,
+      (w) => encodeNexthop(w, nh, forDelete),
+      () => describeNexthop(verb, nh),
+      { object: 'nexthop', verb, value: nh },
+    );
 export const nexthopReplace = nexthopReq('replace', RTM_NEWNEXTHOP, REPLACE);
 export const nexthopDel = nexthopReq('del', RTM_DELNEXTHOP, 0, true);

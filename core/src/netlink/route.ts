@@ -3,8 +3,22 @@ import { IPNet } from '../ip/ipnet.js';
 import { familyOf } from './addr.js';
 import { attrU32, parseAttrs, type MessageWriter } from './nl/attrs.js';
 import {
-  AF_INET, AF_INET6, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RT_TABLE_UNSPEC, RTA_DST, RTA_GATEWAY, RTA_OIF,
-  RTA_NH_ID, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT,
+  AF_INET,
+  AF_INET6,
+  RT_SCOPE_LINK,
+  RT_SCOPE_UNIVERSE,
+  RT_TABLE_MAIN,
+  RT_TABLE_UNSPEC,
+  RTA_DST,
+  RTA_GATEWAY,
+  RTA_OIF,
+  RTA_NH_ID,
+  RTA_PREFSRC,
+  RTA_PRIORITY,
+  RTA_TABLE,
+  RTN_UNICAST,
+  RTNH_F_ONLINK,
+  RTPROT_BOOT,
 } from './nl/constants.js';
 
 /**

@@ -2,6 +2,8 @@ import { IP } from '../ip/ip.js';
 import { IPNet } from '../ip/ipnet.js';
 import type { Dataplane, PeerPlan } from '../contracts/dataplane.js';
 import type { Lease } from '../contracts/lease.js';
+import type { NetworkConfig } from '../contracts/network-config.js';
+import { loadNetConfig } from '../config/net-conf.js';
 import { FLANNEL_ROUTE_PROTOCOL } from '../contracts/route-protocol.js';
 import { FakeClock, settle } from '../testing/fake-clock.js';
 import { FakeNetlink } from '../testing/fake-netlink.js';
@@ -37,17 +39,21 @@ class RouteDataplane implements Dataplane {
   };
 }
 
-function setup() {
+function setup(config?: NetworkConfig) {
   const nl = new FakeNetlink();
   nl.addDevice('eth0');
   const clock = new FakeClock();
   const leases = new LeaseEventDriver();
   const logger = new RecordingLogger();
   const dataplane = new RouteDataplane(nl);
-  const engine = new Reconciler(dataplane, { netlink: nl, logger, clock, leases: leases.stream, ownLease: own });
+  const engine = new Reconciler(dataplane, { netlink: nl, logger, clock, leases: leases.stream, ownLease: own, ...(config ? { config } : {}) });
   const stop = new AbortController();
   const running = engine.run(stop.signal);
-  const routes = () => [...nl.routes.values()].filter((r) => r.protocol === FLANNEL_ROUTE_PROTOCOL).map((r) => `${r.dst} via ${r.gw}`).sort();
+  const routes = () =>
+    [...nl.routes.values()]
+      .filter((r) => r.protocol === FLANNEL_ROUTE_PROTOCOL)
+      .map((r) => `${r.dst} via ${r.gw}`)
+      .sort();
   return { nl, clock, leases, logger, engine, dataplane, stop, running, routes };
 }
 
@@ -103,7 +109,10 @@ describe('Reconciler', () => {
     expect(t.routes()).toEqual([]);
     await t.clock.advance(DEFAULT_TIMING.minGapMs + DEFAULT_TIMING.settleMs);
     expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2']);
-    expect(t.logger.entries.find((e) => e.msg === 'repairing kernel state')?.obj).toMatchObject({ operations: 1, reasons: ['route 254 10.244.2.0/24 deleted'] });
+    expect(t.logger.entries.find((e) => e.msg === 'repairing kernel state')?.obj).toMatchObject({
+      operations: 1,
+      reasons: ['route 254 10.244.2.0/24 deleted'],
+    });
     t.stop.abort();
     await t.running;
   });
@@ -135,14 +144,14 @@ describe('Reconciler', () => {
     await t.running;
   });
 
-  it('counts a malformed lease as skipped, says why, and refuses a lease that claims another peer\'s route', async () => {
+  it("counts a malformed lease as skipped, says why, and refuses a lease that claims another peer's route", async () => {
     const t = setup();
     const dup: Lease = { ...peer(2, '192.0.2.77'), ipv6Subnet: IPNet.parse('fd00::/64') };
     t.leases.snapshot(peer(2), peer(5, '192.0.2.99'), dup);
     await settle();
     expect(t.engine.stats()).toEqual({ peers: 1, skippedPeers: 2 });
     const problems = t.logger.entries.filter((e) => e.msg === 'skipping peer').map((e) => (e.obj as { problems: string[] }).problems[0]);
-    expect(problems).toEqual(['PublicIP 192.0.2.99 is refused', 'its route 254 10.244.2.0/24 belongs to peer 10.244.2.0/24 -']);
+    expect(problems).toEqual(['PublicIP 192.0.2.99 is refused', '10.244.2.0/24 is already the subnet of peer 10.244.2.0/24 -']);
     expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2']);
     t.stop.abort();
     await t.running;
@@ -174,5 +183,35 @@ describe('Reconciler', () => {
     t.stop.abort();
     await t.running;
     expect(t.clock.waiting).toBe(0);
+  });
+
+  it('refuses peer leases that would reroute what is not theirs, naming the rule', async () => {
+    const t = setup(loadNetConfig('{"Network":"10.244.0.0/16","SubnetLen":24}'));
+    const lease = (subnet: string, ip: string): Lease => ({ subnet: IPNet.parse(subnet), attrs: { publicIP: IP.parse(ip), backendType: 'test' } });
+    t.leases.snapshot(
+      peer(2),
+      lease('192.0.2.0/24', '192.0.2.20'), // the underlay
+      lease('10.244.0.0/16', '192.0.2.21'), // the whole network
+      lease('10.244.1.128/25', '192.0.2.22'), // inside our subnet, and the wrong length
+      lease('10.244.1.0/24', '192.0.2.23'), // our subnet (never even reaches the engine: the watcher drops our own key)
+      lease('10.244.9.0/24', '192.0.2.1'), // our PublicIP
+      lease('10.244.2.7/32', '192.0.2.24'), // a host inside peer 2's subnet
+      lease('10.244.3.9/32', '192.0.2.25'), // a host subnet on its own: allowed
+    );
+    await settle();
+    const refused = Object.fromEntries(
+      t.logger.entries.filter((e) => e.msg === 'skipping peer').map((e) => [(e.obj as { subnet: string }).subnet, (e.obj as { problems: string[] }).problems.join('; ')]),
+    );
+    expect(refused).toEqual({
+      '192.0.2.0/24': '192.0.2.0/24 is outside the network 10.244.0.0/16',
+      '10.244.0.0/16': '10.244.0.0/16 is a /16, but node subnets are /24',
+      '10.244.1.128/25': '10.244.1.128/25 is a /25, but node subnets are /24',
+      '10.244.9.0/24': 'it claims our PublicIP 192.0.2.1',
+      '10.244.2.7/32': '10.244.2.7/32 lies inside the subnet 10.244.2.0/24 of peer 10.244.2.0/24 -',
+    });
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2', '10.244.3.9/32 via 192.0.2.25']);
+    expect(t.engine.stats()).toEqual({ peers: 2, skippedPeers: 5 });
+    t.stop.abort();
+    await t.running;
   });
 });

@@ -51,7 +51,8 @@ describe('IptablesBackend', () => {
   });
 
   it('takes --random-fully from iptables 1.6.2 on', async () => {
-    const ver = (v: string) => new IptablesBackend(fakeRunner({ 'iptables --version': `iptables v${v} (nf_tables)` }).runner, new RecordingLogger()).supportsFullyRandom(4);
+    const ver = (v: string) =>
+      new IptablesBackend(fakeRunner({ 'iptables --version': `iptables v${v} (nf_tables)` }).runner, new RecordingLogger()).supportsFullyRandom(4);
     expect(await ver('1.6.1')).toBe(false);
     expect(await ver('1.6.2')).toBe(true);
     expect(await ver('1.8.9')).toBe(true);
@@ -60,7 +61,8 @@ describe('IptablesBackend', () => {
 
 describe('NftablesBackend', () => {
   it('reads back zero-padded marks as the same rule', async () => {
-    const listing = 'table ip flannel-ipv4 {\n\tchain postrtg {\n\t\tcomment "x"\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tmeta mark 0x00004000 return\n\t}\n}\n';
+    const listing =
+      'table ip flannel-ipv4 {\n\tchain postrtg {\n\t\tcomment "x"\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tmeta mark 0x00004000 return\n\t}\n}\n';
     const { runner, calls } = fakeRunner({ 'nft list chain ip flannel-ipv4 postrtg': listing });
     expect(await new NftablesBackend(runner, new RecordingLogger()).ensure({ family: 4, kind: 'masq', rules: ['meta mark 0x4000 return'] })).toBe(false);
     expect(calls).toHaveLength(1);
@@ -68,10 +70,16 @@ describe('NftablesBackend', () => {
 });
 
 describe('TrafficManager', () => {
-  it('removes the other mode\'s rules first and says when it replaces a previous network\'s rules (OR, not AND)', async () => {
+  it("removes the other mode's rules first and says when it replaces a previous network's rules (OR, not AND)", async () => {
     const { runner, calls } = fakeRunner();
     const logger = new RecordingLogger();
-    const tm = new TrafficManager(runner, logger, systemClock, { nftables: true, ipMasq: true, fullyRandomDisable: true, forwardRules: false, resyncSeconds: 5 });
+    const tm = new TrafficManager(runner, logger, systemClock, {
+      nftables: true,
+      ipMasq: true,
+      fullyRandomDisable: true,
+      forwardRules: false,
+      resyncSeconds: 5,
+    });
     const nets = [{ family: 4 as const, network: IPNet.parse('10.244.0.0/16'), podSubnet: IPNet.parse('10.244.3.0/24') }];
     await tm.setup(nets, { networks: [IPNet.parse('10.244.0.0/16')], subnet: IPNet.parse('10.244.9.0/24'), ipv6Networks: [] });
     expect(calls[0]!.cmd).toBe('iptables-save -t nat');

@@ -62,7 +62,8 @@ export class TrafficManager {
     if (this.specs.length === 0) return;
     const restore = async () => {
       for (const spec of this.specs) {
-        if (await this.backend.ensure(spec)) this.logger.warn({ mode: this.backend.name, chain: `${spec.kind}/ipv${spec.family}` }, 'rules were missing or changed; restored');
+        if (await this.backend.ensure(spec))
+          this.logger.warn({ mode: this.backend.name, chain: `${spec.kind}/ipv${spec.family}` }, 'rules were missing or changed; restored');
       }
     };
     await every(this.opts.resyncSeconds * 1000, signal, this.clock, restore, (err) =>
@@ -81,7 +82,10 @@ export class TrafficManager {
     const netChanged = prevNets.length > 0 && !prevNets.some((p) => p.equals(n.network));
     const subnetChanged = prevSubnet !== undefined && !prevSubnet.equals(n.podSubnet);
     if (netChanged || subnetChanged) {
-      this.logger.info({ family: n.family, previousNetwork: prevNets.map(String), previousSubnet: prevSubnet?.toString() }, 'replacing the rules of the previous network or subnet');
+      this.logger.info(
+        { family: n.family, previousNetwork: prevNets.map(String), previousSubnet: prevSubnet?.toString() },
+        'replacing the rules of the previous network or subnet',
+      );
     }
   }
 }

@@ -51,7 +51,14 @@ describe('subnet.env', () => {
 
   it('reads back what it wrote, masking the subnets', async () => {
     const path = join(dir, 'subnet.env');
-    const env = { network: IPNet.parse('10.244.0.0/16'), subnet: IPNet.parse('10.244.7.0/24'), ipv6Network: IPNet.parse('fd00::/56'), ipv6Subnet: IPNet.parse('fd00:0:0:7::/64'), mtu: 1450, ipMasq: true };
+    const env = {
+      network: IPNet.parse('10.244.0.0/16'),
+      subnet: IPNet.parse('10.244.7.0/24'),
+      ipv6Network: IPNet.parse('fd00::/56'),
+      ipv6Subnet: IPNet.parse('fd00:0:0:7::/64'),
+      mtu: 1450,
+      ipMasq: true,
+    };
     await writeSubnetFile(path, env);
     const back = await readSubnetFile(path);
     expect(back).toEqual({ networks: [env.network], subnet: env.subnet, ipv6Networks: [env.ipv6Network], ipv6Subnet: env.ipv6Subnet, mtu: 1450, ipMasq: true });

@@ -84,7 +84,10 @@ export function parseEnvText(text: string): Map<string, string> {
 export function parseCIDRList(value: string | undefined, skipped?: (entry: string) => void): IPNet[] {
   if (!value) return [];
   const out: IPNet[] = [];
-  for (const entry of value.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+  for (const entry of value
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
     const net = IPNet.tryParse(entry);
     if (net) out.push(net);
     else skipped?.(entry);

@@ -13,14 +13,10 @@ export interface StoredSubnet {
   revision: number;
 }
 
-export type RegistryChange =
-  | { type: 'put'; entry: StoredSubnet }
-  | { type: 'delete'; key: string; revision: number };
+export type RegistryChange = { type: 'put'; entry: StoredSubnet } | { type: 'delete'; key: string; revision: number };
 
 /** A watch result: changes since the last one, or (after a gap such as etcd compaction) the full list. */
-export type RegistryUpdate =
-  | { kind: 'changes'; changes: RegistryChange[]; revision: number }
-  | { kind: 'reset'; entries: StoredSubnet[]; revision: number };
+export type RegistryUpdate = { kind: 'changes'; changes: RegistryChange[]; revision: number } | { kind: 'reset'; entries: StoredSubnet[]; revision: number };
 
 /**
  * The storage side of a subnet manager: plain key operations over one network's subnet keys. The lease

@@ -61,7 +61,11 @@ export function storeModule(o: StoreOptions): ContainerModule {
 async function openRegistry(o: StoreOptions, logger: Logger, clock: Clock): Promise<LeaseRegistry> {
   switch (o.kind) {
     case 'kube':
-      throw new UserError('-kube-subnet-mgr', 'the Kubernetes subnet manager is not available in this flannel-ts release yet', 'use etcd (-etcd-endpoints) or -embedded-subnet-mgr');
+      throw new UserError(
+        '-kube-subnet-mgr',
+        'the Kubernetes subnet manager is not available in this flannel-ts release yet',
+        'use etcd (-etcd-endpoints) or -embedded-subnet-mgr',
+      );
     case 'embedded': {
       const { EmbeddedRegistry } = await import('./embedded/embedded-registry.js');
       return new EmbeddedRegistry(o.embeddedStorePath, o.netConfigPath, logger, clock);

@@ -57,7 +57,7 @@ describe('StoreSubnetManager.acquireLease', () => {
     expect(registry.entries.get('10.5.9.0-24')?.reservation).toBe(true);
   });
 
-  it('never hands out another node\'s reservation', async () => {
+  it("never hands out another node's reservation", async () => {
     const { registry, signal } = setup('{"Network":"10.5.0.0/28","SubnetLen":30,"Backend":{"Type":"vxlan"}}');
     registry.put('10.5.0.4-30', value('192.0.2.50'), 0);
     registry.put('10.5.0.8-30', value('192.0.2.51'), 0);

@@ -168,7 +168,12 @@ export class StoreSubnetManager implements SubnetManager {
 
   private randomSubnets(config: NetworkConfig, held: ReadLease[]): { subnet: IPNet; ipv6Subnet?: IPNet } {
     const subnet = pickRandom(
-      freeSubnets(config.subnetMin!, config.subnetMax!, config.subnetLen, held.map((r) => r.subnets.subnet)),
+      freeSubnets(
+        config.subnetMin!,
+        config.subnetMax!,
+        config.subnetLen,
+        held.map((r) => r.subnets.subnet),
+      ),
       this.random,
     );
     if (!subnet) throw outOfSubnets('Network', config.network, held.length);
@@ -181,10 +186,14 @@ export class StoreSubnetManager implements SubnetManager {
 
   /** Lists until it works; the watch has nothing to start from without a listing. */
   private async listWithRetry(): Promise<Listing> {
-    const listing = await retryWithBackoff((signal) => this.registry.list(AbortSignal.any([signal, AbortSignal.timeout(10_000)])), new AbortController().signal, {
-      clock: this.clock,
-      onError: (err, retryInMs) => this.logger.warn({ err: (err as Error).message, retryInMs }, 'waiting for the store to list leases'),
-    });
+    const listing = await retryWithBackoff(
+      (signal) => this.registry.list(AbortSignal.any([signal, AbortSignal.timeout(10_000)])),
+      new AbortController().signal,
+      {
+        clock: this.clock,
+        onError: (err, retryInMs) => this.logger.warn({ err: (err as Error).message, retryInMs }, 'waiting for the store to list leases'),
+      },
+    );
     return listing!;
   }
 
@@ -232,5 +241,9 @@ function withStored(lease: Lease, stored: StoredSubnet): Lease {
 }
 
 function outOfSubnets(field: string, network: IPNet | undefined, held: number): UserError {
-  return new UserError(field, `out of subnets: every subnet of ${String(network)} is leased or reserved (${held} keys)`, 'delete stale leases or widen the network (or SubnetMin/SubnetMax)');
+  return new UserError(
+    field,
+    `out of subnets: every subnet of ${String(network)} is leased or reserved (${held} keys)`,
+    'delete stale leases or widen the network (or SubnetMin/SubnetMax)',
+  );
 }

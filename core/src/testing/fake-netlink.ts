@@ -295,7 +295,16 @@ export class FakeNetlink implements Netlink {
     if (what.verb === 'add') {
       const spec = what.value as LinkSpec;
       if ([...this.links.values()].some((l) => l.name === spec.name)) throw fail(EEXIST);
-      const link: Link = { index: this.nextIndex++, name: spec.name, mtu: spec.mtu ?? 1500, flags: 0, up: false, lowerUp: false, kind: spec.kind, mac: spec.mac };
+      const link: Link = {
+        index: this.nextIndex++,
+        name: spec.name,
+        mtu: spec.mtu ?? 1500,
+        flags: 0,
+        up: false,
+        lowerUp: false,
+        kind: spec.kind,
+        mac: spec.mac,
+      };
       if (spec.kind === 'vxlan') link.vxlan = { learning: false, gbp: false, l2miss: false, l3miss: false, ...spec.vxlan };
       if (spec.kind === 'ipip') link.ipip = { ...spec.ipip };
       this.links.set(link.index, link);

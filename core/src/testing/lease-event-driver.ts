@@ -21,7 +21,10 @@ export class LeaseEventDriver {
   }
 
   removed(...leases: Lease[]): void {
-    const events = leases.map((l) => ({ type: 'removed' as const, lease: { ...(l.subnet ? { subnet: l.subnet } : {}), ...(l.ipv6Subnet ? { ipv6Subnet: l.ipv6Subnet } : {}), attrs: {} } }));
+    const events = leases.map((l) => ({
+      type: 'removed' as const,
+      lease: { ...(l.subnet ? { subnet: l.subnet } : {}), ...(l.ipv6Subnet ? { ipv6Subnet: l.ipv6Subnet } : {}), attrs: {} },
+    }));
     this.results.next({ kind: 'events', events });
   }
 

@@ -1,13 +1,37 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { MessageWriter, parseAttrs, attrStr, align4 } from '../nl/attrs.js';
 import {
-  AF_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NETLINK_ROUTE, NLM_F_ACK, NLM_F_ACK_TLVS,
-  NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSGERR_ATTR_MSG, SOL_NETLINK,
+  AF_NETLINK,
+  NETLINK_CAP_ACK,
+  NETLINK_EXT_ACK,
+  NETLINK_GET_STRICT_CHK,
+  NETLINK_ROUTE,
+  NLM_F_ACK,
+  NLM_F_ACK_TLVS,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  NLMSGERR_ATTR_MSG,
+  SOL_NETLINK,
 } from '../nl/constants.js';
 import { checkCall as check, NetlinkError } from '../errors.js';
 import {
-  c, CLONE_NEWNET, MSG_TRUNC, MSG_WAITFORONE, NativeArena, O_CLOEXEC, O_RDONLY, SO_RCVBUFFORCE, SO_RCVTIMEO, SO_SNDBUFFORCE,
-  SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET,
+  c,
+  CLONE_NEWNET,
+  MSG_TRUNC,
+  MSG_WAITFORONE,
+  NativeArena,
+  O_CLOEXEC,
+  O_RDONLY,
+  SO_RCVBUFFORCE,
+  SO_RCVTIMEO,
+  SO_SNDBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  SOL_SOCKET,
 } from './libc.js';
 
 /** One rtnetlink request: the message type and flags, and a writer for its body (fixed header + attributes). */

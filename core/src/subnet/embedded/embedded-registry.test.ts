@@ -14,7 +14,6 @@ const open = () => {
   return r;
 };
 
-
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'fts-embedded-'));
 });
@@ -70,7 +69,7 @@ describe('EmbeddedRegistry', () => {
     await expect(r.getNetworkConfig()).resolves.toBe('{"Network":"10.1.0.0/16"}');
   });
 
-  it('creates atomically across two instances and streams one instance\'s writes to the other', async () => {
+  it("creates atomically across two instances and streams one instance's writes to the other", async () => {
     const a = open();
     const b = open();
     const seen = firstValueFrom(b.watch(0).pipe(take(2), toArray()));
@@ -86,9 +85,7 @@ describe('EmbeddedRegistry', () => {
     await a.create('10.1.3.0-24', 'short', 1);
     await a.update('10.1.4.0-24', 'reserved', 0);
     const b = open();
-    const deleted = firstValueFrom(
-      b.watch((await b.list()).revision).pipe(filter((u) => u.kind === 'changes' && u.changes.some((c) => c.type === 'delete'))),
-    );
+    const deleted = firstValueFrom(b.watch((await b.list()).revision).pipe(filter((u) => u.kind === 'changes' && u.changes.some((c) => c.type === 'delete'))));
     const update = await deleted;
     expect(update.kind === 'changes' && update.changes[0]).toMatchObject({ type: 'delete', key: '10.1.3.0-24' });
     expect((await b.list()).entries.map((e) => [e.key, e.reservation])).toEqual([['10.1.4.0-24', true]]);

@@ -34,7 +34,11 @@ export class EmbeddedRegistry implements LeaseRegistry {
     try {
       this.log = new LeaseLog(storePath);
     } catch (err) {
-      throw new UserError('--embedded-store-path', `cannot open ${storePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'give a writable file path');
+      throw new UserError(
+        '--embedded-store-path',
+        `cannot open ${storePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        'give a writable file path',
+      );
     }
   }
 

@@ -23,17 +23,24 @@ export interface EtcdConfig {
  * user is. Reconnects back off from 100 ms to 5 s; no circuit breaker, so a restarted etcd is used at once.
  */
 export function etcdClientOptions(config: EtcdConfig, logger: Logger): IOptions {
-  const hosts = config.endpoints.split(',').map((h) => h.trim()).filter(Boolean);
+  const hosts = config.endpoints
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   if (hosts.length === 0) throw new UserError('--etcd-endpoints', 'no endpoint given', 'pass a comma list such as http://10.0.0.1:2379');
   for (const h of hosts) {
-    if (!/^https?:\/\/[^/]+\/?$/.test(h)) throw new UserError('--etcd-endpoints', `${JSON.stringify(h)} is not an http:// or https:// URL`, 'use e.g. http://10.0.0.1:2379');
+    if (!/^https?:\/\/[^/]+\/?$/.test(h))
+      throw new UserError('--etcd-endpoints', `${JSON.stringify(h)} is not an http:// or https:// URL`, 'use e.g. http://10.0.0.1:2379');
   }
   const options: IOptions = {
     hosts,
     dialTimeout: 5000,
     faultHandling: {
       host: () => noop,
-      global: retry(handleWhen(isRecoverableError), { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000, generator: noJitterGenerator }) }),
+      global: retry(handleWhen(isRecoverableError), {
+        maxAttempts: 2,
+        backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000, generator: noJitterGenerator }),
+      }),
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 5000, generator: noJitterGenerator }).next(),
     },
   };
@@ -57,4 +64,3 @@ function readFlagFile(flag: string, path: string): Buffer {
     throw new UserError(flag, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'give a readable PEM file');
   }
 }
-

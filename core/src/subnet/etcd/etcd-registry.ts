@@ -46,10 +46,7 @@ export class EtcdRegistry implements LeaseRegistry {
   async create(key: string, value: string, ttlSeconds: number, signal: AbortSignal): Promise<StoredSubnet | undefined> {
     const full = this.subnetsPrefix + key;
     const { ID } = await abortable(this.client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }), signal);
-    const res = await abortable(
-      this.client.if(full, 'Version', '==', 0).then(this.client.put(full).value(value).lease(ID)).commit(),
-      signal,
-    );
+    const res = await abortable(this.client.if(full, 'Version', '==', 0).then(this.client.put(full).value(value).lease(ID)).commit(), signal);
     if (!res.succeeded) {
       await this.client.leaseClient.leaseRevoke({ ID }).catch(() => undefined);
       return undefined;
@@ -77,7 +74,13 @@ export class EtcdRegistry implements LeaseRegistry {
   }
 
   async delete(key: string, signal: AbortSignal): Promise<void> {
-    await abortable(this.client.delete().key(this.subnetsPrefix + key).exec(), signal);
+    await abortable(
+      this.client
+        .delete()
+        .key(this.subnetsPrefix + key)
+        .exec(),
+      signal,
+    );
   }
 
   watch(revision: number): Observable<RegistryUpdate> {
@@ -89,13 +92,15 @@ export class EtcdRegistry implements LeaseRegistry {
       // watcher() attaches synchronously, so an immediate cancel (a compacted revision) is not missed.
       const start = (): void => {
         if (closed.signal.aborted) return;
-        const w = this.client.watch().prefix(this.subnetsPrefix).startRevision(String(rev + 1)).watcher();
+        const w = this.client
+          .watch()
+          .prefix(this.subnetsPrefix)
+          .startRevision(String(rev + 1))
+          .watcher();
         watcher = w;
         w.on('data', (res) => {
           const changes: RegistryChange[] = res.events.map((ev) =>
-            ev.type === 'Put'
-              ? { type: 'put', entry: this.toStored(ev.kv) }
-              : { type: 'delete', key: this.keyOf(ev.kv), revision: Number(ev.kv.mod_revision) },
+            ev.type === 'Put' ? { type: 'put', entry: this.toStored(ev.kv) } : { type: 'delete', key: this.keyOf(ev.kv), revision: Number(ev.kv.mod_revision) },
           );
           rev = Math.max(rev, Number(res.header.revision));
           if (changes.length) subscriber.next({ kind: 'changes', changes, revision: rev });

@@ -6,7 +6,17 @@
 // address is not on one of our interface's connected networks is skipped with a warning that says so,
 // and counted in /metrics. The routes are kept in step by core's engine through the shared RouteDataplane;
 // this file only decides each peer's route.
-import { ConnectedNets, reconciledNetwork, UserError, type Backend, type BackendContext, type Lease, type LeaseAttrs, type Network, type NetworkConfig } from '@flannel-ts/core';
+import {
+  ConnectedNets,
+  reconciledNetwork,
+  UserError,
+  type Backend,
+  type BackendContext,
+  type Lease,
+  type LeaseAttrs,
+  type Network,
+  type NetworkConfig,
+} from '@flannel-ts/core';
 import { RouteDataplane, type RouteDecision } from '@flannel-ts/backends';
 
 export class HostGwBackend implements Backend {
@@ -50,6 +60,6 @@ export class HostGwBackend implements Backend {
       watchedLinks: [extIface.iface.name],
     });
     logger.info({ subnet: String(lease.subnet), iface: extIface.iface.name, mtu: extIface.iface.mtu }, 'host-gw network ready');
-    return reconciledNetwork(this.ctx, { lease, mtu: extIface.iface.mtu, dataplane });
+    return reconciledNetwork(this.ctx, { lease, mtu: extIface.iface.mtu, config, dataplane });
   }
 }

@@ -7,7 +7,17 @@
 // the external interface instead. IPv4 only. The device is made before the lease (Go does it after), so
 // that a kernel without ipip costs no lease. Routes are kept in step by core's engine through the shared
 // RouteDataplane; this file decides each peer's route and keeps the device right.
-import { ConnectedNets, reconciledNetwork, UserError, type Backend, type BackendContext, type Lease, type Netlink, type Network, type NetworkConfig } from '@flannel-ts/core';
+import {
+  ConnectedNets,
+  reconciledNetwork,
+  UserError,
+  type Backend,
+  type BackendContext,
+  type Lease,
+  type Netlink,
+  type Network,
+  type NetworkConfig,
+} from '@flannel-ts/core';
 import { setHostAddress, type Link } from '@flannel-ts/core/netlink';
 import { RouteDataplane, type RouteDecision } from '@flannel-ts/backends';
 import { parseIpipConfig } from './config.js';
@@ -54,7 +64,7 @@ export class IpipBackend implements Backend {
     };
     const dataplane = new RouteDataplane({ backendType: 'ipip', families: [4], nl, routeFor, ensureDevices, watchedLinks: [IPIP_DEVICE] });
     logger.info({ subnet: String(lease.subnet), device: IPIP_DEVICE, mtu: dev.mtu, directRouting: cfg.directRouting }, 'ipip network ready');
-    return reconciledNetwork(this.ctx, { lease, mtu: dev.mtu, dataplane });
+    return reconciledNetwork(this.ctx, { lease, mtu: dev.mtu, config, dataplane });
   }
 }
 

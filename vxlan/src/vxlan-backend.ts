@@ -51,8 +51,10 @@ export class VxlanBackend implements Backend {
     const families: (4 | 6)[] = [];
     if (config.enableIPv4) families.push(4);
     if (config.enableIPv6) families.push(6);
-    if (config.enableIPv4 && !extIface.extAddr) throw new UserError('--iface', `${extIface.iface.name} has no IPv4 address`, 'pick an interface with one, or set --public-ip');
-    if (config.enableIPv6 && !extIface.extV6Addr) throw new UserError('--iface', `${extIface.iface.name} has no IPv6 address`, 'pick an interface with one, or set --public-ipv6');
+    if (config.enableIPv4 && !extIface.extAddr)
+      throw new UserError('--iface', `${extIface.iface.name} has no IPv4 address`, 'pick an interface with one, or set --public-ip');
+    if (config.enableIPv6 && !extIface.extV6Addr)
+      throw new UserError('--iface', `${extIface.iface.name} has no IPv6 address`, 'pick an interface with one, or set --public-ipv6');
     const mtu = cfg.mtu ?? extIface.iface.mtu;
 
     const baseAttrs: LeaseAttrs = { backendType: 'vxlan' };
@@ -81,8 +83,11 @@ export class VxlanBackend implements Backend {
     const podMtu = Math.min(...fams.map((f) => f.spec.mtu));
     const dataplane = new VxlanDataplane(fams, { nl, logger, config, lease, directRouting: cfg.directRouting });
     await dataplane.start();
-    logger.info({ subnet: String(lease.subnet), ipv6Subnet: lease.ipv6Subnet?.toString(), devices: fams.map((f) => f.spec.name), mtu: podMtu }, 'vxlan network ready');
-    return reconciledNetwork(this.ctx, { lease, mtu: podMtu, dataplane });
+    logger.info(
+      { subnet: String(lease.subnet), ipv6Subnet: lease.ipv6Subnet?.toString(), devices: fams.map((f) => f.spec.name), mtu: podMtu },
+      'vxlan network ready',
+    );
+    return reconciledNetwork(this.ctx, { lease, mtu: podMtu, config, dataplane });
   }
 
   /**

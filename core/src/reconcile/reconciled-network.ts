@@ -2,6 +2,7 @@ import type { BackendContext } from '../contracts/backend-plugin.js';
 import type { Dataplane } from '../contracts/dataplane.js';
 import type { Lease } from '../contracts/lease.js';
 import type { Network } from '../contracts/network.js';
+import type { NetworkConfig } from '../contracts/network-config.js';
 import { DEFAULT_TIMING, Reconciler, type ReconcilerTiming } from './reconciler.js';
 
 export interface ReconciledNetworkOptions {
@@ -9,6 +10,8 @@ export interface ReconciledNetworkOptions {
   lease: Lease;
   /** The pods' MTU (subnet.env's FLANNEL_MTU). */
   mtu: number;
+  /** The network config registerNetwork was given: peer leases are checked against it. */
+  config: NetworkConfig;
   dataplane: Dataplane;
   timing?: Partial<ReconcilerTiming>;
 }
@@ -20,7 +23,7 @@ export interface ReconciledNetworkOptions {
 export function reconciledNetwork(ctx: BackendContext, o: ReconciledNetworkOptions): Network {
   const engine = new Reconciler(
     o.dataplane,
-    { netlink: ctx.netlink, logger: ctx.logger, clock: ctx.clock, leases: ctx.subnetManager.watchLeases(), ownLease: o.lease },
+    { netlink: ctx.netlink, logger: ctx.logger, clock: ctx.clock, leases: ctx.subnetManager.watchLeases(), ownLease: o.lease, config: o.config },
     { ...DEFAULT_TIMING, ...o.timing },
   );
   return { lease: o.lease, mtu: o.mtu, run: (signal) => engine.run(signal), stats: () => engine.stats() };

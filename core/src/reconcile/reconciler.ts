@@ -5,11 +5,13 @@ import type { Dataplane, PeerPlan } from '../contracts/dataplane.js';
 import type { Lease, LeaseEvent, LeaseWatchResult } from '../contracts/lease.js';
 import type { Logger } from '../contracts/logger.js';
 import type { Netlink } from '../contracts/netlink.js';
+import type { NetworkConfig } from '../contracts/network-config.js';
 import type { NetworkStats } from '../contracts/network.js';
 import { LeaseWatcher } from '../lease/lease-watcher.js';
 import { retryBackoff } from '../util/retry.js';
 import { applyBatched, logFailures } from './apply-batched.js';
 import { diffEntries, type KernelEntry } from './kernel-entry.js';
+import { PeerGuard } from './peer-guard.js';
 import { ResyncRequest } from './resync-request.js';
 
 export interface ReconcilerDeps {
@@ -20,6 +22,8 @@ export interface ReconcilerDeps {
   leases: Observable<LeaseWatchResult>;
   /** Our own lease, never programmed as a peer. */
   ownLease: Lease;
+  /** The network config: peer subnets must lie inside its networks and have its subnet lengths. */
+  config?: NetworkConfig;
 }
 
 export interface ReconcilerTiming {
@@ -62,6 +66,7 @@ export class Reconciler {
   private readonly owners = new Map<string, string>();
   private pendingEvents = new Map<string, LeaseEvent>();
   private readonly resync: ResyncRequest;
+  private readonly guard: PeerGuard;
   private snapshotSeen = false;
   private synced = false;
   private wake: (() => void) | undefined;
@@ -76,6 +81,7 @@ export class Reconciler {
     private readonly timing: ReconcilerTiming = DEFAULT_TIMING,
   ) {
     this.resync = new ResyncRequest(deps.clock, timing.settleMs, timing.minGapMs);
+    this.guard = new PeerGuard(deps.config, deps.ownLease);
   }
 
   stats(): NetworkStats {
@@ -197,7 +203,7 @@ export class Reconciler {
         this.deps.logger.debug({ peer: key }, 'peer removed');
         continue;
       }
-      const plan = this.remember(key, ev.lease, this.plan(ev.lease));
+      const plan = this.remember(key, ev.lease, this.plan(key, ev.lease));
       now.push(...plan.entries);
       if (plan.problems.length > 0) this.reportProblems(ev.lease, plan);
     }
@@ -239,10 +245,13 @@ export class Reconciler {
   private replanAll(): void {
     const peers = [...this.peers];
     for (const [key, peer] of peers) this.forget(key, peer);
-    for (const [key, peer] of peers) this.remember(key, peer.lease, this.plan(peer.lease));
+    for (const [key, peer] of peers) this.remember(key, peer.lease, this.plan(key, peer.lease));
   }
 
-  private plan(lease: Lease): PeerPlan {
+  /** The backend's plan for a lease the guard lets through. */
+  private plan(key: string, lease: Lease): PeerPlan {
+    const refused = this.guard.check(key, lease);
+    if (refused.length > 0) return { entries: [], problems: refused };
     try {
       return this.dataplane.planPeer(lease);
     } catch (err) {
@@ -255,6 +264,7 @@ export class Reconciler {
     const taken = wanted.entries.find((e) => this.owners.has(e.key));
     const plan = taken ? { entries: [], problems: [...wanted.problems, `its ${taken.key} belongs to peer ${this.owners.get(taken.key)}`] } : wanted;
     for (const e of plan.entries) this.owners.set(e.key, key);
+    if (plan.entries.length > 0) this.guard.accept(key, lease);
     this.peers.set(key, { lease, plan });
     if (plan.entries.length > 0) this.programmed++;
     if (plan.problems.length > 0) this.skipped++;
@@ -263,6 +273,7 @@ export class Reconciler {
 
   private forget(key: string, peer: Peer): void {
     for (const e of peer.plan.entries) if (this.owners.get(e.key) === key) this.owners.delete(e.key);
+    this.guard.release(key, peer.lease);
     this.peers.delete(key);
     if (peer.plan.entries.length > 0) this.programmed--;
     if (peer.plan.problems.length > 0) this.skipped--;

@@ -7,6 +7,10 @@ export interface Started {
   child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
+  /** What it wrote to stdout alone. */
+  stdout(): string;
+  /** Settles once the process has exited and all its output is read: the exit code, or the signal's name. */
+  closed: Promise<number | string>;
 }
 
 /** Starts `cmd`, inside `netns` when given (`ip netns exec` execs, so the PID is the command's own). */
@@ -16,42 +20,56 @@ export function startProcess(cmd: string, args: string[], opts: { netns?: string
   running.add(child);
   child.on('exit', () => running.delete(child));
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  let stdout = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    stdout += d.toString();
+  });
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return { child, output: () => out };
+  // 'close', not 'exit': by then the pipes are drained, so output() holds the last words too.
+  const closed = new Promise<number | string>((resolve) => child.once('close', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { child, output: () => out, stdout: () => stdout, closed };
 }
 
 /** Resolves when `predicate(output)` holds; rejects with the output's tail on exit or timeout. */
 export function waitForOutput(p: Started, predicate: (out: string) => boolean, timeoutMs: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (!predicate(p.output())) return;
-      cleanup();
-      resolve();
-    };
-    const onExit = (code: number | null): void => {
-      cleanup();
-      reject(new Error(`${what}: exited (${code}) first:\n${p.output().slice(-2000)}`));
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`${what}: not seen within ${timeoutMs} ms:\n${p.output().slice(-2000)}`));
-    }, timeoutMs);
-    const cleanup = (): void => {
+    let settled = false;
+    const settle = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       p.child.stdout!.off('data', check);
       p.child.stderr!.off('data', check);
-      p.child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve();
     };
+    const check = (): void => {
+      if (predicate(p.output())) settle();
+    };
+    const timer = setTimeout(() => settle(new Error(`${what}: not seen within ${timeoutMs} ms:\n${p.output().slice(-2000)}`)), timeoutMs);
     p.child.stdout!.on('data', check);
     p.child.stderr!.on('data', check);
-    p.child.on('exit', onExit);
+    // Checked once more at close: a process may say it and exit at once.
+    void p.closed.then((code) => (predicate(p.output()) ? settle() : settle(new Error(`${what}: exited (${code}) first:\n${p.output().slice(-2000)}`))));
     check();
   });
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (or signal name). */
-export function stopProcess(child: ChildProcess, graceMs = 3000, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string> {
+/** Resolves with the exit code (or signal name) once `p` has exited; rejects with its output's tail after `timeoutMs`. */
+export function waitForExit(p: Started, timeoutMs: number, what: string): Promise<number | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still running after ${timeoutMs} ms:\n${p.output().slice(-2000)}`)), timeoutMs);
+  });
+  return Promise.race([p.closed, timedOut]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (or signal name). The grace is generous
+ * so that a slow but clean exit on a loaded machine still reports its own code.
+ */
+export function stopProcess(child: ChildProcess, graceMs = 15_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode ?? child.signalCode!);
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

@@ -200,7 +200,9 @@ describe('Reconciler', () => {
     );
     await settle();
     const refused = Object.fromEntries(
-      t.logger.entries.filter((e) => e.msg === 'skipping peer').map((e) => [(e.obj as { subnet: string }).subnet, (e.obj as { problems: string[] }).problems.join('; ')]),
+      t.logger.entries
+        .filter((e) => e.msg === 'skipping peer')
+        .map((e) => [(e.obj as { subnet: string }).subnet, (e.obj as { problems: string[] }).problems.join('; ')]),
     );
     expect(refused).toEqual({
       '192.0.2.0/24': '192.0.2.0/24 is outside the network 10.244.0.0/16',

@@ -14,10 +14,12 @@ export interface PluginRun {
   stdout: string;
 }
 
-/** A delegate plugin found on CNI_PATH: its name (for messages) and the file to run. */
+/** A delegate plugin found on CNI_PATH: its name (for messages), the file to run, and that file's identity. */
 export interface Plugin {
   type: string;
   path: string;
+  /** Device, inode, size, mtime and ctime: any replacement or rewrite of the file changes it. */
+  identity: string;
 }
 
 /**
@@ -28,11 +30,11 @@ export function findPlugin(type: unknown, dirs: string[], field = 'delegate.type
   const name = validatePluginName(type, field);
   for (const dir of dirs) {
     const path = join(dir, name);
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st?.isFile() || (st.mode & 0o111) === 0) continue;
+    const st = statSync(path, { throwIfNoEntry: false, bigint: true });
+    if (!st?.isFile() || (st.mode & 0o111n) === 0n) continue;
     try {
       accessSync(path, constants.X_OK);
-      return { type: name, path };
+      return { type: name, path, identity: [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':') };
     } catch {
       // not executable for us: keep looking, as exec.LookPath does
     }

@@ -1,5 +1,6 @@
-import { chmodSync, type Dirent, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, type Dirent, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
 import { readRegularFile } from './bounded-read.js';
 import { CNI_ERR, CniError } from './cni-error.js';
 import { isObject } from './json.js';
@@ -44,31 +45,24 @@ export function checkStateKey(k: StateKey): void {
 export type LoadedState = { path: string; text: string; legacy: boolean } | { path: string; unusable: string };
 
 /**
- * Saves `text` for `key`, replacing any earlier file atomically (write a temporary file, fsync, rename),
- * so a crash never leaves half a config for DEL to choke on, and a symlink planted at the path is
- * replaced rather than followed. The directory is made (or tightened to) 0700, the file 0600.
+ * Saves `text` for `key`, replacing any earlier file atomically and durably, so a crash never leaves
+ * half a config for DEL to choke on, and a symlink planted at the path is replaced, never followed.
  */
 export function saveState(dataDir: string, key: StateKey, text: string): void {
-  const path = statePath(dataDir, key);
-  const tmp = join(dataDir, `.${stateFileName(key)}.${process.pid}.tmp`);
   try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const st = statSync(dataDir);
-    if (!st.isDirectory()) throw new Error(`${dataDir} is not a directory`);
-    if ((st.mode & 0o777) !== 0o700) chmodSync(dataDir, 0o700);
-    unlinkQuietly(tmp); // left by a crashed run that had our pid
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    ensureDataDir(dataDir);
+    writeFileAtomic(dataDir, stateFileName(key), text, true);
   } catch (err) {
-    unlinkQuietly(tmp);
     throw new CniError(CNI_ERR.io, `cannot save the delegate config in ${dataDir}: ${(err as Error).message}`, 'check that dataDir is a writable directory');
   }
+}
+
+/** Makes dataDir (0700), or tightens an existing one to 0700: state files hold the network's config. */
+export function ensureDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const st = statSync(dataDir);
+  if (!st.isDirectory()) throw new Error(`${dataDir} is not a directory`);
+  if ((st.mode & 0o777) !== 0o700) chmodSync(dataDir, 0o700);
 }
 
 /** The state for `key`, falling back to the old layout's file when that one belongs to the same network. */
@@ -119,12 +113,4 @@ export function listState(dataDir: string, network: string): StateKey[] {
     if (key?.network === network) keys.push(key);
   }
   return keys;
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // it was never created
-  }
 }

@@ -7,6 +7,8 @@ import { CniFixture } from './fixture.js';
 
 const N = 30;
 const f = new CniFixture('par');
+/** Attachments' state files; dot files (the delegate VERSION cache) are not state. */
+const stateFiles = () => readdirSync(f.dataDir).filter((n) => !n.startsWith('.'));
 afterAll(() => f.cleanup());
 
 describe('flannel CNI under concurrency', () => {
@@ -19,11 +21,12 @@ describe('flannel CNI under concurrency', () => {
     expect(adds.filter((r) => r.code !== 0)).toEqual([]);
     const addresses = adds.map((r) => (r.json!.ips as { address: string }[])[0]!.address);
     expect(new Set(addresses).size).toBe(N);
-    expect(readdirSync(f.dataDir)).toHaveLength(N);
+    expect(stateFiles()).toHaveLength(N);
 
     const dels = await Promise.all(pods.map((_, i) => call('DEL', i)));
     expect(dels.filter((r) => r.code !== 0 || r.stdout !== '')).toEqual([]);
-    expect(readdirSync(f.dataDir)).toEqual([]);
+    expect(stateFiles()).toEqual([]);
+    expect(readdirSync(f.dataDir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     for (const [i, pod] of pods.entries()) expect(f.leftovers(`par${i}`, { pod, othersUp: true })).toEqual([]);
     expect(f.nodeVeths()).toEqual([]);
   }, 120_000);

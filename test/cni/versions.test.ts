@@ -74,4 +74,17 @@ describe('flannel CNI version negotiation with other delegates', () => {
     expect(JSON.parse(readFileSync(join(f.callsDir, 'echoer.ADD.stdin'), 'utf8')).cniVersion).toBe('0.4.0');
     expect(f.run('DEL', f.conf({ cniVersion: '0.4.0' }), { containerID: 'echo' }).code).toBe(0);
   });
+
+  it('asks a delegate for VERSION once per file: again only after the file changed', () => {
+    const result = { cniVersion: '1.0.0', ips: [{ address: '10.244.7.6/24' }] };
+    fakeDelegate(f, 'cached', `echo '${JSON.stringify(result)}'`, ['1.0.0']);
+    const conf = f.conf({ delegate: { type: 'cached' } });
+    for (const id of ['k1', 'k2']) expect(f.run('ADD', conf, { containerID: id }).code).toBe(0);
+    fakeDelegate(f, 'cached', `echo '${JSON.stringify({ ...result, cniVersion: '0.4.0' })}'`, ['0.4.0']);
+    const add = f.run('ADD', conf, { containerID: 'k3' });
+    expect(add.json).toMatchObject({ cniVersion: '1.0.0', ips: [{ address: '10.244.7.6/24' }] });
+    expect(JSON.parse(readFileSync(join(f.callsDir, 'cached.ADD.stdin'), 'utf8')).cniVersion).toBe('0.4.0');
+    expect(f.calls('cached').filter((c) => c.startsWith('VERSION'))).toEqual(['VERSION k1 eth0', 'VERSION k3 eth0']);
+    for (const id of ['k1', 'k2', 'k3']) expect(f.run('DEL', conf, { containerID: id }).code).toBe(0);
+  });
 });

@@ -1,12 +1,13 @@
 import { logWarning } from '../cni-error.js';
 import { delegateType, renderDelegate, stableJson } from '../delegate.js';
-import { delegateError, pluginVersions, requirePlugin, runPlugin, type Plugin } from '../invoke.js';
+import { delegateError, requirePlugin, runPlugin, type Plugin } from '../invoke.js';
 import type { Json } from '../json.js';
 import { parseNetConf } from '../netconf.js';
 import { convertResult, parseResult } from '../result.js';
 import type { RuntimeEnv } from '../runtime-env.js';
 import { checkStateKey, removeState, saveState, statePath, type StateKey } from '../state.js';
 import { loadSubnetEnv } from '../subnet-env.js';
+import { delegateVersions } from '../version-cache.js';
 import { negotiate } from '../versions.js';
 import type { Output } from './output.js';
 
@@ -21,7 +22,7 @@ export function cmdAdd(raw: Json, rt: RuntimeEnv, env: NodeJS.ProcessEnv): Outpu
   checkStateKey(key);
   const subnetEnv = loadSubnetEnv(conf.subnetFile);
   const plugin = requirePlugin(delegateType(conf), rt.pluginDirs);
-  const version = negotiate(pluginVersions(plugin, conf.cniVersion, env), conf.cniVersion, plugin.type);
+  const version = negotiate(delegateVersions(plugin, conf.cniVersion, env, conf.dataDir), conf.cniVersion, plugin.type);
   const text = stableJson(renderDelegate(conf, subnetEnv, version));
   saveState(conf.dataDir, key, text);
   try {

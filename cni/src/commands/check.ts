@@ -1,11 +1,12 @@
 import { CNI_ERR, CniError } from '../cni-error.js';
 import { stableJson } from '../delegate.js';
-import { delegateError, pluginVersions, requirePlugin, runPlugin } from '../invoke.js';
+import { delegateError, requirePlugin, runPlugin } from '../invoke.js';
 import { isObject, type Json } from '../json.js';
 import { parseBaseNetConf } from '../netconf.js';
 import { convertResult } from '../result.js';
 import type { RuntimeEnv } from '../runtime-env.js';
 import { loadState } from '../state.js';
+import { delegateVersions } from '../version-cache.js';
 import { atLeast, negotiate } from '../versions.js';
 import { SUCCESS, type Output } from './output.js';
 
@@ -25,7 +26,7 @@ export function cmdCheck(raw: Json, rt: RuntimeEnv, env: NodeJS.ProcessEnv): Out
   }
   if (!isObject(saved)) throw new CniError(CNI_ERR.io, `the saved flannel config ${state.path} is not a JSON object`, 'DEL and ADD the container again');
   const plugin = requirePlugin(saved.type, rt.pluginDirs, 'type');
-  const version = negotiate(pluginVersions(plugin, conf.cniVersion, env), conf.cniVersion, plugin.type);
+  const version = negotiate(delegateVersions(plugin, conf.cniVersion, env, conf.dataDir), conf.cniVersion, plugin.type);
   if (!atLeast(version, '0.4.0')) throw new CniError(CNI_ERR.incompatibleVersion, `the delegate plugin "${plugin.type}" cannot CHECK`, `it speaks CNI ${version} at most`);
   saved.cniVersion = version;
   if (isObject(raw.prevResult)) saved.prevResult = convertResult(withRouteGateways(raw.prevResult), version);

@@ -1,11 +1,12 @@
 import { CNI_ERR, CniError, logWarning } from '../cni-error.js';
 import { delegateType, renderDelegate, stableJson } from '../delegate.js';
-import { delegateError, findPlugin, pluginVersions, runPlugin } from '../invoke.js';
+import { delegateError, findPlugin, runPlugin } from '../invoke.js';
 import { isObject, type Json } from '../json.js';
 import { parseBaseNetConf, parseNetConf, type BaseNetConf } from '../netconf.js';
 import type { RuntimeEnv } from '../runtime-env.js';
 import { listState, readState, statePath } from '../state.js';
 import { loadSubnetEnv } from '../subnet-env.js';
+import { delegateVersions } from '../version-cache.js';
 import { atLeast } from '../versions.js';
 import { releaseAttachment } from './release.js';
 import { SUCCESS, type Output } from './output.js';
@@ -56,7 +57,7 @@ function forwardGc(base: BaseNetConf, raw: Json, rt: RuntimeEnv, env: NodeJS.Pro
   try {
     const conf = parseNetConf(raw);
     const plugin = findPlugin(delegateType(conf), rt.pluginDirs);
-    if (!plugin || !pluginVersions(plugin, base.cniVersion, env).includes('1.1.0')) return undefined;
+    if (!plugin || !delegateVersions(plugin, base.cniVersion, env, base.dataDir).includes('1.1.0')) return undefined;
     const delegateConf = { ...renderDelegate(conf, loadSubnetEnv(conf.subnetFile), '1.1.0'), [VALID_ATTACHMENTS]: raw[VALID_ATTACHMENTS] };
     const run = runPlugin(plugin, 'GC', stableJson(delegateConf), env);
     return run.code !== 0 || run.signal ? delegateError(plugin, 'GC', run) : undefined;

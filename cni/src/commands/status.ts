@@ -1,10 +1,11 @@
 import { CNI_ERR, CniError } from '../cni-error.js';
 import { delegateType, renderDelegate, stableJson } from '../delegate.js';
-import { delegateError, findPlugin, pluginVersions, runPlugin } from '../invoke.js';
+import { delegateError, findPlugin, runPlugin } from '../invoke.js';
 import type { Json } from '../json.js';
 import { parseNetConf } from '../netconf.js';
 import type { RuntimeEnv } from '../runtime-env.js';
 import { loadSubnetEnv, type FlannelSubnetEnv } from '../subnet-env.js';
+import { delegateVersions } from '../version-cache.js';
 import { atLeast } from '../versions.js';
 import { SUCCESS, type Output } from './output.js';
 
@@ -25,7 +26,7 @@ export function cmdStatus(raw: Json, rt: RuntimeEnv, env: NodeJS.ProcessEnv): Ou
   }
   const plugin = findPlugin(delegateType(conf), rt.pluginDirs);
   if (!plugin) throw new CniError(CNI_ERR.notAvailable, `the delegate plugin "${delegateType(conf)}" is not in CNI_PATH [${rt.pluginDirs.join(' ')}]`, 'install containernetworking-plugins');
-  if (!pluginVersions(plugin, conf.cniVersion, env).includes('1.1.0')) return SUCCESS;
+  if (!delegateVersions(plugin, conf.cniVersion, env, conf.dataDir).includes('1.1.0')) return SUCCESS;
   const run = runPlugin(plugin, 'STATUS', stableJson(renderDelegate(conf, subnetEnv, '1.1.0')), env);
   if (run.code !== 0 || run.signal) throw delegateError(plugin, 'STATUS', run);
   return SUCCESS;

@@ -1,4 +1,5 @@
-import { firstValueFrom, take, toArray } from "rxjs";
+import { jest } from '@jest/globals';
+import { firstValueFrom, take, toArray } from 'rxjs';
 import { Etcd3 } from 'etcd3';
 import { IP, IPNet, LeaseRevokedError, type LeaseWatchResult } from '@flannel-ts/core';
 import { StoreSubnetManager } from '@flannel-ts/core/internal';
@@ -6,6 +7,9 @@ import { EtcdRegistry, etcdClientOptions } from '@flannel-ts/core/internal/etcd'
 import { RecordingLogger } from '@flannel-ts/core/testing';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { stopAllProcesses } from '../harness/processes.js';
+import { DEADLINE, waitFor } from '../harness/wait.js';
+
+jest.setTimeout(DEADLINE.testMs);
 
 const PREFIX = '/coreos.com/network';
 const CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
@@ -24,12 +28,18 @@ function manager(opts: { prefix?: string; renewMarginMinutes?: number; previous?
   return { sm, logger, registry };
 }
 const attrs = (ip: string) => ({ publicIP: IP.parse(ip), backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '0a:00:00:00:00:01' } });
-const signal = () => AbortSignal.timeout(10_000);
+const signal = () => AbortSignal.timeout(DEADLINE.convergeMs);
+/**
+ * Waits until the registry has logged `msg` at least once: its watch says when etcd acknowledged it
+ * ('etcd watch connected') and when the stream broke, which is what the tests below synchronise on.
+ */
+const logged = (logger: RecordingLogger, msg: string) => waitFor(() => logger.messages().includes(msg), DEADLINE.readyMs);
+const WATCH_ACK = 'etcd watch connected';
 
 beforeAll(async () => {
   etcd = await startEtcd();
   client = new Etcd3({ hosts: etcd.endpoint });
-}, 30_000);
+}, DEADLINE.setupMs);
 
 afterAll(async () => {
   await Promise.all(registries.map((r) => r.close()));
@@ -39,6 +49,8 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
+  // A test that failed half-way through a restart must not leave the next one without etcd.
+  if (etcd.pid() === -1) await etcd.start();
   await client.delete().all();
   await client.put(`${PREFIX}/config`).value(CONFIG);
 });
@@ -47,7 +59,7 @@ describe('etcd subnet manager against a real etcd', () => {
   it('explains a missing config and how to write one', async () => {
     const { sm } = manager({ prefix: '/nothing/here' });
     await expect(sm.getNetworkConfig(signal())).rejects.toThrow(
-      "/nothing/here/config: flannel config not found in etcd store. Did you create your config using etcdv3 API?; write it with: etcdctl put /nothing/here/config",
+      '/nothing/here/config: flannel config not found in etcd store. Did you create your config using etcdv3 API?; write it with: etcdctl put /nothing/here/config',
     );
   });
 
@@ -66,7 +78,10 @@ describe('etcd subnet manager against a real etcd', () => {
 
   it('reads a lease written by Go flannel and reuses it by public IP, revoking the old etcd lease on renewal', async () => {
     const goLease = await client.lease(86400, { autoKeepAlive: false }).grant();
-    await client.put(`${PREFIX}/subnets/10.5.77.0-24`).value('{"PublicIP":"192.0.2.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}').lease(goLease);
+    await client
+      .put(`${PREFIX}/subnets/10.5.77.0-24`)
+      .value('{"PublicIP":"192.0.2.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}')
+      .lease(goLease);
     const { sm } = manager();
     const lease = await sm.acquireLease(attrs('192.0.2.1'), signal());
     expect(String(lease.subnet)).toBe('10.5.77.0/24');
@@ -88,9 +103,7 @@ describe('etcd subnet manager against a real etcd', () => {
 
   it('gives concurrent acquirers distinct subnets on a nearly full network, and a clear error to the loser', async () => {
     await client.put(`${PREFIX}/config`).value('{"Network":"10.5.0.0/28","SubnetLen":30,"Backend":{"Type":"vxlan"}}');
-    const results = await Promise.allSettled(
-      [1, 2, 3, 4].map((i) => manager().sm.acquireLease(attrs(`192.0.2.${i}`), signal())),
-    );
+    const results = await Promise.allSettled([1, 2, 3, 4].map((i) => manager().sm.acquireLease(attrs(`192.0.2.${i}`), signal())));
     const won = results.flatMap((r) => (r.status === 'fulfilled' ? [String(r.value.subnet)] : []));
     expect(won.sort()).toEqual(['10.5.0.12/30', '10.5.0.4/30', '10.5.0.8/30']);
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
@@ -99,9 +112,10 @@ describe('etcd subnet manager against a real etcd', () => {
 
   it('watches: a snapshot, then puts and deletes; garbage is skipped', async () => {
     await client.put(`${PREFIX}/subnets/10.5.3.0-24`).value('{"PublicIP":"192.0.2.3","PublicIPv6":null}');
-    const { sm } = manager();
+    const { sm, logger } = manager();
     const got = firstValueFrom(sm.watchLeases().pipe(take(3), toArray()));
-    await new Promise((r) => setTimeout(r, 300));
+    // The writes below must come after the snapshot's listing and reach a live watch.
+    expect(await logged(logger, WATCH_ACK)).toBe(true);
     await client.put(`${PREFIX}/subnets/10.5.4.0-24`).value('{"PublicIP":12}');
     await client.put(`${PREFIX}/subnets/10.5.5.0-24`).value('{"PublicIP":"192.0.2.5","PublicIPv6":null}');
     await client.delete().key(`${PREFIX}/subnets/10.5.3.0-24`);
@@ -123,31 +137,36 @@ describe('etcd subnet manager against a real etcd', () => {
   });
 
   it('completeLease rejects with LeaseRevokedError when our key is deleted', async () => {
-    const { sm } = manager();
+    const { sm, logger } = manager();
     const ac = new AbortController();
     const lease = await sm.acquireLease(attrs('192.0.2.1'), ac.signal);
     const done = expect(sm.completeLease(lease, ac.signal)).rejects.toBeInstanceOf(LeaseRevokedError);
-    await new Promise((r) => setTimeout(r, 300));
+    expect(await logged(logger, WATCH_ACK)).toBe(true); // the deletion reaches a live watch, not a replay
     await client.delete().key(`${PREFIX}/subnets/${lease.subnet!.ip}-24`);
     await done;
   });
 
-  it('carries on across an etcd restart and sees leases written after it', async () => {
-    const { sm } = manager();
-    const results: LeaseWatchResult[] = [];
-    const sub = sm.watchLeases().subscribe((r) => results.push(r));
-    await new Promise((r) => setTimeout(r, 300));
-    await etcd.stop();
-    await new Promise((r) => setTimeout(r, 500));
-    await etcd.start();
-    const writer = new Etcd3({ hosts: etcd.endpoint });
-    await writer.put(`${PREFIX}/subnets/10.5.8.0-24`).value('{"PublicIP":"192.0.2.8","PublicIPv6":null}');
-    writer.close();
-    const deadline = Date.now() + 8000;
-    const seen = () => results.some((r) => r.kind === 'events' && r.events.some((e) => String(e.lease.subnet) === '10.5.8.0/24'));
-    while (!seen() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    sub.unsubscribe();
-    expect(seen()).toBe(true);
-  }, 20_000);
+  it(
+    'carries on across an etcd restart and sees leases written after it',
+    async () => {
+      const { sm, logger } = manager();
+      const results: LeaseWatchResult[] = [];
+      const sub = sm.watchLeases().subscribe((r) => results.push(r));
+      try {
+        expect(await logged(logger, WATCH_ACK)).toBe(true);
+        await etcd.stop();
+        // The watch noticed the outage before etcd comes back: the stream really broke and must resume.
+        expect(await logged(logger, 'etcd watch disconnected; waiting to reconnect')).toBe(true);
+        await etcd.start();
+        const writer = new Etcd3({ hosts: etcd.endpoint });
+        await writer.put(`${PREFIX}/subnets/10.5.8.0-24`).value('{"PublicIP":"192.0.2.8","PublicIPv6":null}');
+        writer.close();
+        const seen = () => results.some((r) => r.kind === 'events' && r.events.some((e) => String(e.lease.subnet) === '10.5.8.0/24'));
+        expect(await waitFor(seen, DEADLINE.readyMs)).toBe(true);
+      } finally {
+        sub.unsubscribe();
+      }
+    },
+    DEADLINE.setupMs,
+  );
 });
-

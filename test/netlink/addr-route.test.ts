@@ -1,8 +1,13 @@
 // Addresses, routes, neighbours and FDB entries in a fresh namespace, read back through the library and
 // through iproute2, plus batch semantics and error texts.
+import { jest } from '@jest/globals';
 import { IP, IPNet, MAC } from '@flannel-ts/core';
 import { NetlinkError, NetlinkHandle, nlconst, requests } from '@flannel-ts/core/netlink';
 import { addUnderlay, cleanupNetns, createNetns, ipIn, ipJson, sh } from '../harness/netns.js';
+import { DEADLINE } from '../harness/wait.js';
+
+// Milliseconds each when idle; the default 5 s is not enough on a loaded machine.
+jest.setTimeout(DEADLINE.testMs);
 
 let ns: string;
 let h: NetlinkHandle;
@@ -53,7 +58,14 @@ describe('routes', () => {
     await h.routeReplace({ dst: IPNet.parse('10.244.2.0/24'), gw: IP.parse('10.244.2.0'), linkIndex: vx, onlink: true });
     expect(ipIn(ns, 'route', 'show', '10.244.2.0/24').trim()).toBe('10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink');
     const [r] = await h.routeList(4, { dst: IPNet.parse('10.244.2.0/24') });
-    expect(r).toMatchObject({ gw: IP.parse('10.244.2.0'), linkIndex: vx, onlink: true, protocol: nlconst.RTPROT_BOOT, scope: nlconst.RT_SCOPE_UNIVERSE, table: 254 });
+    expect(r).toMatchObject({
+      gw: IP.parse('10.244.2.0'),
+      linkIndex: vx,
+      onlink: true,
+      protocol: nlconst.RTPROT_BOOT,
+      scope: nlconst.RT_SCOPE_UNIVERSE,
+      table: 254,
+    });
   });
 
   it('gives EEXIST with the kernel text for a duplicate add', async () => {
@@ -80,7 +92,9 @@ describe('routes', () => {
 
   it('lists the same main-table routes as ip', async () => {
     const ours = (await h.routeList(4)).map((r) => String(r.dst ?? 'default')).sort();
-    const theirs = ipJson<{ dst: string }[]>(ns, 'route', 'show').map((r) => r.dst).sort();
+    const theirs = ipJson<{ dst: string }[]>(ns, 'route', 'show')
+      .map((r) => r.dst)
+      .sort();
     expect(ours).toEqual(theirs);
   });
 
@@ -132,7 +146,12 @@ describe('neighbours and FDB', () => {
     const zero = MAC.parse('00:00:00:00:00:00');
     await h.fdbAppend({ linkIndex: vx, mac: zero, dst: IP.parse('192.0.2.31') });
     await h.fdbAppend({ linkIndex: vx, mac: zero, dst: IP.parse('192.0.2.32') });
-    expect((await h.fdbList(vx)).filter((f) => f.dst).map((f) => String(f.dst)).sort()).toEqual(['192.0.2.31', '192.0.2.32']);
+    expect(
+      (await h.fdbList(vx))
+        .filter((f) => f.dst)
+        .map((f) => String(f.dst))
+        .sort(),
+    ).toEqual(['192.0.2.31', '192.0.2.32']);
   });
 
   it('gives ENOENT for deleting a neighbour that is not there', async () => {
@@ -159,7 +178,9 @@ describe('batches', () => {
 
   it('applies thousands of operations across many sendto batches', async () => {
     const n = 1000;
-    const adds = Array.from({ length: n }, (_, i) => requests.routeReplace({ dst: IPNet.parse(`100.64.${i >> 8}.${i & 255}/32`), gw: IP.parse('192.0.2.1'), linkIndex: eth0, protocol: 212 }));
+    const adds = Array.from({ length: n }, (_, i) =>
+      requests.routeReplace({ dst: IPNet.parse(`100.64.${i >> 8}.${i & 255}/32`), gw: IP.parse('192.0.2.1'), linkIndex: eth0, protocol: 212 }),
+    );
     expect((await h.apply(adds)).filter(Boolean)).toEqual([]);
     expect(ipIn(ns, 'route', 'show', 'proto', '212').trim().split('\n')).toHaveLength(n);
     const dels = Array.from({ length: n }, (_, i) => requests.routeDel({ dst: IPNet.parse(`100.64.${i >> 8}.${i & 255}/32`) }));

@@ -1,8 +1,13 @@
 // Links through our netlink library in a fresh namespace, each result read back both through the library
 // and through iproute2.
+import { jest } from '@jest/globals';
 import { IP, MAC } from '@flannel-ts/core';
 import { NetlinkArgumentError, NetlinkError, NetlinkHandle } from '@flannel-ts/core/netlink';
 import { addUnderlay, cleanupNetns, createNetns, ipIn, ipJson } from '../harness/netns.js';
+import { DEADLINE } from '../harness/wait.js';
+
+// Milliseconds each when idle; the default 5 s is not enough on a loaded machine.
+jest.setTimeout(DEADLINE.testMs);
 
 let ns: string;
 let h: NetlinkHandle;
@@ -33,11 +38,27 @@ describe('links', () => {
   it('makes the exact vxlan device flannel makes and reads its attributes back', async () => {
     // Same as: ip link add flannel.1 type vxlan id 1 local 192.0.2.10 dev eth0 dstport 8472 nolearning
     const mac = MAC.parse('0a:58:0a:f4:01:00');
-    const link = await h.linkAdd({ kind: 'vxlan', name: 'flannel.1', mtu: 1450, mac, vxlan: { vni: 1, local: IP.parse('192.0.2.10'), vtepIndex: eth0, port: 8472, learning: false } });
+    const link = await h.linkAdd({
+      kind: 'vxlan',
+      name: 'flannel.1',
+      mtu: 1450,
+      mac,
+      vxlan: { vni: 1, local: IP.parse('192.0.2.10'), vtepIndex: eth0, port: 8472, learning: false },
+    });
     expect(link.kind).toBe('vxlan');
     expect(link.mtu).toBe(1450);
     expect(String(link.mac)).toBe('0a:58:0a:f4:01:00');
-    expect(link.vxlan).toEqual({ vni: 1, vtepIndex: eth0, local: IP.parse('192.0.2.10'), group: undefined, port: 8472, learning: false, gbp: false, l2miss: false, l3miss: false });
+    expect(link.vxlan).toEqual({
+      vni: 1,
+      vtepIndex: eth0,
+      local: IP.parse('192.0.2.10'),
+      group: undefined,
+      port: 8472,
+      learning: false,
+      gbp: false,
+      l2miss: false,
+      l3miss: false,
+    });
 
     const [ip] = ipJson<IpLink[]>(ns, '-d', 'link', 'show', 'flannel.1');
     expect(ip?.linkinfo?.info_kind).toBe('vxlan');
@@ -83,7 +104,9 @@ describe('links', () => {
 
   it('lists the same links as ip', async () => {
     const ours = (await h.linkList()).map((l) => [l.index, l.name]).sort();
-    const theirs = ipJson<IpLink[]>(ns, 'link', 'show').map((l) => [l.ifindex, l.ifname]).sort();
+    const theirs = ipJson<IpLink[]>(ns, 'link', 'show')
+      .map((l) => [l.ifindex, l.ifname])
+      .sort();
     expect(ours).toEqual(theirs);
   });
 

@@ -1,6 +1,11 @@
 // TUN devices and sysctls, in a fresh namespace, checked with ip and /proc as seen from that namespace.
+import { jest } from '@jest/globals';
 import { closeTun, NetlinkHandle, setAcceptRa, setForwarding, sysctlGet, sysctlSet, tunOpen } from '@flannel-ts/core/netlink';
 import { cleanupNetns, createNetns, execIn, ipIn, sh } from '../harness/netns.js';
+import { DEADLINE } from '../harness/wait.js';
+
+// Milliseconds each when idle; the default 5 s is not enough on a loaded machine.
+jest.setTimeout(DEADLINE.testMs);
 
 let ns: string;
 let h: NetlinkHandle;

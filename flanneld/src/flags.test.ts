@@ -76,6 +76,7 @@ describe('toOptions', () => {
     expect(() => opts(['--iface-regex=('])).toThrow(/-iface-regex: "\(" is not a regular expression/);
     expect(() => opts(['--kube-subnet-mgr', '--embedded-subnet-mgr'])).toThrow('cannot be combined');
     expect(() => opts(['--log-level=loud'])).toThrow('-log-level: unknown level "loud"');
+    expect(() => opts(['--healthz-ip=not-an-ip'])).toThrow('-healthz-ip: "not-an-ip" is not an IP address');
     expect(opts(['--embedded-subnet-mgr']).store).toBe('embedded');
     expect(opts(['-v=2']).logLevel).toBe('debug');
     expect(opts(['--etcd-prefix=/x/y/']).etcd.prefix).toBe('/x/y');

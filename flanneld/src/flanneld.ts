@@ -129,21 +129,7 @@ export class Flanneld {
       this.health.setUnready(`the ${config.backendType} backend has stopped`);
       stop.abort();
     });
-    const running = Promise.all([backendDone, traffic.resync(stop.signal)]);
-    try {
-      await writeSubnetFile(opts.subnetFile, {
-        ...(config.enableIPv4 && config.network ? { network: config.network, subnet: network.lease.subnet! } : {}),
-        ...(config.enableIPv6 && config.ipv6Network ? { ipv6Network: config.ipv6Network, ipv6Subnet: network.lease.ipv6Subnet! } : {}),
-        mtu: network.mtu,
-        ipMasq: opts.ipMasq,
-      });
-      if (!stop.signal.aborted) {
-        this.health.setReady();
-        logger.info({ file: opts.subnetFile, mtu: network.mtu }, 'wrote subnet file; flannel is ready');
-      }
-    } catch (err) {
-      logger.warn({ file: opts.subnetFile, err: (err as Error).message }, 'cannot write the subnet file');
-    }
+    const running = Promise.all([backendDone, traffic.resync(stop.signal), this.writeSubnetEnv(config, network, stop.signal)]);
     try {
       await this.manager.completeLease(network.lease, stop.signal);
     } catch (err) {
@@ -156,6 +142,33 @@ export class Flanneld {
     }
     logger.info({ code }, code === 0 ? 'Exiting cleanly...' : 'exiting with an error');
     return code;
+  }
+
+  /**
+   * Writes subnet.env, retrying with backoff until it works (a full or read-only disk may recover); the
+   * node is ready only then, and until then /readyz says what is wrong.
+   */
+  private async writeSubnetEnv(config: NetworkConfig, network: Network, signal: AbortSignal): Promise<void> {
+    const { opts, logger } = this;
+    const env = {
+      ...(config.enableIPv4 && config.network ? { network: config.network, subnet: network.lease.subnet! } : {}),
+      ...(config.enableIPv6 && config.ipv6Network ? { ipv6Network: config.ipv6Network, ipv6Subnet: network.lease.ipv6Subnet! } : {}),
+      mtu: network.mtu,
+      ipMasq: opts.ipMasq,
+    };
+    const written = await retryWithBackoff(() => writeSubnetFile(opts.subnetFile, env).then(() => true), signal, {
+      clock: this.clock,
+      initialMs: 1000,
+      maxMs: 30_000,
+      onError: (err, retryInMs) => {
+        const problem = `cannot write ${opts.subnetFile}: ${(err as Error).message}`;
+        this.health.setUnready(problem);
+        logger.error({ file: opts.subnetFile, err: (err as Error).message, retryInMs }, 'cannot write the subnet file; retrying');
+      },
+    });
+    if (!written || signal.aborted) return;
+    this.health.setReady();
+    logger.info({ file: opts.subnetFile, mtu: network.mtu }, 'wrote subnet file; flannel is ready');
   }
 
   /** Asks for the network config every second until there is one (or we are stopped). */

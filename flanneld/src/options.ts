@@ -40,6 +40,9 @@ export function toOptions(v: FlagValues): FlanneldOptions {
   }
   const resync = v['iptables-resync'] as number;
   if (resync < 1) throw new UserError('-iptables-resync', `${resync} is not a period`, 'give seconds, 1 or more');
+  if (!IP.tryParse(str('healthz-ip'))) {
+    throw new UserError('-healthz-ip', `${JSON.stringify(str('healthz-ip'))} is not an IP address`, 'give an address of this host, e.g. 0.0.0.0 or 127.0.0.1');
+  }
   const port = v['healthz-port'] as number;
   if (port < 0 || port > 65535) throw new UserError('-healthz-port', `${port} is not a port`, 'give 0 (disabled) to 65535');
   const opts: FlanneldOptions = {

@@ -159,3 +159,33 @@ describe('net-conf errors name the field and the fix', () => {
     expect(err.message).toMatch(message);
   });
 });
+
+describe('net-conf as Go reads it', () => {
+  it('takes the last of several keys that match a field ignoring case, in document order', () => {
+    expect(String(parseNetConfig('{"Network":"10.1.0.0/16","network":"10.2.0.0/16","Network":"10.3.0.0/16"}').network)).toBe('10.3.0.0/16');
+    expect(String(parseNetConfig('{"NETWORK":"10.1.0.0/16","Network":"10.2.0.0/16","network":"10.4.0.0/16"}').network)).toBe('10.4.0.0/16');
+    expect(parseNetConfig('{"Network":"10.1.0.0/16","Backend":{"Type":"host-gw","type":"vxlan"}}').backendType).toBe('vxlan');
+  });
+
+  it('ignores a UTF-8 byte-order mark', () => {
+    expect(String(parseNetConfig('\uFEFF{"Network":"10.1.0.0/16"}').network)).toBe('10.1.0.0/16');
+  });
+
+  it('reads a config of several MiB in one pass', () => {
+    const big = JSON.stringify({ Network: '10.1.0.0/16', Backend: { Type: 'vxlan', Padding: 'x'.repeat(5 << 20), List: Array.from({ length: 50_000 }, (_, i) => `k${i}`) } });
+    const started = performance.now();
+    expect(parseNetConfig(big).backendType).toBe('vxlan');
+    // Not a timing claim: a quadratic scan of 5 MiB would take minutes, not this order of magnitude.
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  it('keeps a hostile __proto__ key as plain data', () => {
+    const cfg = parseNetConfig('{"Network":"10.1.0.0/16","Backend":{"Type":"vxlan","__proto__":{"polluted":true}}}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(cfg.backend)).toBe(Object.prototype);
+  });
+
+  it('names the position of a syntax error', () => {
+    expect(() => parseNetConfig('{"Network": }')).toThrow(/net-conf: not valid JSON \(Unexpected token "}" at position 12\)/);
+  });
+});

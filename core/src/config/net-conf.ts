@@ -3,6 +3,7 @@ import { UserError } from '../errors/user-error.js';
 import { IP } from '../ip/ip.js';
 import { IPNet } from '../ip/ipnet.js';
 import { foldKeys } from './json-fields.js';
+import { parseOrderedJson } from './ordered-json.js';
 
 /**
  * The backend used when net-conf has no `Backend`. Go flannel falls back to `udp` although its docs say
@@ -34,7 +35,8 @@ export interface ParseOptions {
 export function parseNetConfig(text: string, opts: ParseOptions = {}): NetworkConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    // A UTF-8 byte-order mark is allowed before JSON text (RFC 8259 lets parsers ignore it).
+    raw = parseOrderedJson(text.startsWith('\uFEFF') ? text.slice(1) : text);
   } catch (err) {
     throw new UserError('net-conf', `not valid JSON (${(err as Error).message})`, 'fix the JSON syntax');
   }

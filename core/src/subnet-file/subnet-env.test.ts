@@ -84,3 +84,23 @@ describe('subnet.env', () => {
     expect(await readSubnetFile(join(dir, 'absent.env'))).toBeUndefined();
   });
 });
+
+describe('writeSubnetFile in a directory others can write', () => {
+  it('never writes through a planted temp-file symlink, and names the path when it cannot write', async () => {
+    const { mkdtempSync, symlinkSync, readFileSync, writeFileSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'subnet-env-'));
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'untouched');
+    symlinkSync(victim, join(dir, `.subnet.env.${process.pid}.tmp`));
+    const env = { network: IPNet.parse('10.244.0.0/16'), subnet: IPNet.parse('10.244.1.0/24'), mtu: 1450, ipMasq: false };
+    await writeSubnetFile(join(dir, 'subnet.env'), env);
+    expect(readFileSync(victim, 'utf8')).toBe('untouched');
+    expect(readFileSync(join(dir, 'subnet.env'), 'utf8')).toContain('FLANNEL_SUBNET=10.244.1.1/24');
+    // A path whose directory is a file: the error names the path, not just an errno.
+    await expect(writeSubnetFile(join(victim, 'subnet.env'), env)).rejects.toThrow(`cannot write ${join(victim, 'subnet.env')}: EEXIST`);
+    expect(existsSync(join(dir, `.subnet.env.${process.pid}.tmp`))).toBe(false);
+    await rm(dir, { recursive: true, force: true });
+  });
+});

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { chmod, mkdir, open, rename, rm, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { IPNet } from '../ip/ipnet.js';
@@ -33,12 +34,27 @@ export function formatSubnetEnv(env: SubnetEnv): string {
  * The mode is 0644 whatever the umask, and the directory is created 0755.
  */
 export async function writeSubnetFile(path: string, env: SubnetEnv): Promise<void> {
+  try {
+    await writeAtomically(path, formatSubnetEnv(env));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`cannot write ${path}: ${e.code ?? e.message}${e.code === 'ENOSPC' ? ' (the disk is full)' : ''}`);
+  }
+}
+
+/**
+ * Temp file, fsync, rename. The temp file is created exclusively and never through a symlink: its
+ * directory may be writable by others, and a planted link must not make root write elsewhere.
+ */
+async function writeAtomically(path: string, text: string): Promise<void> {
   const dir = dirname(path);
   await makeDirs(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w', 0o644);
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  await rm(tmp, { force: true }); // a leftover of a crash, or a planted link: removing it never follows it
+  const fh = await open(tmp, flags, 0o644);
   try {
-    await fh.writeFile(formatSubnetEnv(env));
+    await fh.writeFile(text);
     await fh.chmod(0o644);
     await fh.sync();
   } catch (err) {

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { ExponentialBackoff, handleWhen, noJitterGenerator, noop, retry } from 'cockatiel';
@@ -35,6 +36,9 @@ export function etcdClientOptions(config: EtcdConfig, logger: Logger): IOptions 
   const options: IOptions = {
     hosts,
     dialTimeout: 5000,
+    // gRPC refuses replies over 4 MiB by default; etcd itself caps values at its --max-request-bytes, so
+    // a large net-conf (or a big listing) is limited by etcd, not by us.
+    grpcOptions: { 'grpc.max_receive_message_length': -1 },
     faultHandling: {
       host: () => noop,
       global: retry(handleWhen(isRecoverableError), {
@@ -46,9 +50,9 @@ export function etcdClientOptions(config: EtcdConfig, logger: Logger): IOptions 
   };
   if (config.keyfile && config.certfile) {
     options.credentials = {
-      rootCertificate: config.cafile ? readFlagFile('--etcd-cafile', config.cafile) : Buffer.from(tls.rootCertificates.join('\n')),
-      privateKey: readFlagFile('--etcd-keyfile', config.keyfile),
-      certChain: readFlagFile('--etcd-certfile', config.certfile),
+      rootCertificate: config.cafile ? readPem('--etcd-cafile', config.cafile, 'cert') : Buffer.from(tls.rootCertificates.join('\n')),
+      privateKey: readPem('--etcd-keyfile', config.keyfile, 'key'),
+      certChain: readPem('--etcd-certfile', config.certfile, 'cert'),
     };
   } else {
     logger.warn({ endpoints: hosts }, 'connecting to etcd with http. This is insecure');
@@ -57,10 +61,22 @@ export function etcdClientOptions(config: EtcdConfig, logger: Logger): IOptions 
   return options;
 }
 
-function readFlagFile(flag: string, path: string): Buffer {
+/**
+ * A PEM file named by a flag, checked now: gRPC would otherwise fail at every connection attempt with an
+ * OpenSSL message that names neither the flag nor the file.
+ */
+function readPem(flag: string, path: string, kind: 'key' | 'cert'): Buffer {
+  let pem: Buffer;
   try {
-    return readFileSync(path);
+    pem = readFileSync(path);
   } catch (err) {
     throw new UserError(flag, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'give a readable PEM file');
   }
+  try {
+    if (kind === 'key') createPrivateKey(pem);
+    else new X509Certificate(pem);
+  } catch {
+    throw new UserError(flag, `${path} is not a PEM ${kind === 'key' ? 'private key' : 'certificate'}`, `give the ${kind === 'key' ? 'key' : 'certificate'} file in PEM form`);
+  }
+  return pem;
 }

@@ -37,8 +37,10 @@ const seconds = (s: string) => {
  */
 function timed(argv: string[], env: Record<string, string>, input: string): Sample & { code: number; stdout: string; stderr: string } {
   const script = 's=$EPOCHREALTIME; "$@"; rc=$?; e=$EPOCHREALTIME; { times; echo "$s $e $rc"; } >&3';
-  const r = spawnSync('/bin/bash', ['-c', script, 'bash', ...argv], { input, env, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
-  const lines = String(r.output[3] ?? '').trim().split('\n');
+  const r = spawnSync('/bin/bash', ['--norc', '-c', script, 'bash', ...argv], { input, env, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+  const lines = String(r.output[3] ?? '')
+    .trim()
+    .split('\n');
   const [user, sys] = (lines[1] ?? '').split(' ');
   const [start, end, rc] = (lines[2] ?? '').split(' ');
   if (!user || !sys || !start || !end || !rc) throw new Error(`bench wrapper failed: ${r.stderr}`);

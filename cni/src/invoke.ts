@@ -45,7 +45,11 @@ export function findPlugin(type: unknown, dirs: string[], field = 'delegate.type
 export function requirePlugin(type: unknown, dirs: string[], field = 'delegate.type'): Plugin {
   const plugin = findPlugin(type, dirs, field);
   if (!plugin) {
-    throw new CniError(CNI_ERR.invalidConfig, `failed to find plugin "${String(type)}" in path [${dirs.join(' ')}]`, 'install it (Debian: containernetworking-plugins) or fix CNI_PATH');
+    throw new CniError(
+      CNI_ERR.invalidConfig,
+      `failed to find plugin "${String(type)}" in path [${dirs.join(' ')}]`,
+      'install it (Debian: containernetworking-plugins) or fix CNI_PATH',
+    );
   }
   return plugin;
 }

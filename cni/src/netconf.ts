@@ -29,7 +29,10 @@ const invalid = (msg: string, details = '') => new CniError(CNI_ERR.invalidConfi
 /** A plugin `type` is a file name looked up in CNI_PATH, never a path (CVE-2021-20206). */
 export function validatePluginName(name: unknown, field: string): string {
   if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
-    throw invalid(`"${field}" must be a plugin's file name, not ${JSON.stringify(name)}`, 'a plain name such as "bridge", found in one of CNI_PATH\'s directories');
+    throw invalid(
+      `"${field}" must be a plugin's file name, not ${JSON.stringify(name)}`,
+      'a plain name such as "bridge", found in one of CNI_PATH\'s directories',
+    );
   }
   return name;
 }
@@ -51,9 +54,11 @@ export function decodeNetConf(stdin: string): Json {
  */
 export function parseBaseNetConf(raw: Json): BaseNetConf {
   const v = raw.cniVersion === undefined ? '' : raw.cniVersion;
-  if (typeof v !== 'string') throw new CniError(CNI_ERR.incompatibleVersion, `"cniVersion" must be a string, not ${JSON.stringify(v)}`, `one of ${SUPPORTED_VERSIONS.join(', ')}`);
+  if (typeof v !== 'string')
+    throw new CniError(CNI_ERR.incompatibleVersion, `"cniVersion" must be a string, not ${JSON.stringify(v)}`, `one of ${SUPPORTED_VERSIONS.join(', ')}`);
   const cniVersion = v === '' ? '0.1.0' : v;
-  if (!isSupported(cniVersion)) throw new CniError(CNI_ERR.incompatibleVersion, `cniVersion ${JSON.stringify(v)} is not supported`, `flannel supports ${SUPPORTED_VERSIONS.join(', ')}`);
+  if (!isSupported(cniVersion))
+    throw new CniError(CNI_ERR.incompatibleVersion, `cniVersion ${JSON.stringify(v)} is not supported`, `flannel supports ${SUPPORTED_VERSIONS.join(', ')}`);
   if (typeof raw.name !== 'string' || raw.name === '') throw invalid('missing network name', 'set "name" in the network config');
   if (!CNI_NAME.test(raw.name)) throw invalid('invalid characters found in network name', `${JSON.stringify(raw.name)} must match ${CNI_NAME.source}`);
   return { cniVersion, name: raw.name, dataDir: absolutePath(raw, 'dataDir', DEFAULT_DATA_DIR), raw };
@@ -65,7 +70,8 @@ export function parseNetConf(raw: Json): FlannelNetConf {
   const delegate = raw.delegate ?? {};
   if (!isObject(delegate)) throw invalid('"delegate" must be an object', 'e.g. "delegate": {"hairpinMode": true, "isDefaultGateway": true}');
   if ('name' in delegate) throw invalid('"delegate" must not contain "name": it\'ll be set by flannel', 'remove delegate.name; the network name is used');
-  if ('ipam' in delegate) throw invalid('"delegate" must not contain "ipam": flannel builds it from subnet.env', 'move IPAM options to the top-level "ipam" object');
+  if ('ipam' in delegate)
+    throw invalid('"delegate" must not contain "ipam": flannel builds it from subnet.env', 'move IPAM options to the top-level "ipam" object');
   if (delegate.type !== undefined) validatePluginName(delegate.type, 'delegate.type');
   if (delegate.mtu !== undefined && !(Number.isInteger(delegate.mtu) && (delegate.mtu as number) >= 68 && (delegate.mtu as number) <= 65535)) {
     throw invalid(`"delegate.mtu" must be a whole number from 68 to 65535, not ${JSON.stringify(delegate.mtu)}`);

@@ -22,11 +22,19 @@ describe('convertResult', () => {
     expect(convertResult(v04, '1.0.0')).toEqual(v1);
   });
 
-  it('turns a 0.2.0 result\'s ip4/ip6 into ips and routes', () => {
-    const legacy = { cniVersion: '0.2.0', ip4: { ip: '10.1.0.2/24', gateway: '10.1.0.1', routes: [{ dst: '10.0.0.0/8' }] }, ip6: { ip: 'fd00::2/64' }, dns: {} };
+  it("turns a 0.2.0 result's ip4/ip6 into ips and routes", () => {
+    const legacy = {
+      cniVersion: '0.2.0',
+      ip4: { ip: '10.1.0.2/24', gateway: '10.1.0.1', routes: [{ dst: '10.0.0.0/8' }] },
+      ip6: { ip: 'fd00::2/64' },
+      dns: {},
+    };
     expect(convertResult(legacy, '0.3.1')).toEqual({
       cniVersion: '0.3.1',
-      ips: [{ version: '4', address: '10.1.0.2/24', gateway: '10.1.0.1' }, { version: '6', address: 'fd00::2/64' }],
+      ips: [
+        { version: '4', address: '10.1.0.2/24', gateway: '10.1.0.1' },
+        { version: '6', address: 'fd00::2/64' },
+      ],
       routes: [{ dst: '10.0.0.0/8' }],
       dns: {},
     });

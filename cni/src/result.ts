@@ -14,7 +14,11 @@ export function parseResult(stdout: string, delegate: string): Json {
     result = undefined;
   }
   const fail = (why: string) =>
-    new CniError(CNI_ERR.internal, `the delegate plugin "${delegate}" succeeded but ${why}`, stdout.trim() === '' ? 'its stdout was empty' : stdout.slice(0, 300));
+    new CniError(
+      CNI_ERR.internal,
+      `the delegate plugin "${delegate}" succeeded but ${why}`,
+      stdout.trim() === '' ? 'its stdout was empty' : stdout.slice(0, 300),
+    );
   if (!isObject(result)) throw fail('did not print a CNI result object');
   if (typeof result.cniVersion !== 'string' || !isSupported(result.cniVersion)) throw fail('its result names no CNI version we know');
   if (typeof result.code === 'number') throw fail('printed an error object');
@@ -47,7 +51,10 @@ export function convertResult(result: Json, to: string): Json {
 function fromLegacy(r: Json): Json {
   const ips: Json[] = [];
   const routes: unknown[] = [];
-  for (const [key, version] of [['ip4', '4'], ['ip6', '6']] as const) {
+  for (const [key, version] of [
+    ['ip4', '4'],
+    ['ip6', '6'],
+  ] as const) {
     const cfg = r[key];
     if (!isObject(cfg)) continue;
     const ip: Json = { version, address: cfg.ip };

@@ -3,7 +3,7 @@ import { parseRuntimeEnv } from './runtime-env.js';
 const env = { CNI_CONTAINERID: 'abc', CNI_NETNS: '/var/run/netns/p', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin::relative:/usr/lib/cni' };
 
 describe('parseRuntimeEnv', () => {
-  it('keeps CNI_PATH\'s absolute directories only', () => {
+  it("keeps CNI_PATH's absolute directories only", () => {
     expect(parseRuntimeEnv('ADD', env).pluginDirs).toEqual(['/opt/cni/bin', '/usr/lib/cni']);
   });
 

@@ -32,14 +32,19 @@ const invalidEnv = (msg: string, details = '') => new CniError(CNI_ERR.invalidEn
 export function parseCommand(env: NodeJS.ProcessEnv): Command {
   const command = env.CNI_COMMAND;
   if (!command) throw invalidEnv('CNI_COMMAND is not set', `set it to one of ${COMMANDS.join(', ')}`);
-  if (!(COMMANDS as readonly string[]).includes(command)) throw invalidEnv(`unknown CNI_COMMAND ${JSON.stringify(command)}`, `use one of ${COMMANDS.join(', ')}`);
+  if (!(COMMANDS as readonly string[]).includes(command))
+    throw invalidEnv(`unknown CNI_COMMAND ${JSON.stringify(command)}`, `use one of ${COMMANDS.join(', ')}`);
   return command as Command;
 }
 
 /** Checks the variables `command` needs before anything touches the disk, with the spec's codes (4). */
 export function parseRuntimeEnv(command: Command, env: NodeJS.ProcessEnv): RuntimeEnv {
   const missing = REQUIRED[command].filter((k) => !env[k]);
-  if (missing.length) throw invalidEnv(`required environment variables [${missing.join(',')}] are missing`, 'the container runtime sets them; to run the plugin by hand, export them');
+  if (missing.length)
+    throw invalidEnv(
+      `required environment variables [${missing.join(',')}] are missing`,
+      'the container runtime sets them; to run the plugin by hand, export them',
+    );
   const out: RuntimeEnv = { command, containerID: env.CNI_CONTAINERID ?? '', ifname: env.CNI_IFNAME ?? '', netns: env.CNI_NETNS ?? '', pluginDirs: [] };
   if (REQUIRED[command].includes('CNI_CONTAINERID')) validateContainerID(out.containerID);
   if (REQUIRED[command].includes('CNI_IFNAME')) validateIfname(out.ifname);

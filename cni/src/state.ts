@@ -37,7 +37,11 @@ export function parseStateFileName(name: string): StateKey | undefined {
 export function checkStateKey(k: StateKey): void {
   const bytes = Buffer.byteLength(stateFileName(k)) + 16; // room for the temporary file's suffix
   if (bytes > MAX_NAME_BYTES) {
-    throw new CniError(CNI_ERR.invalidEnv, 'the network name and CNI_CONTAINERID are too long together', `a state file name may have ${MAX_NAME_BYTES} bytes; this one needs ${bytes}`);
+    throw new CniError(
+      CNI_ERR.invalidEnv,
+      'the network name and CNI_CONTAINERID are too long together',
+      `a state file name may have ${MAX_NAME_BYTES} bytes; this one needs ${bytes}`,
+    );
   }
 }
 

@@ -53,7 +53,10 @@ export function loadSubnetEnv(path: string): FlannelSubnetEnv {
     mtu: 0,
     ipMasq: env.get('FLANNEL_IPMASQ') === 'true',
   };
-  for (const [key, family, nets] of [['FLANNEL_SUBNET', 4, out.networks], ['FLANNEL_IPV6_SUBNET', 6, out.ipv6Networks]] as const) {
+  for (const [key, family, nets] of [
+    ['FLANNEL_SUBNET', 4, out.networks],
+    ['FLANNEL_IPV6_SUBNET', 6, out.ipv6Networks],
+  ] as const) {
     if (!env.has(key)) continue;
     const subnet = cidr(key, env.get(key)!, family);
     if (subnet.prefixLen > MAX_PREFIX[family]) throw problem(`${key} ${subnet} leaves no address for pods (at most /${MAX_PREFIX[family]})`);

@@ -106,7 +106,9 @@ export class CniFixture {
     if (existsSync(state)) left.push(`state ${state}`);
     if (existsSync(join(this.dataDir, containerID))) left.push(`old-layout state ${join(this.dataDir, containerID)}`);
     left.push(...this.reservations(containerID).map((ip) => `reservation ${ip}`));
-    const podLinks = ipJson<{ ifname: string }[]>(opts.pod ?? this.pod, 'link', 'show').map((l) => l.ifname).filter((n) => n !== 'lo');
+    const podLinks = ipJson<{ ifname: string }[]>(opts.pod ?? this.pod, 'link', 'show')
+      .map((l) => l.ifname)
+      .filter((n) => n !== 'lo');
     left.push(...podLinks.map((n) => `pod interface ${n}`));
     if (!opts.othersUp) left.push(...this.nodeVeths().map((n) => `node veth ${n}`));
     return left;
@@ -128,7 +130,12 @@ export class CniFixture {
   /** The calls a fake delegate got, as "COMMAND containerID ifname" lines. */
   calls(name: string): string[] {
     const log = join(this.callsDir, `${name}.log`);
-    return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').map((l) => l.trimEnd()) : [];
+    return existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => l.trimEnd())
+      : [];
   }
 
   nodeVeths(): string[] {
@@ -145,19 +152,28 @@ export class CniFixture {
 /** subnet.env files with which ADD cannot work: ADD must answer 11 and STATUS 50 for each. */
 export const UNUSABLE_SUBNET_ENVS: [string, (f: CniFixture) => Record<string, unknown> | void][] = [
   ['a missing subnet.env', (f) => rmSync(f.subnetFile)],
-  ['a directory', (f) => {
-    rmSync(f.subnetFile);
-    mkdirSync(f.subnetFile);
-  }],
+  [
+    'a directory',
+    (f) => {
+      rmSync(f.subnetFile);
+      mkdirSync(f.subnetFile);
+    },
+  ],
   ['/dev/zero', () => ({ subnetFile: '/dev/zero' })],
-  ['a symlink to /dev/zero', (f) => {
-    rmSync(f.subnetFile);
-    symlinkSync('/dev/zero', f.subnetFile);
-  }],
-  ['a FIFO', (f) => {
-    rmSync(f.subnetFile);
-    execFileSync('mkfifo', [f.subnetFile]);
-  }],
+  [
+    'a symlink to /dev/zero',
+    (f) => {
+      rmSync(f.subnetFile);
+      symlinkSync('/dev/zero', f.subnetFile);
+    },
+  ],
+  [
+    'a FIFO',
+    (f) => {
+      rmSync(f.subnetFile);
+      execFileSync('mkfifo', [f.subnetFile]);
+    },
+  ],
   ['a 2 MiB file', (f) => writeFileSync(f.subnetFile, GOOD_SUBNET_ENV + '#'.repeat(2 << 20))],
   ['an empty file', (f) => writeFileSync(f.subnetFile, '')],
   ['FLANNEL_SUBNET=', (f) => writeFileSync(f.subnetFile, GOOD_SUBNET_ENV.replace('10.244.7.1/24', ''))],
@@ -168,8 +184,9 @@ export const UNUSABLE_SUBNET_ENVS: [string, (f: CniFixture) => Record<string, un
   ['an IPv6 FLANNEL_SUBNET', (f) => writeFileSync(f.subnetFile, GOOD_SUBNET_ENV.replace('10.244.7.1/24', 'fd00::1/64'))],
   ['FLANNEL_NETWORK=garbage', (f) => writeFileSync(f.subnetFile, GOOD_SUBNET_ENV.replace('10.244.0.0/16', 'garbage'))],
   ['FLANNEL_NETWORK with an empty entry', (f) => writeFileSync(f.subnetFile, GOOD_SUBNET_ENV.replace('10.244.0.0/16', '10.244.0.0/16,'))],
-  ...['65536', '1e3', '0x5aa', '99999999999', '0', '-1', '', '1450.0', '67'].map(
-    (mtu): [string, (f: CniFixture) => void] => [`FLANNEL_MTU=${mtu}`, (f) => writeFileSync(f.subnetFile, GOOD_SUBNET_ENV.replace('1450', mtu))],
-  ),
+  ...['65536', '1e3', '0x5aa', '99999999999', '0', '-1', '', '1450.0', '67'].map((mtu): [string, (f: CniFixture) => void] => [
+    `FLANNEL_MTU=${mtu}`,
+    (f) => writeFileSync(f.subnetFile, GOOD_SUBNET_ENV.replace('1450', mtu)),
+  ]),
   ['no FLANNEL_IPMASQ', (f) => writeFileSync(f.subnetFile, GOOD_SUBNET_ENV.replace('FLANNEL_IPMASQ=true\n', ''))],
 ];

@@ -46,7 +46,7 @@ describe('flannel CNI plugin', () => {
     expect(f.run('CHECK', f.conf(), { containerID: 'nope' }).json).toMatchObject({ code: 3 });
   });
 
-  it('DEL removes the pod\'s interface, its address and the saved config, and a second DEL succeeds', () => {
+  it("DEL removes the pod's interface, its address and the saved config, and a second DEL succeeds", () => {
     expect(f.run('DEL', f.conf(), { containerID: 'c1' })).toMatchObject({ code: 0, stdout: '' });
     expect(f.leftovers('c1')).toEqual([]);
     expect(f.run('DEL', f.conf(), { containerID: 'c1' })).toMatchObject({ code: 0, stdout: '' });
@@ -90,7 +90,11 @@ describe('flannel CNI plugin', () => {
     expect(f.run('ADD', f.conf(), { containerID: 'multi', podNs: pod, ifname: 'eth0' }).code).toBe(0);
     expect(f.run('ADD', second, { containerID: 'multi', podNs: pod, ifname: 'net1' }).code).toBe(0);
     const addrs = () => ipJson<{ ifname: string; addr_info: { local: string }[] }[]>(pod, 'addr', 'show').filter((l) => l.ifname !== 'lo');
-    expect(addrs().map((l) => `${l.ifname} ${l.addr_info[0]!.local}`).sort()).toEqual([expect.stringMatching(/^eth0 10\.244\.7\./), expect.stringMatching(/^net1 10\.245\.3\./)]);
+    expect(
+      addrs()
+        .map((l) => `${l.ifname} ${l.addr_info[0]!.local}`)
+        .sort(),
+    ).toEqual([expect.stringMatching(/^eth0 10\.244\.7\./), expect.stringMatching(/^net1 10\.245\.3\./)]);
 
     expect(f.run('DEL', f.conf(), { containerID: 'multi', podNs: pod, ifname: 'eth0' }).code).toBe(0);
     expect(addrs().map((l) => l.ifname)).toEqual(['net1']);

@@ -11,7 +11,8 @@ const f = new CniFixture('gc');
 afterAll(() => f.cleanup());
 
 const gcConf = (valid: unknown, over: Record<string, unknown> = {}) => f.conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': valid, ...over });
-const gc = (valid: unknown, over: Record<string, unknown> = {}) => f.run('GC', gcConf(valid, over), { env: { CNI_CONTAINERID: undefined, CNI_NETNS: undefined, CNI_IFNAME: undefined } });
+const gc = (valid: unknown, over: Record<string, unknown> = {}) =>
+  f.run('GC', gcConf(valid, over), { env: { CNI_CONTAINERID: undefined, CNI_NETNS: undefined, CNI_IFNAME: undefined } });
 
 describe('flannel CNI GC', () => {
   const pods: Record<string, string> = {};
@@ -50,7 +51,10 @@ describe('flannel CNI GC', () => {
   });
 
   it('releases the state and the address of an attachment no longer listed, and nothing else', () => {
-    const r = gc([{ containerID: 'keep', ifname: 'eth0' }, { containerID: 'keep', ifname: 'net1' }]);
+    const r = gc([
+      { containerID: 'keep', ifname: 'eth0' },
+      { containerID: 'keep', ifname: 'net1' },
+    ]);
     expect(r).toMatchObject({ code: 0, stdout: '' });
     expect(existsSync(f.stateFile('stale'))).toBe(false);
     expect(f.reservations('stale')).toEqual([]);
@@ -76,7 +80,7 @@ describe('flannel CNI GC', () => {
     expect(f.reservations('keep')).toHaveLength(1);
   });
 
-  it('sends GC on to a delegate that speaks 1.1.0, with the runtime\'s list', () => {
+  it("sends GC on to a delegate that speaks 1.1.0, with the runtime's list", () => {
     fakeDelegate(f, 'collector', 'exit 0', ['1.0.0', '1.1.0']);
     const valid = [{ containerID: 'keep', ifname: 'eth0' }];
     expect(gc(valid, { delegate: { type: 'collector' } })).toMatchObject({ code: 0, stdout: '' });
@@ -91,7 +95,8 @@ describe('flannel CNI GC', () => {
 });
 
 describe('flannel CNI STATUS', () => {
-  const status = (over: Record<string, unknown> = {}) => f.run('STATUS', f.conf({ cniVersion: '1.1.0', ...over }), { env: { CNI_CONTAINERID: undefined, CNI_NETNS: undefined, CNI_IFNAME: undefined } });
+  const status = (over: Record<string, unknown> = {}) =>
+    f.run('STATUS', f.conf({ cniVersion: '1.1.0', ...over }), { env: { CNI_CONTAINERID: undefined, CNI_NETNS: undefined, CNI_IFNAME: undefined } });
   beforeEach(() => f.resetSubnetEnv());
 
   it('is 0 when subnet.env is usable and the delegate is installed', () => {

@@ -11,7 +11,13 @@ import { CniFixture } from './fixture.js';
 const f = new CniFixture('state');
 const PWNED = join(f.root, 'pwned');
 const savedConf = (over: Record<string, unknown>) =>
-  JSON.stringify({ cniVersion: '1.0.0', name: 'cbr0', type: 'bridge', ipam: { type: 'host-local', dataDir: f.hostLocalDir, ranges: [[{ subnet: '10.244.7.0/24' }]] }, ...over });
+  JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'cbr0',
+    type: 'bridge',
+    ipam: { type: 'host-local', dataDir: f.hostLocalDir, ranges: [[{ subnet: '10.244.7.0/24' }]] },
+    ...over,
+  });
 
 beforeAll(() => {
   mkdirSync(f.dataDir, { recursive: true, mode: 0o700 });
@@ -20,7 +26,10 @@ beforeAll(() => {
   chmodSync(join(f.root, 'evil', 'pwn.sh'), 0o755);
   plugin('refuses-config', `echo '{"cniVersion":"1.0.0","code":7,"msg":"invalid config"}'; exit 1`);
   // Fails its first DEL with "try again later", succeeds afterwards.
-  plugin('flaky', `[ -e ${f.callsDir}/flaky-failed ] && exit 0\n/usr/bin/touch ${f.callsDir}/flaky-failed\necho '{"cniVersion":"1.0.0","code":11,"msg":"busy"}'; exit 1`);
+  plugin(
+    'flaky',
+    `[ -e ${f.callsDir}/flaky-failed ] && exit 0\n/usr/bin/touch ${f.callsDir}/flaky-failed\necho '{"cniVersion":"1.0.0","code":11,"msg":"busy"}'; exit 1`,
+  );
 });
 
 /** A fake delegate that speaks 1.0.0 and runs `body` for every other command, DEL included. */
@@ -91,7 +100,7 @@ describe('flannel CNI DEL of real attachments', () => {
     expect(f.leftovers('old110')).toEqual([]);
   });
 
-  it('releases an attachment saved in Go\'s layout, <dataDir>/<containerID>', () => {
+  it("releases an attachment saved in Go's layout, <dataDir>/<containerID>", () => {
     const add = f.run('ADD', f.conf(), { containerID: 'golayout' });
     expect(add.code).toBe(0);
     renameSync(f.stateFile('golayout'), join(f.dataDir, 'golayout'));
@@ -107,16 +116,20 @@ describe('flannel CNI DEL of real attachments', () => {
     expect(existsSync(PWNED)).toBe(false);
   });
 
-  it('answers 0 and logs it when the state file cannot be removed after the delegate\'s DEL', () => {
+  it("answers 0 and logs it when the state file cannot be removed after the delegate's DEL", () => {
     expect(f.run('ADD', f.conf(), { containerID: 'stuck' }).code).toBe(0);
     // dataDir read-only in a mount namespace of this call's own, so the host's mounts never change.
     const env = { PATH: PLUGIN_PATH, CNI_COMMAND: 'DEL', CNI_PATH, CNI_CONTAINERID: 'stuck', CNI_IFNAME: 'eth0', CNI_NETNS: `/var/run/netns/${f.pod}` };
     const script = '/usr/bin/mount --bind "$1" "$1" && /usr/bin/mount -o remount,bind,ro "$1" && exec ip netns exec "$2" "$3"';
-    const r = spawnSync('/usr/bin/unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, 'sh', f.dataDir, f.node, join(FLANNEL_CNI_DIR, 'flannel')], {
-      input: JSON.stringify(f.conf()),
-      env,
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      '/usr/bin/unshare',
+      ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, 'sh', f.dataDir, f.node, join(FLANNEL_CNI_DIR, 'flannel')],
+      {
+        input: JSON.stringify(f.conf()),
+        env,
+        encoding: 'utf8',
+      },
+    );
     expect(r).toMatchObject({ status: 0, stdout: '' });
     expect(r.stderr).toMatch(/cannot remove the saved config .*stuck/);
     expect(f.reservations('stuck')).toEqual([]);

@@ -9,7 +9,7 @@ afterAll(() => f.cleanup());
 
 type Ip = { address: string; gateway?: string; version?: string };
 
-describe('flannel CNI version negotiation with Debian\'s bridge', () => {
+describe("flannel CNI version negotiation with Debian's bridge", () => {
   it.each([
     // [asked, called at, result layout]
     ['1.1.0', '1.0.0', 'ips'],
@@ -21,7 +21,7 @@ describe('flannel CNI version negotiation with Debian\'s bridge', () => {
     ['0.1.0', '0.1.0', 'ip4'],
     ['', '0.1.0', 'ip4'],
     [undefined, '0.1.0', 'ip4'],
-  ])('cniVersion %j: bridge called at %s, result in the runtime\'s version, CHECK and DEL work', (asked, calledAt, layout) => {
+  ])("cniVersion %j: bridge called at %s, result in the runtime's version, CHECK and DEL work", (asked, calledAt, layout) => {
     const conf = f.conf({ cniVersion: asked });
     const add = f.run('ADD', conf, { containerID: 'v' });
     expect(add.stderr).toBe('');
@@ -46,7 +46,7 @@ describe('flannel CNI version negotiation with Debian\'s bridge', () => {
 });
 
 describe('flannel CNI version negotiation with other delegates', () => {
-  it('converts an old delegate\'s 0.2.0 result to the 1.1.0 the runtime asked for', () => {
+  it("converts an old delegate's 0.2.0 result to the 1.1.0 the runtime asked for", () => {
     const legacy = { cniVersion: '0.2.0', ip4: { ip: '10.244.7.9/24', gateway: '10.244.7.1', routes: [{ dst: '10.244.0.0/16' }] }, dns: {} };
     fakeDelegate(f, 'old-timer', `echo '${JSON.stringify(legacy)}'`, ['0.1.0', '0.2.0']);
     const add = f.run('ADD', f.conf({ cniVersion: '1.1.0', delegate: { type: 'old-timer' } }), { containerID: 'old' });

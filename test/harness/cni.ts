@@ -81,7 +81,11 @@ export function cniExecAsync(nodeNs: string, type: string, conf: object | string
  * A conflist ADD, as the kubelet's runtime does it: each plugin in order, each getting the previous
  * plugin's result as prevResult. Returns the last result.
  */
-export function cniAddList(nodeNs: string, conflist: { cniVersion: string; name: string; plugins: Record<string, unknown>[] }, call: Omit<CniCall, 'command'>): CniOutput {
+export function cniAddList(
+  nodeNs: string,
+  conflist: { cniVersion: string; name: string; plugins: Record<string, unknown>[] },
+  call: Omit<CniCall, 'command'>,
+): CniOutput {
   let prev: unknown;
   let last: CniOutput | undefined;
   for (const plugin of conflist.plugins) {

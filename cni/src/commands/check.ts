@@ -13,10 +13,16 @@ import { SUCCESS, type Output } from './output.js';
 /** Unlike Go flannel's no-op: the saved config must exist, and the delegate must pass its own CHECK. */
 export function cmdCheck(raw: Json, rt: RuntimeEnv, env: NodeJS.ProcessEnv): Output {
   const conf = parseBaseNetConf(raw);
-  if (!atLeast(conf.cniVersion, '0.4.0')) throw new CniError(CNI_ERR.incompatibleVersion, 'config version does not allow CHECK', 'CHECK needs cniVersion 0.4.0 or later');
+  if (!atLeast(conf.cniVersion, '0.4.0'))
+    throw new CniError(CNI_ERR.incompatibleVersion, 'config version does not allow CHECK', 'CHECK needs cniVersion 0.4.0 or later');
   if (raw.prevResult !== undefined && !isObject(raw.prevResult)) throw new CniError(CNI_ERR.invalidConfig, '"prevResult" must be an object');
   const state = loadState(conf.dataDir, { network: conf.name, containerID: rt.containerID, ifname: rt.ifname });
-  if (!state) throw new CniError(CNI_ERR.unknownContainer, `no saved flannel config for container ${rt.containerID} and interface ${rt.ifname}`, 'ADD was never run for it, or DEL already removed it');
+  if (!state)
+    throw new CniError(
+      CNI_ERR.unknownContainer,
+      `no saved flannel config for container ${rt.containerID} and interface ${rt.ifname}`,
+      'ADD was never run for it, or DEL already removed it',
+    );
   if ('unusable' in state) throw new CniError(CNI_ERR.io, `the saved flannel config cannot be used: ${state.unusable}`);
   let saved: unknown;
   try {
@@ -27,7 +33,8 @@ export function cmdCheck(raw: Json, rt: RuntimeEnv, env: NodeJS.ProcessEnv): Out
   if (!isObject(saved)) throw new CniError(CNI_ERR.io, `the saved flannel config ${state.path} is not a JSON object`, 'DEL and ADD the container again');
   const plugin = requirePlugin(saved.type, rt.pluginDirs, 'type');
   const version = negotiate(delegateVersions(plugin, conf.cniVersion, env, conf.dataDir), conf.cniVersion, plugin.type);
-  if (!atLeast(version, '0.4.0')) throw new CniError(CNI_ERR.incompatibleVersion, `the delegate plugin "${plugin.type}" cannot CHECK`, `it speaks CNI ${version} at most`);
+  if (!atLeast(version, '0.4.0'))
+    throw new CniError(CNI_ERR.incompatibleVersion, `the delegate plugin "${plugin.type}" cannot CHECK`, `it speaks CNI ${version} at most`);
   saved.cniVersion = version;
   if (isObject(raw.prevResult)) saved.prevResult = convertResult(withRouteGateways(raw.prevResult), version);
   const run = runPlugin(plugin, 'CHECK', stableJson(saved), env);
@@ -43,7 +50,10 @@ export function cmdCheck(raw: Json, rt: RuntimeEnv, env: NodeJS.ProcessEnv): Out
 function withRouteGateways(prev: Json): Json {
   const { ips, routes } = prev as { ips?: unknown; routes?: unknown };
   if (!Array.isArray(routes) || !Array.isArray(ips)) return prev;
-  const gateways = ips.filter(isObject).map((ip) => ip.gateway).filter((gw): gw is string => typeof gw === 'string');
+  const gateways = ips
+    .filter(isObject)
+    .map((ip) => ip.gateway)
+    .filter((gw): gw is string => typeof gw === 'string');
   const gwFor = (dst: string) => gateways.find((gw) => gw.includes(':') === dst.includes(':'));
   return {
     ...prev,

@@ -17,7 +17,8 @@ const START_FLANNELD = 'start flanneld on this node and wait until /readyz says 
  */
 export function cmdStatus(raw: Json, rt: RuntimeEnv, env: NodeJS.ProcessEnv): Output {
   const conf = parseNetConf(raw);
-  if (!atLeast(conf.cniVersion, '1.1.0')) throw new CniError(CNI_ERR.incompatibleVersion, 'config version does not allow STATUS', 'STATUS needs cniVersion 1.1.0');
+  if (!atLeast(conf.cniVersion, '1.1.0'))
+    throw new CniError(CNI_ERR.incompatibleVersion, 'config version does not allow STATUS', 'STATUS needs cniVersion 1.1.0');
   let subnetEnv: FlannelSubnetEnv;
   try {
     subnetEnv = loadSubnetEnv(conf.subnetFile);
@@ -25,7 +26,12 @@ export function cmdStatus(raw: Json, rt: RuntimeEnv, env: NodeJS.ProcessEnv): Ou
     throw new CniError(CNI_ERR.notAvailable, (err as Error).message, START_FLANNELD);
   }
   const plugin = findPlugin(delegateType(conf), rt.pluginDirs);
-  if (!plugin) throw new CniError(CNI_ERR.notAvailable, `the delegate plugin "${delegateType(conf)}" is not in CNI_PATH [${rt.pluginDirs.join(' ')}]`, 'install containernetworking-plugins');
+  if (!plugin)
+    throw new CniError(
+      CNI_ERR.notAvailable,
+      `the delegate plugin "${delegateType(conf)}" is not in CNI_PATH [${rt.pluginDirs.join(' ')}]`,
+      'install containernetworking-plugins',
+    );
   if (!delegateVersions(plugin, conf.cniVersion, env, conf.dataDir).includes('1.1.0')) return SUCCESS;
   const run = runPlugin(plugin, 'STATUS', stableJson(renderDelegate(conf, subnetEnv, '1.1.0')), env);
   if (run.code !== 0 || run.signal) throw delegateError(plugin, 'STATUS', run);

@@ -75,6 +75,17 @@ describe('StoreSubnetManager.acquireLease', () => {
     expect(registry.entries.has('10.5.0.0-24')).toBe(false);
   });
 
+  it('with two leases carrying our public IP, keeps the one of our previous subnet and deletes the stray one', async () => {
+    const { registry, sm, logger, signal } = setup(CONFIG, { previousSubnet: IPNet.parse('10.5.60.0/24') });
+    registry.put('10.5.20.0-24', value('192.0.2.1'), 100); // listed first: a stray copy
+    registry.put('10.5.60.0-24', value('192.0.2.1'), 100);
+    expect(String((await sm.lookupLease(attrs('192.0.2.1'), signal))?.subnet)).toBe('10.5.60.0/24');
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    expect(String(lease.subnet)).toBe('10.5.60.0/24');
+    expect([...registry.entries.keys()]).toEqual(['10.5.60.0-24']);
+    expect(logger.messages('warn')).toContain('another lease carries our public IP; deleting it');
+  });
+
   it('takes the previous subnet when it is free, and not when it is held', async () => {
     const prev = IPNet.parse('10.5.42.0/24');
     const a = setup(CONFIG, { previousSubnet: prev });

@@ -89,7 +89,14 @@ export class StoreSubnetManager implements SubnetManager {
     this.recentList = { listing, at: this.clock.now().getTime(), forWatch: false };
     const { entries } = listing;
     const mention = mentionsOurIP(attrs);
-    return entries.map((e) => readStoredSubnet(e, this.logger, mention)?.lease).find((l) => l && isOurs(l.attrs, attrs));
+    const ours = entries.flatMap((e) => readStoredSubnet(e, this.logger, mention) ?? []).filter((r) => r.lease && isOurs(r.lease.attrs, attrs));
+    return this.preferred(ours)?.lease;
+  }
+
+  /** Of several leases with our public IP (a stray copy, a restore), the one of our previous subnet first. */
+  private preferred(ours: ReadLease[]): ReadLease | undefined {
+    const previous = this.options.previousSubnet;
+    return (previous && ours.find((r) => r.subnets.subnet.equals(previous))) ?? ours[0];
   }
 
   async renewLease(lease: Lease, signal: AbortSignal): Promise<Lease> {
@@ -126,7 +133,14 @@ export class StoreSubnetManager implements SubnetManager {
     let held = entries.map((e) => readStoredSubnet(e, this.logger, mention)).filter((r): r is ReadLease => r !== undefined);
     const value = encodeLeaseAttrs(attrs);
 
-    const mine = held.find((r) => r.lease && isOurs(r.lease.attrs, attrs));
+    const ours = held.filter((r) => r.lease && isOurs(r.lease.attrs, attrs));
+    const mine = this.preferred(ours.filter((r) => isCompatible(config, r.subnets.subnet, r.subnets.ipv6Subnet))) ?? ours[0];
+    for (const stray of ours.filter((r) => r !== mine)) {
+      // Two keys with our address would both route to us, and the stray one would never be renewed by anyone.
+      this.logger.warn({ subnet: String(stray.subnets.subnet), keeping: String(mine!.subnets.subnet) }, 'another lease carries our public IP; deleting it');
+      await this.registry.delete(stray.entry.key, signal);
+      held = held.filter((r) => r !== stray);
+    }
     if (mine) {
       if (isCompatible(config, mine.subnets.subnet, mine.subnets.ipv6Subnet)) {
         const ttl = mine.entry.reservation ? 0 : LEASE_TTL_SECONDS;

@@ -108,7 +108,7 @@ export class Flanneld {
   }
 
   private async runNetwork(config: NetworkConfig, network: Network, traffic: TrafficManager, signal: AbortSignal): Promise<ExitCode> {
-    const { logger, opts } = this;
+    const { logger } = this;
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });

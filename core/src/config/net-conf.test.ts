@@ -172,7 +172,10 @@ describe('net-conf as Go reads it', () => {
   });
 
   it('reads a config of several MiB in one pass', () => {
-    const big = JSON.stringify({ Network: '10.1.0.0/16', Backend: { Type: 'vxlan', Padding: 'x'.repeat(5 << 20), List: Array.from({ length: 50_000 }, (_, i) => `k${i}`) } });
+    const big = JSON.stringify({
+      Network: '10.1.0.0/16',
+      Backend: { Type: 'vxlan', Padding: 'x'.repeat(5 << 20), List: Array.from({ length: 50_000 }, (_, i) => `k${i}`) },
+    });
     const started = performance.now();
     expect(parseNetConfig(big).backendType).toBe('vxlan');
     // Not a timing claim: a quadratic scan of 5 MiB would take minutes, not this order of magnitude.

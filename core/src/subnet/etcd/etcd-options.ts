@@ -76,7 +76,11 @@ function readPem(flag: string, path: string, kind: 'key' | 'cert'): Buffer {
     if (kind === 'key') createPrivateKey(pem);
     else new X509Certificate(pem);
   } catch {
-    throw new UserError(flag, `${path} is not a PEM ${kind === 'key' ? 'private key' : 'certificate'}`, `give the ${kind === 'key' ? 'key' : 'certificate'} file in PEM form`);
+    throw new UserError(
+      flag,
+      `${path} is not a PEM ${kind === 'key' ? 'private key' : 'certificate'}`,
+      `give the ${kind === 'key' ? 'key' : 'certificate'} file in PEM form`,
+    );
   }
   return pem;
 }

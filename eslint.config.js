@@ -68,13 +68,8 @@ const forbid = {
     message: "A backend uses core's public API only: '@flannel-ts/core', '@flannel-ts/core/netlink', '@flannel-ts/core/ip' (and '/testing' in tests).",
   },
   coreBeyondPublicApiInTests: {
-    regex: '^@flannel-ts/core/(?!(netlink|ip|testing|internal)$)',
-    message: "A backend's tests use '@flannel-ts/core', '/netlink', '/ip' and '/testing' (and loadNetConfig from '/internal').",
-  },
-  internalButNetConfig: {
-    regex: '^@flannel-ts/core/internal$',
-    allowImportNames: ['loadNetConfig'],
-    message: "'@flannel-ts/core/internal' is flanneld's: a backend's tests may take only loadNetConfig from it.",
+    regex: '^@flannel-ts/core/(?!(netlink|ip|testing)$)',
+    message: "A backend's tests use '@flannel-ts/core', '/netlink', '/ip' and '/testing' (which has loadNetConfig too).",
   },
   cniBeyondIp: {
     regex: '^@flannel-ts/(?!core/ip$)',
@@ -120,7 +115,7 @@ export default defineConfig(
   { files: inPackages(BACKEND_PACKAGES), ignores: TESTS, rules: restrict(forbid.coreBeyondPublicApi, forbid.flanneld, forbid.cni) },
   {
     files: inPackages(BACKEND_PACKAGES, '**/*.test.ts'),
-    rules: restrict(forbid.coreBeyondPublicApiInTests, forbid.internalButNetConfig, forbid.flanneld, forbid.cni),
+    rules: restrict(forbid.coreBeyondPublicApiInTests, forbid.flanneld, forbid.cni),
   },
 
   // flanneld: the composition root; it may use core/internal, but not test doubles.

@@ -22,7 +22,7 @@ export { LeaseRevokedError, SubnetManager } from './contracts/subnet-manager.js'
 
 // Writing a backend
 export { backendModule, defineBackend } from './plugin/define-backend.js';
-export { foldKeys } from './config/json-fields.js';
+export { foldKeys, type FoldedFields } from './config/json-fields.js';
 export { isUserError, UserError } from './errors/user-error.js';
 export { IP, type IPFamily } from './ip/ip.js';
 export { IPNet } from './ip/ipnet.js';
@@ -31,7 +31,7 @@ export { MAC } from './ip/mac.js';
 // The reconciliation engine
 export { reconciledNetwork, type ReconciledNetworkOptions } from './reconcile/reconciled-network.js';
 export { DEFAULT_TIMING, type ReconcilerTiming } from './reconcile/reconciler.js';
-export { diffEntries, type KernelEntry } from './reconcile/kernel-entry.js';
+export { diffEntries, type DiffOptions, type KernelEntry } from './reconcile/kernel-entry.js';
 export { fdbEntry, neighEntry, nexthopEntry, RANK, routeEntry } from './reconcile/entries.js';
 export { ConnectedNets } from './netlink/connected-nets.js';
 

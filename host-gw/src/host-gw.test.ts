@@ -1,7 +1,6 @@
 // host-gw over fakes: which peers get a route, and why the others do not.
 import { IP, IPNet, type Lease } from '@flannel-ts/core';
-import { loadNetConfig } from '@flannel-ts/core/internal';
-import { settle, testBackendContext } from '@flannel-ts/core/testing';
+import { loadNetConfig, settle, testBackendContext } from '@flannel-ts/core/testing';
 import { HostGwBackend } from './host-gw-backend.js';
 
 const CONF = '{"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}}';

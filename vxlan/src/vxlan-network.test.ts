@@ -1,8 +1,7 @@
 // The vxlan backend over fakes: leases in, kernel entries out, no root needed. The same behaviour against
 // the real kernel is in test/e2e/vxlan-*.test.ts.
 import { DEFAULT_TIMING, IP, IPNet, MAC, type Lease, type Network } from '@flannel-ts/core';
-import { loadNetConfig } from '@flannel-ts/core/internal';
-import { settle, testBackendContext, type TestBackendContext } from '@flannel-ts/core/testing';
+import { loadNetConfig, settle, testBackendContext, type TestBackendContext } from '@flannel-ts/core/testing';
 import { VxlanBackend } from './vxlan-backend.js';
 
 const MAC2 = '0a:00:00:00:00:02';

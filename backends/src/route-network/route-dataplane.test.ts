@@ -1,7 +1,6 @@
 // The route network over fakes: leases in, routes out, no root needed.
 import { DEFAULT_TIMING, IP, IPNet, reconciledNetwork, type Lease } from '@flannel-ts/core';
-import { loadNetConfig } from '@flannel-ts/core/internal';
-import { settle, testBackendContext } from '@flannel-ts/core/testing';
+import { loadNetConfig, settle, testBackendContext } from '@flannel-ts/core/testing';
 import { RouteDataplane } from './route-dataplane.js';
 
 const peer = (n: number, backendType = 'test'): Lease => ({

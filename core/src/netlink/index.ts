@@ -10,7 +10,7 @@ export { checkLinkName, type IpipInfo, type Link, type LinkChange, type LinkSpec
 export type { FdbEntry, Neigh } from './neigh.js';
 export type { Nexthop } from './nexthop.js';
 export type { Route, RouteFilter } from './route.js';
-export type { NetlinkRequest, NetlinkSocketOptions } from './socket/netlink-socket.js';
+export type { NetlinkRequest, NetlinkSocketOptions, RequestWhat } from './socket/netlink-socket.js';
 export { BATCH_SIZE } from './socket/netlink-socket.js';
 export * as requests from './requests.js';
 export * as nlconst from './nl/constants.js';

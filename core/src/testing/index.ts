@@ -6,3 +6,6 @@ export { InMemorySubnetManager } from './in-memory-subnet-manager.js';
 export { LeaseEventDriver } from './lease-event-driver.js';
 export { RecordingLogger } from './recording-logger.js';
 export { testBackendContext, type TestBackendContext } from './test-backend-context.js';
+export type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from '../subnet/registry.js';
+/** net-conf text to a validated NetworkConfig, for a backend's tests. */
+export { loadNetConfig } from '../config/net-conf.js';

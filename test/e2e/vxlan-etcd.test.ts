@@ -1,18 +1,44 @@
-// vxlan on etcd, 3 nodes, the real flanneld CLI in each node namespace. The tests run in order on one
-// topology: each leaves the cluster healthy for the next.
+// vxlan on etcd, 3 nodes, the real flanneld CLI in each node namespace. The tests share one topology, but
+// none relies on what another left: beforeEach restarts whatever a test stopped (etcd, flanneld), removes
+// leases a test made, and waits until every node holds the exact entries for every peer.
+import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { ipJson, sh } from '../harness/netns.js';
-import { startProcess, stopProcess, waitForOutput } from '../harness/processes.js';
+import { ipJson, ipIn, sh } from '../harness/netns.js';
+import { startProcess, stopProcess, waitForExit, waitForOutput, type Started } from '../harness/processes.js';
 import { FLANNELD, tearDown, Topology, type TopologyNode } from '../harness/topology.js';
-import { waitFor } from '../harness/wait.js';
+import { DEADLINE, waitFor } from '../harness/wait.js';
+
+jest.setTimeout(DEADLINE.testMs);
 
 const NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } };
 let topo: Topology;
 
-interface LinkJson { ifname: string; mtu: number; address: string; operstate: string; linkinfo: { info_kind: string; info_data: Record<string, unknown> } }
-interface NeighJson { dst: string; lladdr: string; state: string[] }
-interface FdbJson { mac: string; dst?: string; flags?: string[]; state?: string }
-interface RouteJson { dst: string; nhid?: number; gateway?: string; dev: string; flags: string[]; protocol?: string }
+interface LinkJson {
+  ifname: string;
+  mtu: number;
+  address: string;
+  operstate: string;
+  linkinfo: { info_kind: string; info_data: Record<string, unknown> };
+}
+interface NeighJson {
+  dst: string;
+  lladdr: string;
+  state: string[];
+}
+interface FdbJson {
+  mac: string;
+  dst?: string;
+  flags?: string[];
+  state?: string;
+}
+interface RouteJson {
+  dst: string;
+  nhid?: number;
+  gateway?: string;
+  dev: string;
+  flags: string[];
+  protocol?: string;
+}
 
 const vxlanLink = (n: TopologyNode) => ipJson<LinkJson[]>(n.ns, '-d', 'link', 'show', 'flannel.1')[0];
 /** Whether flannel.1 exists (right after a deletion, `ip link show` fails). */
@@ -34,26 +60,61 @@ function expectPeerState(n: TopologyNode, peerList: TopologyNode[]): void {
     expected.map((e) => ({ mac: e.mac, dst: e.ip, flags: ['self'], state: 'permanent' })).sort((a, b) => a.mac.localeCompare(b.mac)),
   );
   // Each route goes through a nexthop object named after the peer's subnet address (see vxlan/README.md).
-  const nhid = (subnet: string) => netAddr(subnet).split('.').reduce((a, o) => a * 256 + Number(o), 0);
-  expect(routes(n).map((r) => ({ dst: r.dst, nhid: r.nhid, gateway: r.gateway, dev: r.dev, flags: r.flags })).sort(byDst)).toEqual(
-    expected.map((e) => ({ dst: e.subnet, nhid: nhid(e.subnet), gateway: netAddr(e.subnet), dev: 'flannel.1', flags: ['onlink'] })).sort(byDst),
-  );
+  const nhid = (subnet: string) =>
+    netAddr(subnet)
+      .split('.')
+      .reduce((a, o) => a * 256 + Number(o), 0);
+  expect(
+    routes(n)
+      .map((r) => ({ dst: r.dst, nhid: r.nhid, gateway: r.gateway, dev: r.dev, flags: r.flags }))
+      .sort(byDst),
+  ).toEqual(expected.map((e) => ({ dst: e.subnet, nhid: nhid(e.subnet), gateway: netAddr(e.subnet), dev: 'flannel.1', flags: ['onlink'] })).sort(byDst));
   const nexthops = ipJson<{ id: number; gateway: string; dev: string; flags: string[]; protocol: string }[]>(n.ns, 'nexthop', 'show');
   expect(nexthops.map((h) => ({ id: h.id, gateway: h.gateway, dev: h.dev, flags: h.flags, protocol: h.protocol })).sort((a, b) => a.id - b.id)).toEqual(
     expected.map((e) => ({ id: nhid(e.subnet), gateway: netAddr(e.subnet), dev: 'flannel.1', flags: ['onlink'], protocol: '70' })).sort((a, b) => a.id - b.id),
   );
 }
 const byDst = (a: { dst: string }, b: { dst: string }) => a.dst.localeCompare(b.dst);
+const SUBNETS = '/coreos.com/network/subnets/';
+const leaseKey = (n: TopologyNode) => `${SUBNETS}${subnetOf(n).replace('/', '-')}`;
+
+/** Why the peer state on `n` is not yet what expectPeerState wants, or undefined once it is. */
+function peerStateProblem(n: TopologyNode, peerList: TopologyNode[]): string | undefined {
+  try {
+    expectPeerState(n, peerList);
+    return undefined;
+  } catch (err) {
+    return `${n.name}: ${(err as Error).message}`;
+  }
+}
+
+/** Waits until every node in `nodes` holds exactly its peers' entries (a failed wait names what is off). */
+async function waitPeerState(nodes: TopologyNode[], peersOf: (n: TopologyNode) => TopologyNode[] = peers): Promise<void> {
+  const problem = () => nodes.map((n) => peerStateProblem(n, peersOf(n))).find((p) => p !== undefined);
+  if (!(await waitFor(() => problem() === undefined, DEADLINE.convergeMs, 50))) throw new Error(`peer state did not converge: ${problem()}`);
+}
 
 beforeAll(async () => {
   topo = await (await Topology.create({ nodes: 3, store: 'etcd', netConf: NET_CONF, tag: 'vx' })).up();
-}, 60_000);
+}, DEADLINE.setupMs);
+
+beforeEach(async () => {
+  await topo.restore();
+  // Leases a failed test may have left (fakes, malformed values): only the nodes' own stay.
+  const own = new Set(topo.nodes.map(leaseKey));
+  const keys = (await topo.etcdctl('get', '--keys-only', '--prefix', SUBNETS)).split('\n').filter(Boolean);
+  for (const key of keys) if (!own.has(key)) await topo.etcdctl('del', key);
+  await waitPeerState(topo.nodes);
+}, DEADLINE.setupMs);
 
 afterAll(() => tearDown([topo]));
 
 describe('vxlan with etcd, 3 nodes', () => {
   it('every pod pair pings', () => {
-    const failed = topo.pingMatrix().filter((p) => !p.ok).map((p) => `${p.from.ip} -> ${p.to.ip}`);
+    const failed = topo
+      .pingMatrix()
+      .filter((p) => !p.ok)
+      .map((p) => `${p.from.ip} -> ${p.to.ip}`);
     expect(failed).toEqual([]);
   });
 
@@ -88,11 +149,23 @@ describe('vxlan with etcd, 3 nodes', () => {
 
   it('skips malformed peer leases with a warning and keeps running', async () => {
     const n1 = topo.nodes[0]!;
-    await topo.etcdctl('put', '/coreos.com/network/subnets/10.244.250.0-24', 'not json');
-    await topo.etcdctl('put', '/coreos.com/network/subnets/10.244.251.0-24', '{"PublicIP":"192.0.2.99","BackendType":"vxlan","BackendData":{"VtepMAC":"nope"}}');
-    await waitForOutput(n1.flanneld!, (o) => o.includes('skipping a peer lease with malformed attributes') && o.includes('10.244.251.0/24'), 5000, 'warnings');
-    expect(n1.flanneld!.output()).toContain('BackendData.VtepMAC \\"nope\\" is not a MAC address');
-    await topo.etcdctl('del', '--prefix', '/coreos.com/network/subnets/10.244.25');
+    try {
+      await topo.etcdctl('put', '/coreos.com/network/subnets/10.244.250.0-24', 'not json');
+      await topo.etcdctl(
+        'put',
+        '/coreos.com/network/subnets/10.244.251.0-24',
+        '{"PublicIP":"192.0.2.99","BackendType":"vxlan","BackendData":{"VtepMAC":"nope"}}',
+      );
+      await waitForOutput(
+        n1.flanneld!,
+        (o) => o.includes('skipping a peer lease with malformed attributes') && o.includes('10.244.251.0/24'),
+        DEADLINE.convergeMs,
+        'warnings',
+      );
+      expect(n1.flanneld!.output()).toContain('BackendData.VtepMAC \\"nope\\" is not a MAC address');
+    } finally {
+      await topo.etcdctl('del', '--prefix', '/coreos.com/network/subnets/10.244.25');
+    }
     expect(n1.flanneld!.child.exitCode).toBeNull();
     expectPeerState(n1, peers(n1));
   });
@@ -101,7 +174,7 @@ describe('vxlan with etcd, 3 nodes', () => {
     const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
     const start = Date.now();
     sh('ip', ['-n', n1.ns, 'route', 'del', subnetOf(n2)]);
-    const back = await waitFor(() => routes(n1).some((r) => r.dst === subnetOf(n2)), 10_000);
+    const back = await waitFor(() => routes(n1).some((r) => r.dst === subnetOf(n2)), DEADLINE.convergeMs);
     expect(back).toBe(true);
     expect(Date.now() - start).toBeLessThan(2000);
   });
@@ -111,7 +184,7 @@ describe('vxlan with etcd, 3 nodes', () => {
     const mac = vxlanLink(n1)!.address;
     const start = Date.now();
     sh('ip', ['-n', n1.ns, 'link', 'del', 'flannel.1']);
-    const back = await waitFor(() => existsLink(n1) && routes(n1).length === 2, 2000);
+    const back = await waitFor(() => existsLink(n1) && routes(n1).length === 2, DEADLINE.convergeMs);
     expect(back).toBeTruthy();
     expect(Date.now() - start).toBeLessThan(2000);
     expect(vxlanLink(n1)!.address).toBe(mac);
@@ -129,21 +202,31 @@ describe('vxlan with etcd, 3 nodes', () => {
     sh('ip', ['-n', n2.ns, 'link', 'del', 'flannel.1']);
     await topo.startFlanneld(n2);
     expect({ subnet: subnetOf(n2), mac: vxlanLink(n2)!.address }).toEqual(before);
+    await waitPeerState(topo.nodes).catch(() => undefined); // the expectations below say what is off
     for (const n of topo.nodes) expectPeerState(n, peers(n));
   });
 
-  it('carries on across an etcd restart and picks up leases written after it', async () => {
-    await topo.etcd!.stop();
-    await new Promise((r) => setTimeout(r, 300));
-    await topo.etcd!.start();
-    const fake = '{"PublicIP":"192.0.2.99","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0a:99:00:00:00:01"}}';
-    await topo.etcdctl('put', '/coreos.com/network/subnets/10.244.199.0-24', fake);
-    const everywhere = () => topo.nodes.every((n) => routes(n).some((r) => r.dst === '10.244.199.0/24'));
-    expect(await waitFor(everywhere, 10_000)).toBe(true);
-    await topo.etcdctl('del', '/coreos.com/network/subnets/10.244.199.0-24');
-    expect(await waitFor(() => topo.nodes.every((n) => !routes(n).some((r) => r.dst === '10.244.199.0/24')), 5000)).toBe(true);
-    expect(topo.pingMatrix().every((p) => p.ok)).toBe(true);
-  }, 30_000);
+  it(
+    'carries on across an etcd restart and picks up leases written after it',
+    async () => {
+      // Every flanneld notices the outage (its watch breaks) before etcd comes back, so each must resume.
+      const outage = 'etcd watch disconnected';
+      const seenBefore = topo.nodes.map((n) => n.flanneld!.output().split(outage).length);
+      await topo.etcd!.stop();
+      await Promise.all(
+        topo.nodes.map((n, i) => waitForOutput(n.flanneld!, (o) => o.split(outage).length > seenBefore[i]!, DEADLINE.readyMs, `${n.name} noticing etcd stop`)),
+      );
+      await topo.etcd!.start();
+      const fake = '{"PublicIP":"192.0.2.99","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0a:99:00:00:00:01"}}';
+      await topo.etcdctl('put', '/coreos.com/network/subnets/10.244.199.0-24', fake);
+      const everywhere = () => topo.nodes.every((n) => routes(n).some((r) => r.dst === '10.244.199.0/24'));
+      expect(await waitFor(everywhere, DEADLINE.readyMs)).toBe(true);
+      await topo.etcdctl('del', '/coreos.com/network/subnets/10.244.199.0-24');
+      expect(await waitFor(() => topo.nodes.every((n) => !routes(n).some((r) => r.dst === '10.244.199.0/24')), DEADLINE.convergeMs)).toBe(true);
+      expect(topo.pingMatrix().every((p) => p.ok)).toBe(true);
+    },
+    DEADLINE.setupMs,
+  );
 
   it('stops within 2 s on SIGTERM (exit 0); when its lease is deleted, every other node drops its entries', async () => {
     const n3 = topo.nodes[2]!;
@@ -153,43 +236,69 @@ describe('vxlan with etcd, 3 nodes', () => {
     expect(Date.now() - start).toBeLessThan(2000);
     await topo.etcdctl('del', `/coreos.com/network/subnets/${subnet.replace('/', '-')}`);
     const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
-    expect(await waitFor(() => routes(n1).length === 1 && routes(n2).length === 1, 5000)).toBe(true);
+    expect(await waitFor(() => routes(n1).length === 1 && routes(n2).length === 1, DEADLINE.convergeMs)).toBe(true);
+    await waitPeerState([n1, n2], (n) => [n1, n2].filter((p) => p !== n)).catch(() => undefined); // the expectations below say what is off
     expectPeerState(n1, [n2]);
     expectPeerState(n2, [n1]);
   });
 
   it('exits non-zero when its own lease is revoked (Go exits 0 there)', async () => {
     const n3 = topo.nodes[2]!;
+    await topo.stopFlanneld(n3); // a fresh process, whose whole output is this test's
     const proc = await topo.startFlanneld(n3);
-    const exited = new Promise<number | null>((r) => proc.child.once('exit', (code) => r(code)));
     await topo.etcdctl('del', `/coreos.com/network/subnets/${subnetOf(n3).replace('/', '-')}`);
-    expect(await exited).toBe(1);
+    expect(await waitForExit(proc, DEADLINE.readyMs, 'flanneld whose lease was revoked')).toBe(1);
     expect(proc.output()).toContain('Lease has been revoked. Shutting down daemon.');
     n3.flanneld = undefined;
   });
 
-  it('gives two flanneld racing for the last subnet one each way: a lease, and a clear error', async () => {
-    const prefix = '/small/network';
-    await topo.etcdctl('put', `${prefix}/config`, JSON.stringify({ Network: '10.99.0.0/28', SubnetLen: 30, Backend: { Type: 'vxlan', VNI: 2 } }));
-    await topo.etcdctl('put', `${prefix}/subnets/10.99.0.4-30`, '{"PublicIP":"192.0.2.201","PublicIPv6":null}');
-    await topo.etcdctl('put', `${prefix}/subnets/10.99.0.8-30`, '{"PublicIP":"192.0.2.202","PublicIPv6":null}');
-    const racers = topo.nodes.slice(0, 2).map((n) =>
-      startProcess('node', [FLANNELD, `--etcd-endpoints=${topo.etcd!.endpoint}`, `--etcd-prefix=${prefix}`, `--subnet-file=${topo.dir}/${n.name}-small.env`], { netns: n.ns }),
-    );
-    const outcome = await Promise.all(
-      racers.map((p) =>
-        Promise.race([
-          waitForOutput(p, (o) => o.includes('flannel is ready'), 15_000, 'racer').then(() => 'lease'),
-          new Promise<string>((r) => p.child.once('exit', (code) => r(`exit ${code}`))),
-        ]),
-      ),
-    );
-    const loser = racers[outcome.indexOf('exit 1')]!;
-    expect([...outcome].sort()).toEqual(['exit 1', 'lease']);
-    expect(loser.output()).toContain('Network: out of subnets: every subnet of 10.99.0.0/28 is leased or reserved (3 keys)');
-    expect(loser.output()).not.toMatch(/\n\s+at /); // no stack trace
-    const keys = (await topo.etcdctl('get', '--keys-only', '--prefix', `${prefix}/subnets/`)).split('\n').filter(Boolean);
-    expect(keys.sort()).toEqual([`${prefix}/subnets/10.99.0.12-30`, `${prefix}/subnets/10.99.0.4-30`, `${prefix}/subnets/10.99.0.8-30`]);
-    await Promise.all(racers.map((p) => stopProcess(p.child)));
-  }, 30_000);
+  it(
+    'gives two flanneld racing for the last subnet one each way: a lease, and a clear error',
+    async () => {
+      const prefix = '/small/network';
+      await topo.etcdctl('put', `${prefix}/config`, JSON.stringify({ Network: '10.99.0.0/28', SubnetLen: 30, Backend: { Type: 'vxlan', VNI: 2 } }));
+      await topo.etcdctl('put', `${prefix}/subnets/10.99.0.4-30`, '{"PublicIP":"192.0.2.201","PublicIPv6":null}');
+      await topo.etcdctl('put', `${prefix}/subnets/10.99.0.8-30`, '{"PublicIP":"192.0.2.202","PublicIPv6":null}');
+      const racers = topo.nodes
+        .slice(0, 2)
+        .map((n) =>
+          startProcess(
+            'node',
+            [FLANNELD, `--etcd-endpoints=${topo.etcd!.endpoint}`, `--etcd-prefix=${prefix}`, `--subnet-file=${topo.dir}/${n.name}-small.env`],
+            { netns: n.ns },
+          ),
+        );
+      try {
+        await raceForTheLastSubnet(racers, prefix);
+      } finally {
+        await Promise.all(racers.map((p) => stopProcess(p.child)));
+        // The winner made flannel.2 and its routes; they must not outlive this test.
+        for (const n of topo.nodes.slice(0, 2)) {
+          if (ipJson<{ ifname: string }[]>(n.ns, 'link', 'show').some((l) => l.ifname === 'flannel.2')) ipIn(n.ns, 'link', 'del', 'flannel.2');
+        }
+      }
+    },
+    DEADLINE.setupMs,
+  );
 });
+
+/** Each racer either gets ready (a lease) or exits; the loser must say why, and leave the store as it was. */
+async function raceForTheLastSubnet(racers: Started[], prefix: string): Promise<void> {
+  const outcome = await Promise.all(
+    racers.map((p) =>
+      waitForOutput(p, (o) => o.includes('flannel is ready'), DEADLINE.readyMs, 'racer').then(
+        () => 'lease',
+        async (err: unknown) => {
+          if (p.child.exitCode === null && p.child.signalCode === null) throw err; // neither ready nor gone
+          return `exit ${await p.closed}`;
+        },
+      ),
+    ),
+  );
+  const loser = racers[outcome.indexOf('exit 1')]!;
+  expect([...outcome].sort()).toEqual(['exit 1', 'lease']);
+  expect(loser.output()).toContain('Network: out of subnets: every subnet of 10.99.0.0/28 is leased or reserved (3 keys)');
+  expect(loser.output()).not.toMatch(/\n\s+at /); // no stack trace
+  const keys = (await topo.etcdctl('get', '--keys-only', '--prefix', `${prefix}/subnets/`)).split('\n').filter(Boolean);
+  expect(keys.sort()).toEqual([`${prefix}/subnets/10.99.0.12-30`, `${prefix}/subnets/10.99.0.4-30`, `${prefix}/subnets/10.99.0.8-30`]);
+}

@@ -12,8 +12,9 @@ import { dirname, join } from 'node:path';
 import { startEtcd, type EtcdServer } from './etcd.js';
 import { IPNet } from '@flannel-ts/core/ip';
 import { cniAddList } from './cni.js';
-import { cleanupNetns, createNetns, deleteNetns, execIn, ipIn, RUN_PREFIX } from './netns.js';
+import { cleanupNetns, createNetns, deleteNetns, execIn, ipIn, ipJson, RUN_PREFIX } from './netns.js';
 import { startProcess, stopAllProcesses, stopProcess, waitForOutput, type Started } from './processes.js';
+import { DEADLINE, waitFor } from './wait.js';
 
 /** The built CLI, found through the workspace link so that it resolves from test/ and from test/dist/ alike. */
 export const FLANNELD = join(dirname(createRequire(import.meta.url).resolve('@flannel-ts/flanneld/package.json')), 'dist/main.js');
@@ -58,6 +59,8 @@ export class Topology {
   etcd?: EtcdServer;
   private readonly namespaces: string[] = [];
   private readonly tag: string;
+  /** The extra flanneld flags up() started the nodes with, for restore(). */
+  private upFlags: string[] = [];
 
   private constructor(private readonly opts: TopologyOptions) {
     this.tag = opts.tag ?? '';
@@ -168,17 +171,62 @@ export class Topology {
   }
 
   /** Starts the real flanneld CLI inside the node and waits until it says it is ready. */
-  async startFlanneld(node: TopologyNode, extra: string[] = [], timeoutMs = 15_000): Promise<Started> {
+  async startFlanneld(node: TopologyNode, extra: string[] = [], timeoutMs: number = DEADLINE.readyMs): Promise<Started> {
     node.flanneld = startProcess('node', [FLANNELD, ...this.flanneldArgs(node), ...extra], { netns: node.ns });
     await waitForOutput(node.flanneld, (out) => out.includes('flannel is ready'), timeoutMs, `flanneld on ${node.name}`);
     return node.flanneld;
   }
 
   /** flanneld on every node (in parallel), then one pod per node: a cluster ready for traffic. */
-  async up(extra: string[] = [], timeoutMs = 15_000): Promise<this> {
+  async up(extra: string[] = [], timeoutMs: number = DEADLINE.readyMs): Promise<this> {
+    this.upFlags = extra;
     await Promise.all(this.nodes.map((n) => this.startFlanneld(n, extra, timeoutMs)));
     for (const n of this.nodes) this.addPod(n);
     return this;
+  }
+
+  /** Whether the node's flanneld is running: not stopped by a test, and not exited by itself. */
+  isRunning(node: TopologyNode): boolean {
+    const child = node.flanneld?.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  /**
+   * Puts back what a test may have stopped, so that each e2e case starts from a running cluster whatever
+   * the one before it left (or failed to restore): etcd, and flanneld on every node (with up()'s flags).
+   * Waits for readiness only; that the kernel has caught up is for the caller to check.
+   */
+  async restore(timeoutMs: number = DEADLINE.readyMs): Promise<void> {
+    if (this.etcd && this.etcd.pid() === -1) await this.etcd.start();
+    await Promise.all(this.nodes.filter((n) => !this.isRunning(n)).map((n) => this.startFlanneld(n, this.upFlags, timeoutMs)));
+  }
+
+  /** What keeps the running nodes from being converged: a node without our route (proto 70) to a peer's subnet. */
+  private missingRoutes(family: 4 | 6): string[] {
+    const running = this.nodes.filter((n) => this.isRunning(n));
+    const missing: string[] = [];
+    for (const n of running) {
+      const dsts = new Set(ipJson<{ dst: string }[]>(n.ns, `-${family}`, 'route', 'show', 'proto', '70').map((r) => r.dst));
+      for (const p of running) {
+        if (p === n) continue;
+        const subnet = this.leaseSubnet(p, family === 6);
+        if (!dsts.has(subnet)) missing.push(`${n.name} has no route to ${p.name}'s ${subnet}`);
+      }
+    }
+    return missing;
+  }
+
+  /**
+   * Waits until every running node routes to every other one's subnet (both families with `ipv6`): flanneld
+   * says it is ready once its own lease and kernel state are in place, and learns of peers that start beside
+   * it a moment later. Every backend here (vxlan, host-gw, ipip) routes each peer subnet with proto 70.
+   */
+  async waitConverged(opts: { ipv6?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    const families: (4 | 6)[] = opts.ipv6 ? [4, 6] : [4];
+    const missing = () => families.flatMap((f) => this.missingRoutes(f));
+    if ((await waitFor(() => missing().length === 0, opts.timeoutMs ?? DEADLINE.convergeMs, 50)) === false) {
+      throw new Error(`the cluster did not converge: ${missing().join('; ')}`);
+    }
   }
 
   async stopFlanneld(node: TopologyNode): Promise<number | string | undefined> {
@@ -190,7 +238,12 @@ export class Topology {
 
   subnetEnv(node: TopologyNode): Record<string, string> {
     const text = readFileSync(node.subnetFile, 'utf8');
-    return Object.fromEntries(text.trim().split('\n').map((l) => l.split('=') as [string, string]));
+    return Object.fromEntries(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=') as [string, string]),
+    );
   }
 
   /** The conflist a kubelet would use (kube-flannel's): flannel delegating to bridge, then portmap. */
@@ -223,7 +276,7 @@ export class Topology {
     const ns = this.ns(`${node.ns.slice(RUN_PREFIX.length + this.tag.length)}p${k}`);
     const r = cniAddList(node.ns, this.conflist(node), { containerID: ns, podNs: ns, ifname: 'eth0' });
     if (r.code !== 0) throw new Error(`CNI ADD for a pod on ${node.name} failed: ${r.stdout}${r.stderr}`);
-    const ip = ((r.json!.ips as { address: string }[])[0]!.address).split('/')[0]!;
+    const ip = (r.json!.ips as { address: string }[])[0]!.address.split('/')[0]!;
     const pod = { ns, ip };
     node.pods.push(pod);
     return pod;

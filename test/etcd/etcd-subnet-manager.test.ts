@@ -169,4 +169,25 @@ describe('etcd subnet manager against a real etcd', () => {
     },
     DEADLINE.setupMs,
   );
+
+  it('writes our lease back after etcd lost its data, and renews only by compare-and-swap', async () => {
+    const { sm, logger } = manager();
+    const ac = new AbortController();
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal());
+    const key = `${PREFIX}/subnets/${lease.subnet!.ip}-24`;
+    const holding = sm.completeLease(lease, ac.signal);
+    await logged(logger, WATCH_ACK);
+    await etcd.wipe();
+    await client.put(`${PREFIX}/config`).value(CONFIG); // an operator puts the config back
+    const back = await waitFor(async () => (await client.get(key).string()) !== null, DEADLINE.convergeMs);
+    expect(back).toBe(true);
+    expect(logger.messages('error')).toContain('the etcd store was replaced or restored; listing leases again');
+    expect(JSON.parse((await client.get(key).string())!)).toMatchObject({ PublicIP: '192.0.2.1', BackendType: 'vxlan' });
+    // Another node now writes our subnet: a renewal must not take it back.
+    await client.put(key).value('{"PublicIP":"192.0.2.77","PublicIPv6":null}');
+    await expect(holding).rejects.toBeInstanceOf(LeaseRevokedError);
+    await expect(sm.renewLease(lease, signal())).rejects.toBeInstanceOf(LeaseRevokedError);
+    expect(JSON.parse((await client.get(key).string())!)).toMatchObject({ PublicIP: '192.0.2.77' });
+    ac.abort();
+  });
 });

@@ -1,6 +1,6 @@
 // A real etcd (Debian etcd-server) per test suite: on loopback, or inside a namespace, on random ports with
 // a fresh data dir under the run prefix.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RUN_PREFIX } from './netns.js';
@@ -14,6 +14,8 @@ export interface EtcdServer {
   start(): Promise<void>;
   /** Stops and removes the data dir. */
   destroy(): Promise<void>;
+  /** Data loss: stops, removes the data dir and starts again on the same endpoint, as a new cluster. */
+  wipe(): Promise<void>;
 }
 
 const randomPort = () => 20000 + Math.floor(Math.random() * 20000);
@@ -33,10 +35,20 @@ export async function startEtcd(opts: { netns?: string; host?: string; tls?: Etc
   const name = `${RUN_PREFIX}etcd`;
   const endpoint = `${opts.tls ? 'https' : 'http'}://${host}:${port}`;
   const args = [
-    '--name', name, '--data-dir', dataDir,
-    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-cluster', `${name}=http://127.0.0.1:${peerPort}`,
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    endpoint,
+    '--advertise-client-urls',
+    endpoint,
+    '--listen-peer-urls',
+    `http://127.0.0.1:${peerPort}`,
+    '--initial-advertise-peer-urls',
+    `http://127.0.0.1:${peerPort}`,
+    '--initial-cluster',
+    `${name}=http://127.0.0.1:${peerPort}`,
     ...(opts.tls ? ['--cert-file', opts.tls.cert, '--key-file', opts.tls.key, '--trusted-ca-file', opts.tls.ca, '--client-cert-auth'] : []),
   ];
   let proc: Started | undefined;
@@ -54,6 +66,12 @@ export async function startEtcd(opts: { netns?: string; host?: string; tls?: Etc
     async destroy() {
       await server.stop();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+    async wipe() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      mkdirSync(dataDir, { mode: 0o700 });
+      await server.start();
     },
   };
   await server.start();

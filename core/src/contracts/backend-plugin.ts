@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import type { ExternalInterface } from './external-interface.js';
 import type { Logger } from './logger.js';
 import type { Netlink } from './netlink.js';
+import type { ReconcilerObserver } from './observer.js';
 import type { SubnetManager } from './subnet-manager.js';
 
 /**
@@ -20,6 +21,11 @@ export interface BackendContext {
   clock: Clock;
   /** rtnetlink in flanneld's network namespace; backends batch their kernel changes through it. */
   netlink: Netlink;
+  /**
+   * Where core's engine reports what it does (flanneld's metrics). Backends pass the context on to
+   * reconciledNetwork and need not look at it; absent in older hosts and in tests.
+   */
+  observer?: ReconcilerObserver;
 }
 
 /**

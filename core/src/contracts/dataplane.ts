@@ -19,11 +19,19 @@ export interface Dataplane {
   /**
    * Makes the devices right (present, up, address, MTU) and refreshes what `planPeer` reads. Called
    * before every resync. Returns true when something `planPeer`'s answers depend on changed (a recreated
-   * device has a new index): the engine then plans every peer again.
+   * device has a new index): the engine then plans every peer again. It may instead return a DeviceCheck,
+   * which also names the devices it had to repair (counted in flanneld's metrics).
    */
-  ensureDevices(reasons: readonly string[]): Promise<boolean>;
+  ensureDevices(reasons: readonly string[]): Promise<boolean | DeviceCheck>;
   /** Which kernel changes are worth a look. */
   readonly watch: KernelWatch;
+}
+
+export interface DeviceCheck {
+  /** As ensureDevices' boolean answer: plan every peer again. */
+  replan: boolean;
+  /** Devices that were missing, down, incompatible or resized and were put right. */
+  repaired: string[];
 }
 
 export interface PeerPlan {

@@ -1,4 +1,4 @@
-import type { Lease } from './lease.js';
+import type { JsonValue, Lease } from './lease.js';
 
 /**
  * One overlay network as a backend programs it. `run` watches peer leases and keeps the kernel in step
@@ -11,6 +11,10 @@ export interface Network {
   run(signal: AbortSignal): Promise<void>;
   /** Counts for /metrics and status; optional. */
   stats?(): NetworkStats;
+  /** The peer table and the engine's progress, for /readyz and `flannelctl status`; optional. */
+  status?(): NetworkStatus;
+  /** What the kernel holds against what the leases ask for, read now (nothing is written); optional. */
+  diff?(): Promise<DataplaneDiff>;
 }
 
 export interface NetworkStats {
@@ -18,4 +22,49 @@ export interface NetworkStats {
   peers: number;
   /** Peers left out, e.g. a host-gw peer off our L2 segment, or a lease with malformed data. */
   skippedPeers: number;
+}
+
+export interface PeerStatus {
+  subnet?: string;
+  ipv6Subnet?: string;
+  publicIP?: string;
+  publicIPv6?: string;
+  backendType?: string;
+  backendData?: JsonValue;
+  /** programmed: all of it is in the kernel; partial: some of it; skipped: none of it (see problems). */
+  state: 'programmed' | 'partial' | 'skipped';
+  problems: string[];
+  /** How many kernel entries it needs. */
+  entries: number;
+}
+
+export interface NetworkStatus {
+  /** The first full lease listing is applied and compared with the kernel. */
+  synced: boolean;
+  peers: PeerStatus[];
+  /** The last pass of the engine. */
+  lastPass?: { kind: 'events' | 'resync'; at: string; operations: number; failed: number; reasons?: string[] };
+  /** Repairs since start, by kind (route, neigh, fdb, nexthop, device). */
+  repairs: Record<string, number>;
+}
+
+export interface DiffEntry {
+  /** route, neigh, fdb, nexthop. */
+  kind: string;
+  key: string;
+  /** What the leases ask for (absent for a stale entry). */
+  want?: string;
+  /** What the kernel holds (absent for a missing entry). */
+  have?: string;
+  /** The peer (its subnets) that wants it. */
+  peer?: string;
+}
+
+export interface DataplaneDiff {
+  /** Wanted and not in the kernel. */
+  missing: DiffEntry[];
+  /** Of ours (our device, our route protocol) in the kernel, and wanted by no lease. */
+  stale: DiffEntry[];
+  /** In the kernel under a wanted key, holding something else (another node's gateway, another MAC). */
+  different: DiffEntry[];
 }

@@ -30,6 +30,12 @@ export interface DiffOptions {
  * puts, lowest rank first.
  */
 export function diffEntries(want: Iterable<KernelEntry>, have: Iterable<KernelEntry>, o: DiffOptions): NetlinkRequest[] {
+  const { dels, puts } = planDiff(want, have, o);
+  return [...dels.map((e) => e.del()), ...puts.map((e) => e.put())];
+}
+
+/** diffEntries' answer as entries, in the order their requests go out: deletions, then puts. */
+export function planDiff(want: Iterable<KernelEntry>, have: Iterable<KernelEntry>, o: DiffOptions): { dels: KernelEntry[]; puts: KernelEntry[] } {
   const wanted = new Map<string, KernelEntry>();
   for (const e of want) wanted.set(e.key, e);
   const dels: KernelEntry[] = [];
@@ -48,5 +54,11 @@ export function diffEntries(want: Iterable<KernelEntry>, have: Iterable<KernelEn
   for (const [key, w] of wanted) if (!seen.has(key)) puts.push(w);
   dels.sort((a, b) => b.rank - a.rank);
   puts.sort((a, b) => a.rank - b.rank);
-  return [...dels.map((e) => e.del()), ...puts.map((e) => e.put())];
+  return { dels, puts };
+}
+
+/** An entry's kind, the first word of its key: route, neigh, fdb, nexthop. */
+export function entryKind(e: KernelEntry): string {
+  const space = e.key.indexOf(' ');
+  return space < 0 ? e.key : e.key.slice(0, space);
 }

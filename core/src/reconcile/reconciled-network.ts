@@ -23,8 +23,23 @@ export interface ReconciledNetworkOptions {
 export function reconciledNetwork(ctx: BackendContext, o: ReconciledNetworkOptions): Network {
   const engine = new Reconciler(
     o.dataplane,
-    { netlink: ctx.netlink, logger: ctx.logger, clock: ctx.clock, leases: ctx.subnetManager.watchLeases(), ownLease: o.lease, config: o.config },
+    {
+      netlink: ctx.netlink,
+      logger: ctx.logger,
+      clock: ctx.clock,
+      leases: ctx.subnetManager.watchLeases(),
+      ownLease: o.lease,
+      config: o.config,
+      ...(ctx.observer ? { observer: ctx.observer } : {}),
+    },
     { ...DEFAULT_TIMING, ...o.timing },
   );
-  return { lease: o.lease, mtu: o.mtu, run: (signal) => engine.run(signal), stats: () => engine.stats() };
+  return {
+    lease: o.lease,
+    mtu: o.mtu,
+    run: (signal) => engine.run(signal),
+    stats: () => engine.stats(),
+    status: () => engine.status(),
+    diff: () => engine.diff(),
+  };
 }

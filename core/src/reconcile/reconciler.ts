@@ -1,16 +1,19 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Observable, Subscription } from 'rxjs';
 import type { Clock } from '../contracts/clock.js';
-import type { Dataplane, PeerPlan } from '../contracts/dataplane.js';
+import type { Dataplane, DeviceCheck, PeerPlan } from '../contracts/dataplane.js';
 import type { Lease, LeaseEvent, LeaseWatchResult } from '../contracts/lease.js';
 import type { Logger } from '../contracts/logger.js';
 import type { Netlink } from '../contracts/netlink.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
-import type { NetworkStats } from '../contracts/network.js';
+import type { DataplaneDiff, DiffEntry, NetworkStats, NetworkStatus, PeerStatus } from '../contracts/network.js';
+import type { ReconcilerObserver } from '../contracts/observer.js';
+import type { OpResult } from '../contracts/netlink.js';
+import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
 import { LeaseWatcher } from '../lease/lease-watcher.js';
 import { retryBackoff } from '../util/retry.js';
 import { applyBatched, logFailures } from './apply-batched.js';
-import { diffEntries, type KernelEntry } from './kernel-entry.js';
+import { diffEntries, entryKind, planDiff, type KernelEntry } from './kernel-entry.js';
 import { PeerGuard } from './peer-guard.js';
 import { ResyncRequest } from './resync-request.js';
 
@@ -24,6 +27,8 @@ export interface ReconcilerDeps {
   ownLease: Lease;
   /** The network config: peer subnets must lie inside its networks and have its subnet lengths. */
   config?: NetworkConfig;
+  /** Told about every pass, repair and netlink error (flanneld's metrics). */
+  observer?: ReconcilerObserver;
 }
 
 export interface ReconcilerTiming {
@@ -65,10 +70,16 @@ export class Reconciler {
   private readonly peers = new Map<string, Peer>();
   private readonly owners = new Map<string, string>();
   private pendingEvents = new Map<string, LeaseEvent>();
+  /** When the oldest pending event of each peer arrived (performance.now()), for the lease-to-kernel figure. */
+  private pendingSince = new Map<string, number>();
+  private lastPass: NetworkStatus['lastPass'];
+  private readonly repairs: Record<string, number> = {};
   private readonly resync: ResyncRequest;
   private readonly guard: PeerGuard;
   private snapshotSeen = false;
   private synced = false;
+  /** A resync has run since the first snapshot was applied: the kernel was compared with every lease. */
+  private fullySynced = false;
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
   /** Peers with entries in the kernel, and peers with a problem; kept as counts so logging them is cheap. */
@@ -86,6 +97,45 @@ export class Reconciler {
 
   stats(): NetworkStats {
     return { peers: this.programmed, skippedPeers: this.skipped };
+  }
+
+  /** The peer table and the engine's progress. */
+  status(): NetworkStatus {
+    const peers: PeerStatus[] = [];
+    for (const { lease, plan } of this.peers.values()) {
+      const a = lease.attrs;
+      peers.push({
+        ...(lease.subnet ? { subnet: lease.subnet.toString() } : {}),
+        ...(lease.ipv6Subnet ? { ipv6Subnet: lease.ipv6Subnet.toString() } : {}),
+        ...(a.publicIP ? { publicIP: a.publicIP.toString() } : {}),
+        ...(a.publicIPv6 ? { publicIPv6: a.publicIPv6.toString() } : {}),
+        ...(a.backendType !== undefined ? { backendType: a.backendType } : {}),
+        ...(a.backendData !== undefined ? { backendData: a.backendData } : {}),
+        state: plan.entries.length === 0 ? 'skipped' : plan.problems.length > 0 ? 'partial' : 'programmed',
+        problems: [...plan.problems],
+        entries: plan.entries.length,
+      });
+    }
+    return { synced: this.fullySynced, peers, ...(this.lastPass ? { lastPass: this.lastPass } : {}), repairs: { ...this.repairs } };
+  }
+
+  /** Reads the kernel and compares it with what the leases want; writes nothing. */
+  async diff(): Promise<DataplaneDiff> {
+    const kernel = await this.dataplane.readKernel();
+    const owner = (key: string) => this.owners.get(key);
+    const wanted = new Map<string, KernelEntry>();
+    for (const e of this.wantedEntries()) wanted.set(e.key, e);
+    const out: DataplaneDiff = { missing: [], stale: [], different: [] };
+    const seen = new Set<string>();
+    for (const h of kernel) {
+      const w = wanted.get(h.key);
+      const base: DiffEntry = { kind: entryKind(h), key: h.key, have: h.value };
+      if (!w || seen.has(h.key)) out.stale.push(base);
+      else if (w.value !== h.value) out.different.push({ ...base, want: w.value, peer: owner(h.key)! });
+      seen.add(h.key);
+    }
+    for (const [key, w] of wanted) if (!seen.has(key)) out.missing.push({ kind: entryKind(w), key, want: w.value, peer: owner(key)! });
+    return out;
   }
 
   /** Keeps the kernel in step until `signal` aborts; rejects if the lease stream fails. */
@@ -110,8 +160,23 @@ export class Reconciler {
     const watcher = new LeaseWatcher(this.deps.ownLease, (l) => this.deps.logger.debug({ subnet: String(l.subnet) }, 'removed subnet was not known'));
     return this.deps.leases.subscribe({
       next: (result) => {
-        for (const ev of watcher.apply(result)) this.pendingEvents.set(peerKey(ev.lease), ev);
-        if (result.kind === 'snapshot') this.snapshotSeen = true;
+        const at = performance.now();
+        let added = 0;
+        let removed = 0;
+        for (const ev of watcher.apply(result)) {
+          const key = peerKey(ev.lease);
+          this.pendingEvents.set(key, ev);
+          if (!this.pendingSince.has(key)) this.pendingSince.set(key, at);
+          if (ev.type === 'added') added++;
+          else removed++;
+        }
+        const observer = this.deps.observer;
+        if (added > 0) observer?.leaseEvents?.('added', added);
+        if (removed > 0) observer?.leaseEvents?.('removed', removed);
+        if (result.kind === 'snapshot') {
+          observer?.leaseEvents?.('snapshot', 1);
+          this.snapshotSeen = true;
+        }
         this.wake?.();
       },
       error: (err: Error) => {
@@ -187,7 +252,9 @@ export class Reconciler {
   private async applyEvents(): Promise<void> {
     const started = performance.now();
     const batch = [...this.pendingEvents.values()];
+    const since = this.pendingSince;
     this.pendingEvents = new Map();
+    this.pendingSince = new Map();
     const was: KernelEntry[] = [];
     const now: KernelEntry[] = [];
     for (let i = 0; i < batch.length; i++) {
@@ -210,9 +277,15 @@ export class Reconciler {
     // Entries that moved between peers in this batch are both "was" and "now": the diff keeps them.
     const ops = diffEntries(now, was, { prune: true });
     const applyStarted = performance.now();
-    const failed = logFailures(ops, await applyBatched(this.deps.netlink, ops), this.deps.logger, 'applying lease events');
+    const results = await applyBatched(this.deps.netlink, ops);
+    const failed = logFailures(ops, results, this.deps.logger, 'applying lease events');
     if (failed > 0) this.requestResync('retry after failed updates', this.timing.retryMs);
     const done = performance.now();
+    this.reportOps(ops, results);
+    const observer = this.deps.observer;
+    if (observer?.leaseToKernel) for (const t of since.values()) observer.leaseToKernel((done - t) / 1000);
+    observer?.reconcilePass?.('events', failed === 0);
+    this.lastPass = { kind: 'events', at: this.deps.clock.now().toISOString(), operations: ops.length, failed };
     const { peers, skippedPeers } = this.stats();
     this.deps.logger.info(
       { events: batch.length, operations: ops.length, peers, skippedPeers, ms: Math.round(done - started), netlinkMs: Math.round(done - applyStarted) },
@@ -222,23 +295,59 @@ export class Reconciler {
 
   private async runResync(): Promise<void> {
     const reasons = this.resync.take();
+    const observer = this.deps.observer;
+    const afterSnapshot = this.synced;
     try {
-      if (await this.dataplane.ensureDevices(reasons)) this.replanAll();
+      const devices = toDeviceCheck(await this.dataplane.ensureDevices(reasons));
+      if (devices.replan) this.replanAll();
+      this.countRepairs('device', devices.repaired.length);
       const kernel = await this.dataplane.readKernel();
-      const ops = diffEntries(this.wantedEntries(), kernel, { prune: this.synced });
+      const { dels, puts } = planDiff(this.wantedEntries(), kernel, { prune: this.synced });
+      const entries = [...dels, ...puts];
+      const ops = [...dels.map((e) => e.del()), ...puts.map((e) => e.put())];
       if (ops.length === 0) {
         this.deps.logger.debug({ peers: this.peers.size, reasons }, 'kernel state matches');
+        observer?.reconcilePass?.('resync', true);
+        this.lastPass = { kind: 'resync', at: this.deps.clock.now().toISOString(), operations: 0, failed: 0, reasons };
         return;
       }
       this.deps.logger.info({ operations: ops.length, reasons }, 'repairing kernel state');
-      const failed = logFailures(ops, await applyBatched(this.deps.netlink, ops), this.deps.logger, 'repairing kernel state');
+      const results = await applyBatched(this.deps.netlink, ops);
+      const failed = logFailures(ops, results, this.deps.logger, 'repairing kernel state');
       if (failed > 0) this.requestResync('retry after failed repairs', this.timing.retryMs);
+      this.reportOps(ops, results);
+      const byKind = new Map<string, number>();
+      entries.forEach((e, i) => {
+        if (!isFailure(ops[i]!, results[i])) byKind.set(entryKind(e), (byKind.get(entryKind(e)) ?? 0) + 1);
+      });
+      for (const [kind, n] of byKind) this.countRepairs(kind, n);
+      observer?.reconcilePass?.('resync', failed === 0);
+      this.lastPass = { kind: 'resync', at: this.deps.clock.now().toISOString(), operations: ops.length, failed, reasons };
     } catch (err) {
       this.deps.logger.error({ err: (err as Error).message, reasons }, 'resync failed; retrying');
       this.requestResync('retry after a failed resync', this.timing.retryMs);
+      observer?.reconcilePass?.('resync', false);
     } finally {
+      if (afterSnapshot) this.fullySynced = true;
       this.resync.finished();
     }
+  }
+
+  private countRepairs(kind: string, n: number): void {
+    if (n <= 0) return;
+    this.repairs[kind] = (this.repairs[kind] ?? 0) + n;
+    this.deps.observer?.repaired?.(kind, n);
+  }
+
+  /** Operations sent and failures by errno, for the observer (deleting what is already gone is no failure). */
+  private reportOps(ops: readonly NetlinkRequest[], results: readonly OpResult[]): void {
+    const observer = this.deps.observer;
+    if (!observer?.netlinkOps || ops.length === 0) return;
+    const errors = new Map<string, number>();
+    results.forEach((r, i) => {
+      if (isFailure(ops[i]!, r)) errors.set(r!.code ?? 'EUNKNOWN', (errors.get(r!.code ?? 'EUNKNOWN') ?? 0) + 1);
+    });
+    observer.netlinkOps(ops.length, errors);
   }
 
   /** After a device changed: every peer planned again (the old entries' cleanup is the resync's prune). */
@@ -295,6 +404,16 @@ export class Reconciler {
       plan.entries.length > 0 ? 'programming part of a peer lease' : 'skipping peer',
     );
   }
+}
+
+/** A failed operation, as logFailures counts them: deleting what is already gone is success. */
+function isFailure(op: NetlinkRequest, r: OpResult): boolean {
+  if (!r) return false;
+  return !(op.op.includes(' del ') && (r.code === 'ENOENT' || r.code === 'ESRCH'));
+}
+
+function toDeviceCheck(answer: boolean | DeviceCheck): DeviceCheck {
+  return typeof answer === 'boolean' ? { replan: answer, repaired: [] } : answer;
 }
 
 /** A peer's identity: its subnets, as the lease watcher matches them. */

@@ -32,6 +32,10 @@ export interface LeaseRegistry {
   create(key: string, value: string, ttlSeconds: number, signal: AbortSignal): Promise<StoredSubnet | undefined>;
   /** Writes the key unconditionally; ttlSeconds 0 makes it a reservation. */
   update(key: string, value: string, ttlSeconds: number, signal: AbortSignal): Promise<StoredSubnet>;
+  /** Writes the key only if it still holds `expected` (compare-and-swap); undefined when it does not. */
+  updateIf(key: string, expected: string, value: string, ttlSeconds: number, signal: AbortSignal): Promise<StoredSubnet | undefined>;
+  /** The key as the store holds it now, or undefined. */
+  get(key: string, signal: AbortSignal): Promise<StoredSubnet | undefined>;
   delete(key: string, signal: AbortSignal): Promise<void>;
   /** Changes after `revision`; reconnects by itself and reports a gap as a reset. Never errors. */
   watch(revision: number): Observable<RegistryUpdate>;

@@ -154,6 +154,48 @@ describe('StoreSubnetManager.completeLease', () => {
     await expect(done).rejects.toBeInstanceOf(LeaseRevokedError);
   });
 
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setImmediate(r));
+    return cond();
+  };
+
+  it('writes our lease back after the store lost it (wiped, or restored to an older state)', async () => {
+    const { registry, sm, logger } = setup();
+    const ac = new AbortController();
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), ac.signal);
+    const key = `${lease.subnet!.ip}-24`;
+    const done = sm.completeLease(lease, ac.signal);
+    registry.restore([]);
+    expect(await until(() => registry.entries.has(key))).toBe(true);
+    expect(registry.entries.get(key)!.value).toContain('"PublicIP":"192.0.2.1"');
+    expect(logger.messages('warn')).toContain('our lease had vanished from the store (wiped or restored?); wrote it back');
+    ac.abort();
+    await expect(done).resolves.toBeUndefined();
+  });
+
+  it('restores our lease when someone rewrites it with our address, and gives the subnet up when another node holds it', async () => {
+    const { registry, sm, logger } = setup();
+    const ac = new AbortController();
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), ac.signal);
+    const key = `${lease.subnet!.ip}-24`;
+    const done = sm.completeLease(lease, ac.signal);
+    registry.put(key, '{"PublicIP":"192.0.2.1","BackendType":"host-gw"}', 100);
+    expect(await until(() => registry.entries.get(key)!.value.includes('"BackendType":"vxlan"'))).toBe(true);
+    expect(logger.messages('warn')).toContain('our lease was rewritten by someone else; restored it');
+    registry.put(key, value('192.0.2.77'), 100);
+    await expect(done).rejects.toBeInstanceOf(LeaseRevokedError);
+    expect(registry.entries.get(key)!.value).toBe(value('192.0.2.77')); // the other node's lease is left alone
+  });
+
+  it('renews by compare-and-swap: a renewal never takes the key from another node', async () => {
+    const { registry, sm, signal } = setup();
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    const key = `${lease.subnet!.ip}-24`;
+    registry.put(key, value('192.0.2.77'), 100);
+    await expect(sm.renewLease(lease, signal)).rejects.toBeInstanceOf(LeaseRevokedError);
+    expect(registry.entries.get(key)!.value).toBe(value('192.0.2.77'));
+  });
+
   it('resolves when the signal aborts', async () => {
     const { sm } = setup();
     const ac = new AbortController();

@@ -3,7 +3,7 @@ import type { Clock } from '../contracts/clock.js';
 import type { Lease, LeaseAttrs, LeaseEvent, LeaseWatchResult } from '../contracts/lease.js';
 import type { Logger } from '../contracts/logger.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
-import type { SubnetManager } from '../contracts/subnet-manager.js';
+import { LeaseRevokedError, type SubnetManager } from '../contracts/subnet-manager.js';
 import { loadNetConfig } from '../config/net-conf.js';
 import { UserError } from '../errors/user-error.js';
 import type { IPNet } from '../ip/ipnet.js';
@@ -99,10 +99,54 @@ export class StoreSubnetManager implements SubnetManager {
     return (previous && ours.find((r) => r.subnets.subnet.equals(previous))) ?? ours[0];
   }
 
+  /**
+   * Extends the lease by compare-and-swap on the value we wrote: a plain put would silently take the key
+   * back from whoever holds it now (after a restore, another node). When the swap fails, what the store
+   * holds decides (see reassertLease).
+   */
   async renewLease(lease: Lease, signal: AbortSignal): Promise<Lease> {
     const ttl = lease.expiration ? LEASE_TTL_SECONDS : 0;
-    const stored = await this.registry.update(leaseKey(lease), encodeLeaseAttrs(lease.attrs), ttl, signal);
-    return withStored({ ...lease }, stored);
+    const value = encodeLeaseAttrs(lease.attrs);
+    const stored = await this.registry.updateIf(leaseKey(lease), value, value, ttl, signal);
+    return stored ? withStored({ ...lease }, stored) : this.reassertLease(lease, signal);
+  }
+
+  /**
+   * Makes the store hold our lease again after it lost it (a store wiped or restored to an older state)
+   * or someone rewrote it: a missing key is created again and a key with our public IP but other
+   * attributes is swapped back, both by compare-and-swap; a key now holding another node's lease means
+   * two nodes would share a subnet, so we give ours up (LeaseRevokedError, exit 1) rather than fight.
+   */
+  async reassertLease(lease: Lease, signal: AbortSignal): Promise<Lease> {
+    const key = leaseKey(lease);
+    const ttl = lease.expiration ? LEASE_TTL_SECONDS : 0;
+    const value = encodeLeaseAttrs(lease.attrs);
+    for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
+      const current = await this.registry.get(key, signal);
+      if (current?.value === value) return withStored({ ...lease }, current);
+      if (!current) {
+        const created = await this.registry.create(key, value, ttl, signal);
+        if (created) {
+          this.logger.warn({ subnet: String(lease.subnet) }, 'our lease had vanished from the store (wiped or restored?); wrote it back');
+          return withStored({ ...lease }, created);
+        }
+        continue;
+      }
+      const holder = readStoredSubnet(current, this.logger)?.lease?.attrs;
+      if (!holder || !isOurs(holder, lease.attrs)) {
+        this.logger.error(
+          { subnet: String(lease.subnet), holder: holder?.publicIP?.toString() ?? 'unreadable' },
+          'our subnet is held by another lease now; giving it up',
+        );
+        throw new LeaseRevokedError(String(lease.subnet));
+      }
+      const restored = await this.registry.updateIf(key, current.value, value, ttl, signal);
+      if (restored) {
+        this.logger.warn({ subnet: String(lease.subnet) }, 'our lease was rewritten by someone else; restored it');
+        return withStored({ ...lease }, restored);
+      }
+    }
+    throw new Error(`our lease ${key} keeps changing under us; giving up this round`);
   }
 
   watchLeases(): Observable<LeaseWatchResult> {

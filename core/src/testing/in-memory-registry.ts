@@ -1,4 +1,4 @@
-import { concat, defer, filter, from, map, Subject, type Observable } from 'rxjs';
+import { concat, defer, filter, from, map, merge, Subject, type Observable } from 'rxjs';
 import type { Clock } from '../contracts/clock.js';
 import { systemClock } from '../util/system-clock.js';
 import { UserError } from '../errors/user-error.js';
@@ -12,6 +12,7 @@ export class InMemoryLeaseRegistry implements LeaseRegistry {
   readonly loseRaceFor = new Set<string>();
   private revision = 0;
   private readonly changes = new Subject<{ change: RegistryChange; revision: number }>();
+  private readonly resets = new Subject<RegistryUpdate>();
   /** Every change so far: a watch from an old revision replays what came after it, as etcd does. */
   private readonly history: { change: RegistryChange; revision: number }[] = [];
 
@@ -42,16 +43,32 @@ export class InMemoryLeaseRegistry implements LeaseRegistry {
     return this.put(key, value, ttlSeconds);
   }
 
+  async updateIf(key: string, expected: string, value: string, ttlSeconds: number): Promise<StoredSubnet | undefined> {
+    return this.entries.get(key)?.value === expected ? this.put(key, value, ttlSeconds) : undefined;
+  }
+
+  async get(key: string): Promise<StoredSubnet | undefined> {
+    return this.entries.get(key);
+  }
+
+  /** A store restored from an old backup, or wiped: everything is replaced and watchers are told to re-list. */
+  restore(entries: StoredSubnet[]): void {
+    this.entries.clear();
+    for (const e of entries) this.entries.set(e.key, e);
+    this.resets.next({ kind: 'reset', entries: [...this.entries.values()], revision: this.revision });
+  }
+
   async delete(key: string): Promise<void> {
     if (!this.entries.delete(key)) return;
     this.emit({ change: { type: 'delete', key, revision: ++this.revision }, revision: this.revision });
   }
 
   watch(revision: number): Observable<RegistryUpdate> {
-    return defer(() => concat(from([...this.history]), this.changes)).pipe(
+    const changes = defer(() => concat(from([...this.history]), this.changes)).pipe(
       filter((c) => c.revision > revision),
-      map(({ change, revision: rev }) => ({ kind: 'changes', changes: [change], revision: rev })),
+      map(({ change, revision: rev }): RegistryUpdate => ({ kind: 'changes', changes: [change], revision: rev })),
     );
+    return merge(changes, this.resets);
   }
 
   async close(): Promise<void> {

@@ -76,6 +76,23 @@ export class EmbeddedRegistry implements LeaseRegistry {
     return this.log.get(key)!;
   }
 
+  async updateIf(key: string, expected: string, value: string, ttlSeconds: number): Promise<StoredSubnet | undefined> {
+    this.sync();
+    const current = this.log.get(key);
+    if (!current || current.value !== expected) return undefined;
+    const id = LeaseLog.newId();
+    const at = this.now();
+    this.log.append({ op: 'replace', key, value, exp: ttlSeconds > 0 ? at + ttlSeconds * 1000 : null, at, id, prev: current.id });
+    this.sync();
+    const entry = this.log.get(key);
+    return entry?.id === id ? entry : undefined;
+  }
+
+  async get(key: string): Promise<StoredSubnet | undefined> {
+    this.sync();
+    return this.log.get(key);
+  }
+
   async delete(key: string): Promise<void> {
     this.log.append({ op: 'delete', key, at: this.now(), id: LeaseLog.newId() });
     this.sync();

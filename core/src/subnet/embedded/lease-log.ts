@@ -5,10 +5,12 @@ import type { RegistryChange, StoredSubnet } from '../registry.js';
 
 /**
  * One line of the lease log. `create` applies only when the key is free (absent or expired at `at`),
- * `expire` only when the key still holds entry `id`; `put` and `delete` always apply.
+ * `replace` only when the key still holds entry `prev`, `expire` only when the key still holds entry
+ * `id`; `put` and `delete` always apply.
  */
 export type LogRecord =
   | { op: 'create' | 'put'; key: string; value: string; exp: number | null; at: number; id: string }
+  | { op: 'replace'; key: string; value: string; exp: number | null; at: number; id: string; prev: string }
   | { op: 'delete'; key: string; at: number; id: string }
   | { op: 'expire'; key: string; at: number; id: string };
 
@@ -95,6 +97,11 @@ export class LeaseLog {
     closeSync(this.appendFd);
   }
 
+  private set(key: string, entry: Entry): void {
+    this.entries.set(key, entry);
+    this.history.push({ revision: entry.revision, change: { type: 'put', entry: toStored(key, entry) } });
+  }
+
   private applyLine(line: string): void {
     let rec: LogRecord;
     try {
@@ -107,15 +114,16 @@ export class LeaseLog {
     const revision = ++this.seq;
     const current = this.entries.get(rec.key);
     switch (rec.op) {
+      case 'replace':
+        if (current?.id !== rec.prev) return;
+        this.set(rec.key, { value: rec.value, exp: rec.exp, id: rec.id, revision });
+        return;
       case 'create':
         if (current && (current.exp === null || current.exp > rec.at)) return;
       // falls through: the key is free
-      case 'put': {
-        const entry = { value: rec.value, exp: rec.exp, id: rec.id, revision };
-        this.entries.set(rec.key, entry);
-        this.history.push({ revision, change: { type: 'put', entry: toStored(rec.key, entry) } });
+      case 'put':
+        this.set(rec.key, { value: rec.value, exp: rec.exp, id: rec.id, revision });
         return;
-      }
       case 'expire':
         if (current?.id !== rec.id) return;
       // falls through: it is still the entry that expired

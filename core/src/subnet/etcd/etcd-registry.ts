@@ -11,6 +11,9 @@ import type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from
  * Subnet keys in etcd v3, laid out as Go flannel does: `<prefix>/config` and `<prefix>/subnets/<key>`,
  * each lease key attached to an etcd lease of the TTL. A key with no etcd lease is a reservation.
  */
+/** How often the watch checks that etcd is still the store it was (see probe). */
+const PROBE_MS = 5000;
+
 export class EtcdRegistry implements LeaseRegistry {
   readonly description = 'Etcd Local Manager';
   private readonly client: Etcd3;
@@ -73,6 +76,31 @@ export class EtcdRegistry implements LeaseRegistry {
     return stored;
   }
 
+  /** Compare-and-swap on the key's current value (and its revision, so an ABA write is caught too). */
+  async updateIf(key: string, expected: string, value: string, ttlSeconds: number, signal: AbortSignal): Promise<StoredSubnet | undefined> {
+    const full = this.subnetsPrefix + key;
+    const current = (await abortable(this.client.get(full).exec(), signal)).kvs[0];
+    if (!current || current.value.toString() !== expected) return undefined;
+    let leaseID = '0';
+    if (ttlSeconds > 0) leaseID = (await abortable(this.client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }), signal)).ID;
+    const put = this.client.put(full).value(value);
+    if (ttlSeconds > 0) put.lease(leaseID);
+    const res = await abortable(this.client.if(full, 'Mod', '==', Number(current.mod_revision)).then(put).commit(), signal);
+    if (!res.succeeded) {
+      if (leaseID !== '0') await this.client.leaseClient.leaseRevoke({ ID: leaseID }).catch(() => undefined);
+      return undefined;
+    }
+    if (current.lease !== '0' && current.lease !== leaseID) await this.client.leaseClient.leaseRevoke({ ID: current.lease }).catch(() => undefined);
+    const stored: StoredSubnet = { key, value, reservation: ttlSeconds === 0, revision: Number(res.header.revision) };
+    if (ttlSeconds > 0) stored.expiration = expiresIn(ttlSeconds);
+    return stored;
+  }
+
+  async get(key: string, signal: AbortSignal): Promise<StoredSubnet | undefined> {
+    const kv = (await abortable(this.client.get(this.subnetsPrefix + key).exec(), signal)).kvs[0];
+    return kv && this.toStored(kv);
+  }
+
   async delete(key: string, signal: AbortSignal): Promise<void> {
     await abortable(
       this.client
@@ -111,7 +139,10 @@ export class EtcdRegistry implements LeaseRegistry {
         w.on('error', (err: Error) => void relist(err));
       };
 
+      let relisting = false;
       const relist = async (reason: Error): Promise<void> => {
+        if (relisting) return;
+        relisting = true;
         const w = watcher;
         watcher = undefined;
         void w?.cancel().catch(() => undefined); // may never settle for a watch etcd already cancelled
@@ -120,6 +151,7 @@ export class EtcdRegistry implements LeaseRegistry {
           clock: this.clock,
           onError: (err, retryInMs) => this.logger.warn({ err: (err as Error).message, retryInMs }, 'cannot list leases yet; retrying'),
         });
+        relisting = false;
         if (!listing) return;
         rev = listing.revision;
         subscriber.next({ kind: 'reset', entries: listing.entries, revision: listing.revision });
@@ -127,6 +159,11 @@ export class EtcdRegistry implements LeaseRegistry {
       };
 
       start();
+      void this.probe(
+        closed.signal,
+        () => rev,
+        (reason) => void relist(reason),
+      );
       return () => {
         closed.abort();
         void watcher?.cancel().catch(() => undefined);
@@ -136,6 +173,34 @@ export class EtcdRegistry implements LeaseRegistry {
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  /**
+   * A watch resumed at a revision the store no longer has sees nothing: after etcd is wiped, or restored
+   * from an older snapshot, it waits for a future that never comes. Every PROBE_MS we ask etcd where it
+   * is: another cluster ID, or a revision behind what we have seen, means the store was replaced.
+   */
+  private async probe(signal: AbortSignal, seen: () => number, replaced: (reason: Error) => void): Promise<void> {
+    let clusterId: string | undefined;
+    while (await this.clock.sleep(PROBE_MS, signal)) {
+      try {
+        const { header } = await this.client.get(`${this.prefix}/config`).exec();
+        const revision = Number(header.revision);
+        const reason =
+          clusterId !== undefined && header.cluster_id !== clusterId
+            ? `etcd's cluster ID changed from ${clusterId} to ${header.cluster_id}`
+            : revision < seen()
+              ? `etcd's revision went back from ${seen()} to ${revision}`
+              : undefined;
+        clusterId = header.cluster_id;
+        if (reason) {
+          this.logger.error({ reason }, 'the etcd store was replaced or restored; listing leases again');
+          replaced(new Error(reason));
+        }
+      } catch {
+        // Unreachable: the watch reports that itself, and the next probe tries again.
+      }
+    }
   }
 
   private keyOf(kv: IKeyValue): string {

@@ -1,5 +1,5 @@
 import { inject, injectable, multiInject, optional } from 'inversify';
-import { BackendDescriptor, Clock, Logger, Netlink, SubnetManager, type Backend, type ExternalInterface } from '@flannel-ts/core';
+import { BackendDescriptor, Clock, Logger, Netlink, ReconcilerObserver, SubnetManager, type Backend, type ExternalInterface } from '@flannel-ts/core';
 import { BackendLoader, checkDescriptor } from './backend-loader.js';
 
 /**
@@ -20,6 +20,7 @@ export class BackendRegistry {
     @inject(Clock) private readonly clock: Clock,
     @inject(Netlink) private readonly netlink: Netlink,
     @multiInject(BackendDescriptor) @optional() descriptors: BackendDescriptor[] | undefined,
+    @inject(ReconcilerObserver) @optional() private readonly observer?: ReconcilerObserver,
   ) {
     this.registered = new Map((descriptors ?? []).map((d) => [d.name, d]));
   }
@@ -46,6 +47,13 @@ export class BackendRegistry {
       : await this.loader.load(type);
     const logger = this.logger.child({ backend: descriptor.name });
     logger.info({ type, package: specifier, contractVersion: descriptor.contractVersion }, 'backend loaded');
-    return descriptor.create({ subnetManager: this.subnetManager, extIface, logger, clock: this.clock, netlink: this.netlink });
+    return descriptor.create({
+      subnetManager: this.subnetManager,
+      extIface,
+      logger,
+      clock: this.clock,
+      netlink: this.netlink,
+      ...(this.observer ? { observer: this.observer } : {}),
+    });
   }
 }

@@ -16,7 +16,7 @@ export type { JsonValue, Lease, LeaseAttrs, LeaseEvent, LeaseEventType, LeaseWat
 export { Logger } from './contracts/logger.js';
 export { Netlink, type OpResult } from './contracts/netlink.js';
 export type { DataplaneDiff, DiffEntry, Network, NetworkStats, NetworkStatus, PeerStatus } from './contracts/network.js';
-export type { ReconcilerObserver } from './contracts/observer.js';
+export { ReconcilerObserver } from './contracts/observer.js';
 export type { NetworkConfig } from './contracts/network-config.js';
 export { FLANNEL_ROUTE_PROTOCOL } from './contracts/route-protocol.js';
 export { LeaseRevokedError, SubnetManager } from './contracts/subnet-manager.js';

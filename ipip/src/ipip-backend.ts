@@ -13,6 +13,7 @@ import {
   UserError,
   type Backend,
   type BackendContext,
+  type DeviceCheck,
   type Lease,
   type Netlink,
   type Network,
@@ -47,20 +48,23 @@ export class IpipBackend implements Backend {
       const direct = cfg.directRouting && connected.linkFor(gw) === extIface.iface.index;
       return { dst: peer.subnet!, gw, linkIndex: direct ? extIface.iface.index : dev.index, onlink: true };
     };
-    const ensureDevices = async (reasons: readonly string[]): Promise<boolean> => {
+    const ensureDevices = async (reasons: readonly string[]): Promise<DeviceCheck> => {
       const now = await nl.linkByName(IPIP_DEVICE);
       let changed = false;
+      const repaired: string[] = [];
       if (now?.kind !== 'ipip' || !now.up) {
         logger.warn({ device: IPIP_DEVICE, reasons }, 'ipip device is missing or down; recreating it');
         const before = dev.index;
         dev = await configureDevice(nl, await ensureIpipDevice(nl, local, extIface.iface.mtu, logger), lease, config);
         changed = dev.index !== before;
+        repaired.push(IPIP_DEVICE);
       } else if (now.mtu !== extIface.iface.mtu - IPIP_OVERHEAD) {
         logger.warn({ device: IPIP_DEVICE, mtu: now.mtu }, 'ipip device MTU was changed; setting it back');
         await nl.linkSetMtu(now.index, extIface.iface.mtu - IPIP_OVERHEAD);
+        repaired.push(IPIP_DEVICE);
       }
       if (cfg.directRouting) changed = (await connected.refresh(nl, [4])) || changed;
-      return changed;
+      return { replan: changed, repaired };
     };
     const dataplane = new RouteDataplane({ backendType: 'ipip', families: [4], nl, routeFor, ensureDevices, watchedLinks: [IPIP_DEVICE] });
     logger.info({ subnet: String(lease.subnet), device: IPIP_DEVICE, mtu: dev.mtu, directRouting: cfg.directRouting }, 'ipip network ready');

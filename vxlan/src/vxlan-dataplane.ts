@@ -7,6 +7,7 @@ import {
   nexthopEntry,
   routeEntry,
   type Dataplane,
+  type DeviceCheck,
   type KernelEntry,
   type KernelWatch,
   type Lease,
@@ -96,9 +97,10 @@ export class VxlanDataplane implements Dataplane {
     return entries;
   }
 
-  async ensureDevices(reasons: readonly string[]): Promise<boolean> {
+  async ensureDevices(reasons: readonly string[]): Promise<DeviceCheck> {
     const { nl, logger } = this.deps;
     let changed = false;
+    const repaired: string[] = [];
     for (const fam of this.families) {
       const dev = await nl.linkByName(fam.spec.name);
       const problem = !dev ? 'missing' : !dev.up ? 'down' : isCompatible(dev, fam.spec) !== true ? 'replaced by an incompatible device' : undefined;
@@ -107,12 +109,14 @@ export class VxlanDataplane implements Dataplane {
         const before = fam.dev.index;
         fam.dev = await setupDevice(nl, fam, this.deps.lease, this.deps.config, logger);
         changed ||= fam.dev.index !== before;
+        repaired.push(fam.spec.name);
         continue;
       }
       fam.dev = dev!;
       if (dev!.mtu !== fam.spec.mtu) {
         logger.warn({ device: fam.spec.name, mtu: dev!.mtu, want: fam.spec.mtu }, 'vxlan device MTU was changed; setting it back');
         await nl.linkSetMtu(dev!.index, fam.spec.mtu);
+        repaired.push(fam.spec.name);
       }
       await configureAddress(nl, fam, this.deps.lease, this.deps.config);
     }
@@ -122,7 +126,7 @@ export class VxlanDataplane implements Dataplane {
           nl,
           this.families.map((f) => f.family),
         )) || changed;
-    return changed;
+    return { replan: changed, repaired };
   }
 
   /** The link that reaches a DirectRouting peer without a router, if any (never our own vxlan device). */

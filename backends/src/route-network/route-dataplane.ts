@@ -2,6 +2,7 @@ import {
   FLANNEL_ROUTE_PROTOCOL,
   routeEntry,
   type Dataplane,
+  type DeviceCheck,
   type KernelEntry,
   type KernelWatch,
   type Lease,
@@ -30,7 +31,7 @@ export interface RouteDataplaneOptions {
   /** The route to a peer's subnet of `family`. Pure: no kernel lookups (see Dataplane.planPeer). */
   routeFor(lease: Lease, family: 4 | 6): RouteDecision;
   /** Makes the devices right and refreshes what routeFor reads; true when routeFor's answers may have changed. */
-  ensureDevices?(reasons: readonly string[]): Promise<boolean>;
+  ensureDevices?(reasons: readonly string[]): Promise<boolean | DeviceCheck>;
   /** Links whose deletion, or going down, calls for a resync at once. */
   watchedLinks: string[];
 }
@@ -66,7 +67,7 @@ export class RouteDataplane implements Dataplane {
     return routes.flat().map(routeEntry);
   }
 
-  ensureDevices(reasons: readonly string[]): Promise<boolean> {
+  ensureDevices(reasons: readonly string[]): Promise<boolean | DeviceCheck> {
     return this.o.ensureDevices?.(reasons) ?? Promise.resolve(false);
   }
 

@@ -14,3 +14,5 @@ export interface ReconcilerObserver {
   /** Seconds from a lease event's arrival to the kernel holding what it asked for. */
   leaseToKernel?(seconds: number): void;
 }
+/** The DI token under which flanneld binds its observer (optional: the registry passes none without it). */
+export const ReconcilerObserver = Symbol.for('flannel-ts.ReconcilerObserver');

@@ -1,6 +1,7 @@
 import { IP } from '../ip/ip.js';
 import { IPNet } from '../ip/ipnet.js';
 import type { Dataplane, PeerPlan } from '../contracts/dataplane.js';
+import type { ReconcilerObserver } from '../contracts/observer.js';
 import type { Lease } from '../contracts/lease.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
 import { loadNetConfig } from '../config/net-conf.js';
@@ -39,6 +40,32 @@ class RouteDataplane implements Dataplane {
   };
 }
 
+/** Everything the engine reports, as a metrics exporter would receive it. */
+class RecordingObserver implements ReconcilerObserver {
+  readonly events: Record<string, number> = {};
+  readonly passes: string[] = [];
+  readonly repairs: Record<string, number> = {};
+  ops = 0;
+  readonly errors: Record<string, number> = {};
+  readonly latencies: number[] = [];
+  leaseEvents(type: string, n: number) {
+    this.events[type] = (this.events[type] ?? 0) + n;
+  }
+  reconcilePass(kind: string, ok: boolean) {
+    this.passes.push(`${kind}:${ok ? 'ok' : 'failed'}`);
+  }
+  repaired(kind: string, n: number) {
+    this.repairs[kind] = (this.repairs[kind] ?? 0) + n;
+  }
+  netlinkOps(n: number, errors: ReadonlyMap<string, number>) {
+    this.ops += n;
+    for (const [k, v] of errors) this.errors[k] = (this.errors[k] ?? 0) + v;
+  }
+  leaseToKernel(s: number) {
+    this.latencies.push(s);
+  }
+}
+
 function setup(config?: NetworkConfig) {
   const nl = new FakeNetlink();
   nl.addDevice('eth0');
@@ -46,7 +73,8 @@ function setup(config?: NetworkConfig) {
   const leases = new LeaseEventDriver();
   const logger = new RecordingLogger();
   const dataplane = new RouteDataplane(nl);
-  const engine = new Reconciler(dataplane, { netlink: nl, logger, clock, leases: leases.stream, ownLease: own, ...(config ? { config } : {}) });
+  const observer = new RecordingObserver();
+  const engine = new Reconciler(dataplane, { netlink: nl, logger, clock, leases: leases.stream, ownLease: own, observer, ...(config ? { config } : {}) });
   const stop = new AbortController();
   const running = engine.run(stop.signal);
   const routes = () =>
@@ -54,7 +82,7 @@ function setup(config?: NetworkConfig) {
       .filter((r) => r.protocol === FLANNEL_ROUTE_PROTOCOL)
       .map((r) => `${r.dst} via ${r.gw}`)
       .sort();
-  return { nl, clock, leases, logger, engine, dataplane, stop, running, routes };
+  return { nl, clock, leases, logger, engine, dataplane, observer, stop, running, routes };
 }
 
 describe('Reconciler', () => {
@@ -215,5 +243,65 @@ describe('Reconciler', () => {
     expect(t.engine.stats()).toEqual({ peers: 2, skippedPeers: 5 });
     t.stop.abort();
     await t.running;
+  });
+
+  it('reports events, passes, repairs by kind, netlink errors by errno and the lease-to-kernel time to its observer', async () => {
+    const t = setup();
+    t.leases.snapshot(own, peer(2), peer(3));
+    await t.clock.advance(DEFAULT_TIMING.minGapMs); // events, then the first full sync
+    expect(t.observer.events).toEqual({ added: 2, snapshot: 1 });
+    expect(t.observer.passes).toEqual(['events:ok', 'resync:ok']);
+    expect(t.observer.latencies).toHaveLength(2);
+    for (const s of t.observer.latencies) expect(s).toBeGreaterThanOrEqual(0);
+    expect(t.observer.ops).toBe(2);
+    await t.nl.routeDel({ dst: IPNet.parse('10.244.2.0/24') });
+    await t.clock.advance(DEFAULT_TIMING.minGapMs + DEFAULT_TIMING.settleMs);
+    expect(t.observer.repairs).toEqual({ route: 1 });
+    t.nl.failNext(/10\.244\.4\.0/, 16 /* EBUSY */);
+    t.leases.added(peer(4));
+    t.leases.removed(peer(3));
+    await settle();
+    expect(t.observer.events).toEqual({ added: 3, removed: 1, snapshot: 1 });
+    expect(t.observer.errors).toEqual({ EBUSY: 1 });
+    expect(t.observer.passes.at(-1)).toBe('events:failed');
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('has a peer table that says what is programmed and what is skipped, and when the first full sync is done', async () => {
+    const t = setup();
+    expect(t.engine.status()).toMatchObject({ synced: false, peers: [] });
+    await t.clock.advance(DEFAULT_TIMING.resyncMs); // a periodic resync before any lease: not a full sync
+    expect(t.engine.status().synced).toBe(false);
+    t.leases.snapshot(peer(2), peer(5, '192.0.2.99'));
+    await t.clock.advance(DEFAULT_TIMING.minGapMs);
+    const status = t.engine.status();
+    expect(status.synced).toBe(true);
+    expect(status.peers.sort((a, b) => a.subnet!.localeCompare(b.subnet!))).toEqual([
+      { subnet: '10.244.2.0/24', publicIP: '192.0.2.2', backendType: 'test', state: 'programmed', problems: [], entries: 1 },
+      { subnet: '10.244.5.0/24', publicIP: '192.0.2.99', backendType: 'test', state: 'skipped', problems: ['PublicIP 192.0.2.99 is refused'], entries: 0 },
+    ]);
+    expect(status.lastPass).toMatchObject({ kind: 'resync', operations: 0, failed: 0 });
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('diffs the kernel against the leases without writing: missing, stale and different entries', async () => {
+    const t = setup();
+    t.leases.snapshot(peer(2), peer(3));
+    await t.clock.advance(DEFAULT_TIMING.minGapMs);
+    expect(await t.engine.diff()).toEqual({ missing: [], stale: [], different: [] });
+    t.stop.abort(); // no repairs from here on
+    await t.running;
+    await t.nl.routeDel({ dst: IPNet.parse('10.244.2.0/24') });
+    await t.nl.routeReplace({ dst: IPNet.parse('10.244.3.0/24'), gw: IP.parse('192.0.2.33'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    await t.nl.routeReplace({ dst: IPNet.parse('10.244.9.0/24'), gw: IP.parse('192.0.2.9'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    const ops = t.nl.ops.length;
+    expect(await t.engine.diff()).toEqual({
+      missing: [{ kind: 'route', key: 'route 254 10.244.2.0/24', want: 'via 192.0.2.2 dev 2', peer: '10.244.2.0/24 -' }],
+      stale: [{ kind: 'route', key: 'route 254 10.244.9.0/24', have: 'via 192.0.2.9 dev 2' }],
+      different: [{ kind: 'route', key: 'route 254 10.244.3.0/24', want: 'via 192.0.2.3 dev 2', have: 'via 192.0.2.33 dev 2', peer: '10.244.3.0/24 -' }],
+    });
+    expect(t.nl.ops.length).toBe(ops);
   });
 });

@@ -41,13 +41,19 @@ export class CniFixture {
   readonly node: string;
   readonly pod: string;
 
+  /** Made at a suite's load, before its afterAll exists: a failure half-way cleans up here. */
   constructor(name: string) {
-    mkdirSync(this.fakeBinDir);
-    mkdirSync(this.callsDir);
-    mkdirSync(dirname(this.dataDir)); // the plugin makes dataDir itself, and nothing else
-    this.resetSubnetEnv();
-    this.node = createNetns(`${name}n`);
-    this.pod = createNetns(`${name}p`);
+    try {
+      mkdirSync(this.fakeBinDir);
+      mkdirSync(this.callsDir);
+      mkdirSync(dirname(this.dataDir)); // the plugin makes dataDir itself, and nothing else
+      this.resetSubnetEnv();
+      this.node = createNetns(`${name}n`);
+      this.pod = createNetns(`${name}p`);
+    } catch (err) {
+      this.cleanup();
+      throw err;
+    }
   }
 
   /** Puts a good subnet.env back, whatever a case put at its path. */

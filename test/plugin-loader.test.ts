@@ -7,7 +7,10 @@ import { Container, ContainerModule } from 'inversify';
 import { IP, SubnetManager, type Backend, type ExternalInterface } from '@flannel-ts/core';
 import { coreModule, loadNetConfig } from '@flannel-ts/core/internal';
 import { InMemorySubnetManager, RecordingLogger } from '@flannel-ts/core/testing';
-import { BackendLoader, BackendRegistry, backendsModule, BUILTIN_BACKENDS } from '@flannel-ts/backends';
+import { BackendLoader, BackendRegistry, backendsModule, BUILTIN_BACKENDS, PluginSearch } from '@flannel-ts/backends';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const fixtures = resolve(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/plugins');
 
@@ -79,10 +82,10 @@ describe('Backend.Type selects a plugin package', () => {
   });
 
   it.each([
-    ['old-contract', /implements backend contract v0, but this flanneld implements v1/],
+    ['old-contract', /implements backend contract v0\.0, but this flanneld implements v1\.1/],
     ['no-descriptor', /exports no backend descriptor/],
     ['broken', /failed to load: .*a-dependency-that-is-not-installed/],
-    ['missing-folder', /unknown backend type; no package found.*check that the path exists/],
+    ['missing-folder', /unknown backend type; no package .*missing-folder found.*check that the path exists/],
   ])('gives a clear error for the %s plugin', async (name, message) => {
     const { getBackend } = daemonContainer('{"Network": "10.50.0.0/16"}');
     const err = await getBackend(resolve(fixtures, name)).catch((e: unknown) => e);
@@ -93,7 +96,47 @@ describe('Backend.Type selects a plugin package', () => {
   it('says how to install a plugin that is not there', async () => {
     const { getBackend } = daemonContainer('{"Network": "10.50.0.0/16"}');
     const attempt: Promise<Backend> = getBackend('@acme/geneve');
-    await expect(attempt).rejects.toThrow('tried @acme/flannel-backend-geneve, @acme/geneve');
-    await expect(attempt).rejects.toThrow('npm install @acme/flannel-backend-geneve');
+    await expect(attempt).rejects.toThrow(
+      'no package @acme/flannel-backend-geneve found (looked in /usr/lib/flannel/plugins/node_modules/@acme/flannel-backend-geneve',
+    );
+    await expect(attempt).rejects.toThrow('npm install --prefix /usr/lib/flannel/plugins @acme/flannel-backend-geneve');
+  });
+});
+
+describe('plugin folders (--plugin-dir)', () => {
+  let dir: string;
+  beforeAll(() => {
+    // What `npm install --prefix DIR flannel-backend-dirtest` leaves behind.
+    dir = mkdtempSync(join(tmpdir(), 'flannel-plugins-'));
+    const pkg = join(dir, 'node_modules', 'flannel-backend-dirtest');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'flannel-backend-dirtest', type: 'module', exports: { '.': './main.js' } }));
+    writeFileSync(
+      join(pkg, 'main.js'),
+      "export const backend = { name: 'dirtest', contractVersion: '1.0', create: () => ({ registerNetwork: async () => { throw new Error('not here'); } }) };\n",
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const loaderWith = (search: PluginSearch) =>
+    createContainer(
+      coreModule({ logger: new RecordingLogger() }),
+      backendsModule,
+      new ContainerModule(({ bind }) => {
+        bind(PluginSearch).toConstantValue(search);
+      }),
+    ).get(BackendLoader);
+
+  it("finds a plugin installed into a plugin folder, before flanneld's own dependencies", async () => {
+    const loaded = await loaderWith({ dirs: ['/nonexistent', dir] }).load('dirtest');
+    expect([loaded.descriptor.name, loaded.specifier]).toEqual(['dirtest', 'flannel-backend-dirtest']);
+  });
+
+  it("resolves a relative path against the net-conf file's folder, and refuses one from an etcd config", async () => {
+    const fromFile = await loaderWith({ dirs: [], relativeTo: join(dir, 'node_modules') }).load('./flannel-backend-dirtest');
+    expect(fromFile.descriptor.name).toBe('dirtest');
+    await expect(loaderWith({ dirs: [] }).load('./flannel-backend-dirtest')).rejects.toThrow(
+      /Backend.Type: .*"\.\/flannel-backend-dirtest" is a relative path, but the network config came from etcd/,
+    );
   });
 });

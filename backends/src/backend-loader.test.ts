@@ -15,25 +15,28 @@ class TableImporter implements ModuleImporter {
     }
     throw Object.assign(new Error(`Cannot find package '${specifier}' imported from /x.js`), { code: 'ERR_MODULE_NOT_FOUND' });
   }
+  searched(specifier: string): string[] {
+    return [`/plugins/node_modules/${specifier}`];
+  }
 }
 
-const descriptor = (name: string, contractVersion = BACKEND_CONTRACT_VERSION) => ({ name, contractVersion, create: () => ({}) });
+const descriptor = (name: string, contractVersion: string | number = BACKEND_CONTRACT_VERSION) => ({ name, contractVersion, create: () => ({}) });
 
-describe('BackendLoader.candidates', () => {
+describe('BackendLoader.candidate', () => {
   const loader = new BackendLoader(new TableImporter({}));
   it.each([
-    ['vxlan', ['@flannel-ts/vxlan']],
-    ['VXLAN', ['@flannel-ts/vxlan']],
-    ['host-gw', ['@flannel-ts/host-gw']],
-    ['wireguard', ['@flannel-ts/wireguard']],
-    ['geneve', ['flannel-backend-geneve', 'geneve']],
-    ['flannel-backend-geneve', ['flannel-backend-geneve']],
-    ['@acme/geneve', ['@acme/flannel-backend-geneve', '@acme/geneve']],
-    ['@acme/flannel-backend-geneve', ['@acme/flannel-backend-geneve']],
-    ['./plugins/geneve', ['./plugins/geneve']],
-    ['/opt/Plugins/Geneve.js', ['/opt/Plugins/Geneve.js']],
-  ])('%s → %j', (type, expected) => {
-    expect(loader.candidates(type)).toEqual(expected);
+    ['vxlan', '@flannel-ts/vxlan'],
+    ['VXLAN', '@flannel-ts/vxlan'],
+    ['host-gw', '@flannel-ts/host-gw'],
+    ['geneve', 'flannel-backend-geneve'],
+    ['flannel-backend-geneve', 'flannel-backend-geneve'],
+    ['@acme/geneve', '@acme/flannel-backend-geneve'],
+    ['@acme/flannel-backend-geneve', '@acme/flannel-backend-geneve'],
+    ['@acme', '@acme/flannel-backend'],
+    ['./plugins/geneve', './plugins/geneve'],
+    ['/opt/Plugins/Geneve.js', '/opt/Plugins/Geneve.js'],
+  ])('%s → %s', (type, expected) => {
+    expect(loader.candidate(type)).toBe(expected);
   });
 });
 
@@ -41,42 +44,53 @@ describe('BackendLoader.load', () => {
   it('takes the `backend` export, or else the default export', async () => {
     const importer = new TableImporter({
       'flannel-backend-a': { backend: descriptor('a') },
-      'flannel-backend-b': { default: descriptor('b') },
+      'flannel-backend-b': { default: descriptor('b', 1) },
     });
     const loader = new BackendLoader(importer);
     expect((await loader.load('a')).descriptor.name).toBe('a');
     expect((await loader.load('b')).specifier).toBe('flannel-backend-b');
   });
 
-  it('falls back to the name as a full package name', async () => {
-    const importer = new TableImporter({ geneve: { backend: descriptor('geneve') } });
-    expect((await new BackendLoader(importer).load('geneve')).specifier).toBe('geneve');
-    expect(importer.requested).toEqual(['flannel-backend-geneve', 'geneve']);
+  it('never falls back to the bare name: "left-pad" must not import an unrelated package', async () => {
+    const importer = new TableImporter({ 'left-pad': { backend: descriptor('left-pad') } });
+    await expect(new BackendLoader(importer).load('left-pad')).rejects.toThrow(/no package flannel-backend-left-pad found/);
+    expect(importer.requested).toEqual(['flannel-backend-left-pad']);
   });
 
-  it('says what it tried and how to install when nothing is found', async () => {
+  it('says where it looked and how to install when nothing is found', async () => {
     const err = await new BackendLoader(new TableImporter({})).load('geneve').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendLoadError);
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).field).toBe('Backend.Type');
-    expect((err as Error).message).toMatch(/unknown backend type; no package found \(tried flannel-backend-geneve, geneve\)/);
-    expect((err as Error).message).toMatch(/npm install flannel-backend-geneve/);
+    expect((err as Error).message).toMatch(
+      /unknown backend type; no package flannel-backend-geneve found \(looked in \/plugins\/node_modules\/flannel-backend-geneve\)/,
+    );
+    expect((err as Error).message).toMatch(/npm install --prefix \/usr\/lib\/flannel\/plugins flannel-backend-geneve/);
   });
 
-  it('refuses a plugin built for another contract version, naming both versions', async () => {
-    const loader = new BackendLoader(new TableImporter({ 'flannel-backend-old': { backend: descriptor('old', 99) } }));
-    await expect(loader.load('old')).rejects.toThrow(`implements backend contract v99, but this flanneld implements v${BACKEND_CONTRACT_VERSION}`);
+  it('refuses a plugin built for another contract major, or a newer minor, naming both versions', async () => {
+    const loader = new BackendLoader(
+      new TableImporter({ 'flannel-backend-old': { backend: descriptor('old', 2) }, 'flannel-backend-new': { backend: descriptor('new', '1.9') } }),
+    );
+    await expect(loader.load('old')).rejects.toThrow(`implements backend contract v2.0, but this flanneld implements v${BACKEND_CONTRACT_VERSION}`);
+    await expect(loader.load('new')).rejects.toThrow(`implements backend contract v1.9, but this flanneld implements v${BACKEND_CONTRACT_VERSION}`);
   });
 
-  it('refuses a module without a descriptor', async () => {
-    const loader = new BackendLoader(new TableImporter({ 'flannel-backend-x': { backend: { name: 'x' } } }));
-    await expect(loader.load('x')).rejects.toThrow(/exports no backend descriptor/);
+  it.each([
+    [{ backend: { name: 'x', contractVersion: 1 } }, "'create' is not a function"],
+    [{ backend: { contractVersion: 1, create() {} } }, "'name' is not a non-empty string"],
+    [{ backend: { name: 'x', create() {} } }, "'contractVersion' is missing"],
+    [{ backend: { name: 'x', contractVersion: 1, create() {}, cleanup: 'yes' } }, "'cleanup' is not a function"],
+    [{ helper: 1 }, 'it has neither a `backend` nor a default export'],
+  ])('names the field a plugin got wrong: %j', async (mod, message) => {
+    const loader = new BackendLoader(new TableImporter({ 'flannel-backend-x': mod }));
+    await expect(loader.load('x')).rejects.toThrow(`plugin flannel-backend-x exports no backend descriptor: ${message}`);
   });
 
   it('reports a plugin whose own import fails as broken, not as missing', async () => {
     const depMissing = Object.assign(new Error("Cannot find package 'left-pad' imported from /p.js"), { code: 'ERR_MODULE_NOT_FOUND' });
     const loader = new BackendLoader(new TableImporter({ 'flannel-backend-x': depMissing }));
-    await expect(loader.load('x')).rejects.toThrow(/package flannel-backend-x failed to load: Cannot find package 'left-pad'/);
+    await expect(loader.load('x')).rejects.toThrow(/plugin flannel-backend-x failed to load: Cannot find package 'left-pad'/);
   });
 
   it('rejects an empty type', async () => {

@@ -1,9 +1,10 @@
 import { inject, injectable } from 'inversify';
-import { BACKEND_CONTRACT_VERSION, UserError, type BackendDescriptor } from '@flannel-ts/core';
+import { BACKEND_CONTRACT_VERSION, contractMismatch, UserError, type BackendDescriptor } from '@flannel-ts/core';
 import { BUILTIN_BACKENDS, isBuiltinBackend } from './builtin.js';
 import { isPathSpecifier, ModuleImporter } from './module-importer.js';
 
-const PLUGIN_PREFIX = 'flannel-backend-';
+const PLUGIN_PACKAGE = 'flannel-backend';
+const PLUGIN_PREFIX = `${PLUGIN_PACKAGE}-`;
 
 export interface LoadedBackend {
   descriptor: BackendDescriptor;
@@ -19,56 +20,57 @@ export class BackendLoadError extends UserError {
 }
 
 /**
- * Turns net-conf's Backend.Type into a backend descriptor. Built-in types and third-party plugins take
- * the same path: a package is imported and its exported descriptor is checked.
+ * Turns net-conf's Backend.Type into a backend descriptor: a package is imported and its exported
+ * descriptor is checked. The built-in backends are normally registered by flanneld's composition root
+ * (see BackendRegistry); they load through here too when asked by package.
  */
 @injectable()
 export class BackendLoader {
   constructor(@inject(ModuleImporter) private readonly importer: ModuleImporter) {}
 
   /**
-   * Where to look, in order:
+   * The package for a Backend.Type, as ESLint finds its plugins:
    *  - a built-in type → `@flannel-ts/<type>`;
    *  - a path (`/…`, `./…`, `../…`) → that path;
-   *  - `@scope/name` → `@scope/flannel-backend-name`, then `@scope/name`;
-   *  - `name` → `flannel-backend-name`, then `name` as a package.
+   *  - `@scope` → `@scope/flannel-backend`; `@scope/name` → `@scope/flannel-backend-name`;
+   *  - `name` → `flannel-backend-name`.
+   * A name that already starts with `flannel-backend` is taken as it is. There is no fallback to the
+   * bare name: `Backend.Type: "left-pad"` must not import an unrelated package as root.
    * Names are matched in lower case, as Go flannel does; paths are taken as written.
    */
-  candidates(type: string): string[] {
+  candidate(type: string): string {
     const t = type.trim();
-    if (isPathSpecifier(t)) return [t];
+    if (isPathSpecifier(t)) return t;
     const name = t.toLowerCase();
-    if (isBuiltinBackend(name)) return [`@flannel-ts/${name}`];
+    if (isBuiltinBackend(name)) return `@flannel-ts/${name}`;
+    if (/^@[^/]+$/.test(name)) return `${name}/${PLUGIN_PACKAGE}`;
     const scoped = /^(@[^/]+)\/(.+)$/.exec(name);
     const [scope, bare] = scoped ? [`${scoped[1]}/`, scoped[2]!] : ['', name];
-    if (bare.startsWith(PLUGIN_PREFIX)) return [name];
-    return [`${scope}${PLUGIN_PREFIX}${bare}`, name];
+    return bare === PLUGIN_PACKAGE || bare.startsWith(PLUGIN_PREFIX) ? name : `${scope}${PLUGIN_PREFIX}${bare}`;
   }
 
   async load(type: string): Promise<LoadedBackend> {
     if (type.trim() === '') {
       throw new BackendLoadError(type, 'empty', `set Backend.Type to one of ${BUILTIN_BACKENDS.join(', ')}, or a plugin package`);
     }
-    const tried: string[] = [];
-    for (const specifier of this.candidates(type)) {
-      let mod: unknown;
-      try {
-        mod = await this.importer.import(specifier);
-      } catch (err) {
-        if (isModuleNotFound(err, specifier)) {
-          tried.push(specifier);
-          continue;
-        }
-        throw new BackendLoadError(type, `package ${specifier} failed to load: ${(err as Error).message}`, `reinstall ${specifier}, or check that it is built`);
+    const specifier = this.candidate(type);
+    let mod: unknown;
+    try {
+      mod = await this.importer.import(specifier);
+    } catch (err) {
+      if (err instanceof UserError) throw new BackendLoadError(type, err.problem, err.hint ?? 'check the path');
+      if (!isModuleNotFound(err, specifier)) {
+        throw new BackendLoadError(type, `plugin ${specifier} failed to load: ${(err as Error).message}`, `reinstall ${specifier}, or check that it is built`);
       }
-      return { descriptor: checkDescriptor(type, specifier, mod), specifier };
+      throw new BackendLoadError(
+        type,
+        `unknown backend type; no package ${specifier} found (looked in ${this.importer.searched(specifier).join(', ')})`,
+        isPathSpecifier(specifier)
+          ? 'check that the path exists'
+          : `use a built-in type (${BUILTIN_BACKENDS.join(', ')}) or install the plugin where flanneld looks: npm install --prefix /usr/lib/flannel/plugins ${specifier}`,
+      );
     }
-    const install = tried.filter((s) => !isPathSpecifier(s))[0];
-    throw new BackendLoadError(
-      type,
-      `unknown backend type; no package found (tried ${tried.join(', ')})`,
-      install ? `use a built-in type (${BUILTIN_BACKENDS.join(', ')}) or install the plugin: npm install ${install}` : 'check that the path exists',
-    );
+    return { descriptor: checkDescriptor(type, specifier, mod), specifier };
   }
 }
 
@@ -76,27 +78,31 @@ export class BackendLoader {
 export function checkDescriptor(type: string, specifier: string, mod: unknown): BackendDescriptor {
   const exports = (mod ?? {}) as Record<string, unknown>;
   const candidate = exports.backend ?? exports.default;
-  if (!isDescriptorShape(candidate)) {
+  const problem = descriptorProblem(candidate);
+  if (problem) {
     throw new BackendLoadError(
       type,
-      `package ${specifier} exports no backend descriptor`,
-      'a backend plugin must export `backend` (or a default export) of the form { name, contractVersion, create }',
+      `plugin ${specifier} exports no backend descriptor: ${problem}`,
+      'a backend plugin exports `backend` (or a default export) of the form { name, contractVersion, create }; see docs/writing-a-backend.md',
     );
   }
-  if (candidate.contractVersion !== BACKEND_CONTRACT_VERSION) {
-    throw new BackendLoadError(
-      type,
-      `package ${specifier} implements backend contract v${candidate.contractVersion}, but this flanneld implements v${BACKEND_CONTRACT_VERSION}`,
-      `install a version of ${specifier} built for contract v${BACKEND_CONTRACT_VERSION}`,
-    );
-  }
-  return candidate;
+  const d = candidate as BackendDescriptor;
+  const mismatch = contractMismatch(d.contractVersion);
+  if (mismatch)
+    throw new BackendLoadError(type, `plugin ${specifier}: ${mismatch}`, `install a version of ${specifier} built for contract v${BACKEND_CONTRACT_VERSION}`);
+  return d;
 }
 
-function isDescriptorShape(x: unknown): x is BackendDescriptor {
-  if (typeof x !== 'object' || x === null) return false;
+/** What is wrong with a would-be descriptor, naming the field; undefined when nothing is. */
+function descriptorProblem(x: unknown): string | undefined {
+  if (typeof x !== 'object' || x === null)
+    return x === undefined ? 'it has neither a `backend` nor a default export' : `its export is a ${typeof x}, not an object`;
   const d = x as Record<string, unknown>;
-  return typeof d.name === 'string' && typeof d.contractVersion === 'number' && typeof d.create === 'function';
+  if (typeof d.name !== 'string' || d.name === '') return "'name' is not a non-empty string";
+  if (typeof d.contractVersion !== 'string' && typeof d.contractVersion !== 'number') return "'contractVersion' is missing";
+  if (typeof d.create !== 'function') return "'create' is not a function";
+  if (d.cleanup !== undefined && typeof d.cleanup !== 'function') return "'cleanup' is not a function";
+  return undefined;
 }
 
 /** True only when the module itself is missing, not one of its own imports. */

@@ -5,5 +5,5 @@ export { BackendLoader, BackendLoadError, checkDescriptor, type LoadedBackend } 
 export { BackendRegistry } from './backend-registry.js';
 export { backendsModule } from './backends-module.js';
 export { BUILTIN_BACKENDS, isBuiltinBackend } from './builtin.js';
-export { isPathSpecifier, ModuleImporter, NodeModuleImporter } from './module-importer.js';
+export { DEFAULT_PLUGIN_DIRS, isPathSpecifier, ModuleImporter, NodeModuleImporter, PluginSearch } from './module-importer.js';
 export { RouteDataplane, type PeerRoute, type RouteDataplaneOptions, type RouteDecision } from './route-network/route-dataplane.js';

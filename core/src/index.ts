@@ -8,7 +8,7 @@ import 'reflect-metadata';
 
 // Contracts
 export type { Backend } from './contracts/backend.js';
-export { BACKEND_CONTRACT_VERSION, BackendDescriptor, type BackendContext } from './contracts/backend-plugin.js';
+export { BACKEND_CONTRACT_VERSION, BackendDescriptor, type BackendContext, type CleanupContext } from './contracts/backend-plugin.js';
 export { Clock } from './contracts/clock.js';
 export type { Dataplane, DeviceCheck, KernelWatch, PeerPlan } from './contracts/dataplane.js';
 export { ExternalInterface } from './contracts/external-interface.js';
@@ -23,6 +23,7 @@ export { LeaseRevokedError, SubnetManager } from './contracts/subnet-manager.js'
 
 // Writing a backend
 export { backendModule, defineBackend } from './plugin/define-backend.js';
+export { contractMismatch, parseContractVersion } from './plugin/contract-version.js';
 export { foldKeys, type FoldedFields } from './config/json-fields.js';
 export { isUserError, UserError } from './errors/user-error.js';
 export { IP, type IPFamily } from './ip/ip.js';

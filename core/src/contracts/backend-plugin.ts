@@ -8,10 +8,11 @@ import type { SubnetManager } from './subnet-manager.js';
 
 /**
  * The version of the backend contract (Backend, Network, SubnetManager, Lease, Dataplane, Netlink and
- * BackendContext) that this core implements. It changes only when a change would break an existing
- * plugin; the loader refuses a plugin built for another version instead of letting it fail at run time.
+ * BackendContext) this core implements, as "major.minor". A minor release only adds (optional fields,
+ * new helpers), so a plugin built for 1.x loads on any core 1.y with y ≥ x; a new major is a break, and
+ * the loader refuses a plugin of another major instead of letting it fail at run time.
  */
-export const BACKEND_CONTRACT_VERSION = 1;
+export const BACKEND_CONTRACT_VERSION = '1.1';
 
 /** What flanneld hands a backend when it builds it. */
 export interface BackendContext {
@@ -35,9 +36,22 @@ export interface BackendContext {
 export interface BackendDescriptor {
   /** The Backend.Type it serves, lower case; it is also written into the lease's BackendType. */
   readonly name: string;
-  /** The BACKEND_CONTRACT_VERSION it was built against. */
-  readonly contractVersion: number;
+  /** The BACKEND_CONTRACT_VERSION it was built against: "1.1", or a bare major such as 1 (= "1.0"). */
+  readonly contractVersion: string | number;
   create(ctx: BackendContext): Backend | Promise<Backend>;
+  /**
+   * Removes what the backend leaves on a node (devices, routes, files), for `flanneld --cleanup` when a
+   * node is uninstalled. A running flanneld leaves its state in place on shutdown, so pods keep their
+   * network across restarts; this is the only time it is torn down. Optional since contract 1.1.
+   */
+  cleanup?(ctx: CleanupContext): Promise<void>;
+}
+
+/** What a backend's cleanup gets: the node's netlink and a logger. With `dryRun` it only says what it would remove. */
+export interface CleanupContext {
+  netlink: Netlink;
+  logger: Logger;
+  dryRun: boolean;
 }
 /** The multi-bound token under which a package's ContainerModule registers its descriptor. */
 export const BackendDescriptor = Symbol.for('flannel-ts.BackendDescriptor');

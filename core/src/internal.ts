@@ -11,12 +11,12 @@ export { decodeLeaseAttrs, encodeLeaseAttrs, LeaseAttrsError, sameLeaseAttrs } f
 export { toLeaseEvents } from './lease/lease-events.js';
 export { LeaseWatcher, sameSubnet } from './lease/lease-watcher.js';
 export { isSubnetKey, makeSubnetKey, parseSubnetKey, type SubnetKey } from './lease/subnet-key.js';
-export { createLogger, LOG_LEVELS } from './log/logger.js';
+export { createLogger, defaultLogFormat, formatLogLine, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './log/logger.js';
 export { applyBatched, logFailures, OPS_PER_CHUNK } from './reconcile/apply-batched.js';
 export { Reconciler, peerKey, type ReconcilerDeps } from './reconcile/reconciler.js';
 export { CommandRunner, execRunner, type CommandResult } from './rules/command-runner.js';
 export { rulesModule } from './rules/rules-module.js';
-export { removeAllTrafficRules, TrafficManager, type TrafficOptions } from './rules/traffic-manager.js';
+export { listTrafficRules, removeAllTrafficRules, TrafficManager, type TrafficOptions } from './rules/traffic-manager.js';
 export type { FamilyNets } from './rules/rule-sets.js';
 export {
   DEFAULT_SUBNET_FILE,

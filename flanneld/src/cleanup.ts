@@ -1,14 +1,47 @@
+import { createInterface } from 'node:readline/promises';
 import { inject, injectable } from 'inversify';
 import { FLANNEL_ROUTE_PROTOCOL, Logger, Netlink } from '@flannel-ts/core';
-import { CommandRunner, removeAllTrafficRules } from '@flannel-ts/core/internal';
+import { CommandRunner, listTrafficRules, removeAllTrafficRules } from '@flannel-ts/core/internal';
 
 /** Device names flannel backends create: flannel.<VNI>, flannel-v6.<VNI>, flannel.ipip. */
 const OUR_DEVICE = /^(flannel\.\d+|flannel-v6\.\d+|flannel\.ipip)$/;
 
+/** What `--cleanup` would remove from this node, read now. */
+export interface CleanupPlan {
+  rules: string[];
+  devices: string[];
+  routes: string[];
+  nexthops: number[];
+}
+
+/** How --cleanup asks before it removes anything: answers true to go on. */
+export type Confirm = (question: string) => Promise<boolean>;
+export const Confirm = Symbol.for('flannel-ts.CleanupConfirm');
+
+/** Asks on the terminal (stdin/stderr); anything but y/yes is no. */
+export const askOnTerminal: Confirm = async (question) => {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+};
+
+export interface CleanupOptions {
+  /** Print what would be removed and remove nothing. */
+  dryRun: boolean;
+  /** Do not ask. */
+  yes: boolean;
+  /** Whether a person is at a terminal (stdin is a TTY): only then is there anyone to ask. */
+  interactive: boolean;
+}
+
 /**
  * `flanneld --cleanup`, for uninstalling a node: our iptables chains and nft tables (both modes, both
  * families), our devices, and our routes and nexthops (proto 70). A running flanneld leaves all of these
- * in place on shutdown, as Go flannel does, so that pods keep their network across restarts.
+ * in place on shutdown, as Go flannel does, so that pods keep their network across restarts. With
+ * --dry-run it only says what it would remove; on a terminal it asks first unless --yes is given.
  */
 @injectable()
 export class NodeCleanup {
@@ -16,28 +49,72 @@ export class NodeCleanup {
     @inject(Netlink) private readonly nl: Netlink,
     @inject(CommandRunner) private readonly runner: CommandRunner,
     @inject(Logger) private readonly logger: Logger,
+    @inject(Confirm) private readonly confirm: Confirm,
   ) {}
 
-  run(): Promise<void> {
-    return cleanupNode(this.nl, this.runner, this.logger);
+  async plan(): Promise<CleanupPlan> {
+    const devices = (await this.nl.linkList()).filter((l) => OUR_DEVICE.test(l.name)).map((l) => l.name);
+    const routes: string[] = [];
+    for (const family of [4, 6] as const) {
+      for (const r of await this.nl.routeList(family, { protocol: FLANNEL_ROUTE_PROTOCOL, table: 0 })) routes.push(String(r.dst ?? 'default'));
+    }
+    const nexthops = (await this.nl.nexthopList().catch(() => [])).filter((n) => n.protocol === FLANNEL_ROUTE_PROTOCOL).map((n) => n.id);
+    return { rules: await listTrafficRules(this.runner, this.logger), devices, routes, nexthops };
+  }
+
+  /** Returns the exit code: 0 done (or nothing to do, or a dry run), 1 when the person said no. */
+  async run(o: CleanupOptions): Promise<number> {
+    const plan = await this.plan();
+    const text = describePlan(plan);
+    if (o.dryRun) {
+      process.stdout.write(`flanneld --cleanup would remove:\n${text}`);
+      return 0;
+    }
+    if (isEmpty(plan)) {
+      this.logger.info({}, 'nothing of flannel to remove on this node');
+      return 0;
+    }
+    if (!o.yes && o.interactive) {
+      process.stderr.write(`flanneld --cleanup will remove:\n${text}`);
+      if (!(await this.confirm('Remove all of this? Pods on this node lose their network. [y/N] '))) {
+        process.stderr.write('nothing removed\n');
+        return 1;
+      }
+    }
+    await this.apply();
+    return 0;
+  }
+
+  private async apply(): Promise<void> {
+    const { nl, logger } = this;
+    await removeAllTrafficRules(this.runner, logger);
+    for (const link of await nl.linkList()) {
+      if (!OUR_DEVICE.test(link.name)) continue;
+      await nl.linkDel(link.index);
+      logger.info({ device: link.name }, 'removed device');
+    }
+    let routes = 0;
+    for (const family of [4, 6] as const) {
+      for (const r of await nl.routeList(family, { protocol: FLANNEL_ROUTE_PROTOCOL, table: 0 })) {
+        await nl.routeDel({ ...r, protocol: FLANNEL_ROUTE_PROTOCOL }).catch(() => undefined);
+        routes++;
+      }
+    }
+    const nexthops = await nl.nexthopList().catch(() => []);
+    for (const nh of nexthops.filter((n) => n.protocol === FLANNEL_ROUTE_PROTOCOL)) await nl.nexthopDel(nh.id).catch(() => undefined);
+    logger.info({ routes }, 'removed routes; node cleaned up');
   }
 }
 
-async function cleanupNode(nl: Netlink, runner: CommandRunner, logger: Logger): Promise<void> {
-  await removeAllTrafficRules(runner, logger);
-  for (const link of await nl.linkList()) {
-    if (!OUR_DEVICE.test(link.name)) continue;
-    await nl.linkDel(link.index);
-    logger.info({ device: link.name }, 'removed device');
-  }
-  let routes = 0;
-  for (const family of [4, 6] as const) {
-    for (const r of await nl.routeList(family, { protocol: FLANNEL_ROUTE_PROTOCOL, table: 0 })) {
-      await nl.routeDel({ ...r, protocol: FLANNEL_ROUTE_PROTOCOL }).catch(() => undefined);
-      routes++;
-    }
-  }
-  const nexthops = await nl.nexthopList().catch(() => []);
-  for (const nh of nexthops.filter((n) => n.protocol === FLANNEL_ROUTE_PROTOCOL)) await nl.nexthopDel(nh.id).catch(() => undefined);
-  logger.info({ routes }, 'removed routes; node cleaned up');
+const isEmpty = (p: CleanupPlan) => p.rules.length + p.devices.length + p.routes.length + p.nexthops.length === 0;
+
+export function describePlan(p: CleanupPlan): string {
+  if (isEmpty(p)) return '  nothing: no flannel rules, devices, routes or nexthops on this node\n';
+  const lines = [
+    ...p.rules.map((r) => `  rules    ${r}`),
+    ...p.devices.map((d) => `  device   ${d}`),
+    ...p.routes.map((r) => `  route    ${r} (proto 70)`),
+    ...p.nexthops.map((id) => `  nexthop  id ${id} (proto 70)`),
+  ];
+  return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,5 @@
 import { Container, ContainerModule } from 'inversify';
-import { type Logger } from '@flannel-ts/core';
+import { Clock, Logger, ReconcilerObserver, SubnetManager } from '@flannel-ts/core';
 import { coreModule, rulesModule, storeModule } from '@flannel-ts/core/internal';
 import { backendsModule } from '@flannel-ts/backends';
 import { containerModule as hostGw } from '@flannel-ts/host-gw';
@@ -8,18 +8,46 @@ import { containerModule as ipsec } from '@flannel-ts/ipsec';
 import { containerModule as udp } from '@flannel-ts/udp';
 import { containerModule as vxlan } from '@flannel-ts/vxlan';
 import { NodeCleanup } from './cleanup.js';
+import { DaemonState } from './daemon-state.js';
 import { Flanneld } from './flanneld.js';
 import { HealthServer } from './healthz.js';
 import { DaemonMetrics } from './metrics.js';
 import { FlanneldOptions } from './options.js';
+import { NetAdminCheck, netAdminCheck } from './privileges.js';
+import { ObservedSubnetManager, OutageTracker, type StoreIdentity } from './store-monitor.js';
 
 /** The backends that ship with flanneld; any other Backend.Type is looked up as a plugin package. */
 const BUILTIN_BACKEND_MODULES = [vxlan, hostGw, ipip, udp, ipsec];
 
-function flanneldModule(opts: FlanneldOptions): ContainerModule {
+/** Which store the flags chose, where it is, and the flag that says so (for the outage warning). */
+export function storeIdentity(opts: FlanneldOptions): StoreIdentity {
+  switch (opts.store) {
+    case 'embedded':
+      return { kind: 'embedded', endpoint: opts.embeddedStorePath, flag: '--embedded-store-path' };
+    case 'kube':
+      return { kind: 'kube', endpoint: 'the Kubernetes API', flag: '--kube-api-url' };
+    default:
+      return { kind: 'etcd', endpoint: opts.etcd.endpoints, flag: '--etcd-endpoints' };
+  }
+}
+
+function flanneldModule(opts: FlanneldOptions, version: string): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind<FlanneldOptions>(FlanneldOptions).toConstantValue(opts);
     bind(DaemonMetrics).toSelf();
+    bind<ReconcilerObserver>(ReconcilerObserver).toService(DaemonMetrics);
+    bind(DaemonState)
+      .toSelf()
+      .onActivation((_ctx, state) => {
+        const id = storeIdentity(opts);
+        state.version = version;
+        state.store = { kind: id.kind, endpoint: id.endpoint, reachable: true };
+        return state;
+      });
+    bind(OutageTracker).toDynamicValue(
+      (ctx) => new OutageTracker(storeIdentity(opts), ctx.get<Logger>(Logger), ctx.get<Clock>(Clock), ctx.get(DaemonMetrics), ctx.get(DaemonState)),
+    );
+    bind<() => void>(NetAdminCheck).toConstantValue(netAdminCheck);
     bind(HealthServer).toSelf();
     bind(Flanneld).toSelf();
     bind(NodeCleanup).toSelf();
@@ -30,9 +58,9 @@ function flanneldModule(opts: FlanneldOptions): ContainerModule {
  * The composition root: one container, built once, from each package's module. Services are singletons
  * and are created when first needed, so `--cleanup` never connects to a store and etcd's client is
  * loaded only in etcd mode. Unbinding the container (`unbindAllAsync`) closes the netlink socket and the
- * store.
+ * store. The subnet manager is wrapped where it is made, so that the backend's calls are counted too.
  */
-export function flanneldContainer(opts: FlanneldOptions, logger: Logger): Container {
+export function flanneldContainer(opts: FlanneldOptions, logger: Logger, version = 'v0.0.0'): Container {
   const container = new Container({ defaultScope: 'Singleton' });
   container.load(
     coreModule({ logger }),
@@ -47,7 +75,11 @@ export function flanneldContainer(opts: FlanneldOptions, logger: Logger): Contai
     rulesModule,
     backendsModule,
     ...BUILTIN_BACKEND_MODULES,
-    flanneldModule(opts),
+    flanneldModule(opts, version),
+  );
+  container.onActivation<SubnetManager>(
+    SubnetManager,
+    (ctx, manager) => new ObservedSubnetManager(manager, ctx.get(DaemonMetrics), ctx.get(OutageTracker), ctx.get(DaemonState)),
   );
   return container;
 }

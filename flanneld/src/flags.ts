@@ -45,10 +45,13 @@ export const FLAGS: readonly FlagDef[] = [
   f('net-config-path', 'string', '/etc/kube-flannel/net-conf.json', 'path to the network configuration file'),
   f('set-node-network-unavailable', 'bool', true, 'set NodeNetworkUnavailable after ready'),
   f('log-level', 'string', 'info', 'log level: fatal, error, warn, info, debug or trace; flannel-ts only'),
+  f('log-format', 'string', '', 'log format: json or text (default: text when stderr is a terminal, json otherwise); flannel-ts only'),
   f('v', 'int', 0, 'log verbosity as in Go flanneld: 1 or more means debug'),
   f('vmodule', 'string', '', 'accepted for compatibility; ignored'),
   f('log_backtrace_at', 'string', '', 'accepted for compatibility; ignored'),
   f('cleanup', 'bool', false, 'remove what flanneld installed on this node (rules, devices, routes) and exit; flannel-ts only'),
+  f('dry-run', 'bool', false, 'with --cleanup: print what would be removed, remove nothing'),
+  f('yes', 'bool', false, 'with --cleanup: do not ask first (it asks only on a terminal)'),
   f('help', 'bool', false, 'print this help and exit'),
 ];
 

@@ -15,10 +15,13 @@ import {
 } from '@flannel-ts/core';
 import { CommandRunner, PreviousRun, TrafficManager, writeSubnetFile, type FamilyNets } from '@flannel-ts/core/internal';
 import { BackendRegistry } from '@flannel-ts/backends';
+import { DaemonState } from './daemon-state.js';
 import { HealthServer } from './healthz.js';
 import { DaemonMetrics } from './metrics.js';
 import { FlanneldOptions } from './options.js';
-import { selectExternalInterface } from './select-interface.js';
+import { NetAdminCheck } from './privileges.js';
+import { checkIfacesExist, selectExternalInterface } from './select-interface.js';
+import { monitorStore, OutageTracker } from './store-monitor.js';
 
 /** 0 after a clean shutdown; 1 on any failure, including a revoked lease (Go exits 0 there) and a backend that stopped. */
 export type ExitCode = 0 | 1;
@@ -41,13 +44,30 @@ export class Flanneld {
     @inject(CommandRunner) private readonly runner: CommandRunner,
     @inject(HealthServer) private readonly health: HealthServer,
     @inject(DaemonMetrics) private readonly metrics: DaemonMetrics,
+    @inject(DaemonState) private readonly state: DaemonState,
+    @inject(OutageTracker) private readonly outages: OutageTracker,
+    @inject(NetAdminCheck) private readonly netAdminCheck: () => void,
   ) {}
 
+  /** What startup is doing now (named by /readyz, and in the error when flanneld stalls). */
+  get stage(): string {
+    return this.state.stage;
+  }
+
   async run(signal: AbortSignal): Promise<ExitCode> {
-    const { opts, logger } = this;
+    const { opts, logger, state } = this;
+    state.subnetEnv.path = opts.subnetFile;
+    this.netAdminCheck();
     logger.info({ subnetManager: this.manager.name }, 'subnet manager created');
     try {
       if (opts.healthzPort > 0) await this.health.listen(opts.healthzIP, opts.healthzPort);
+      state.stage = 'checking --iface';
+      await checkIfacesExist(this.netlink, {
+        ifaces: opts.ifaces,
+        ifaceRegexes: opts.ifaceRegexes,
+        ...(opts.ifaceCanReach ? { ifaceCanReach: opts.ifaceCanReach } : {}),
+      });
+      state.stage = 'waiting for the network config';
       const config = await this.waitForConfig(signal);
       if (!config) return 0;
       logger.info(
@@ -56,6 +76,7 @@ export class Flanneld {
       );
 
       if (!config.enableNFTables) checkBrNetfilter(config);
+      state.stage = 'choosing the external interface';
       const { extIface, reason } = await selectExternalInterface(this.netlink, {
         ifaces: opts.ifaces,
         ifaceRegexes: opts.ifaceRegexes,
@@ -77,9 +98,16 @@ export class Flanneld {
         'using interface',
       );
 
+      state.extIface = extIface;
+      state.backendType = config.backendType;
+      this.metrics.buildInfo.set({ version: state.version, backend: config.backendType }, 1);
       logger.info({ type: config.backendType }, 'loading backend; acquiring a lease');
+      state.stage = `loading the ${config.backendType} backend`;
       const backend = await this.backends.getBackend(config.backendType, extIface);
+      state.stage = `the ${config.backendType} backend's registerNetwork (it acquires the lease)`;
       const network = await backend.registerNetwork(config, signal);
+      state.stage = 'installing traffic rules';
+      this.trackLease(network.lease);
       logger.info(
         {
           subnet: network.lease.subnet?.toString(),
@@ -88,7 +116,8 @@ export class Flanneld {
         },
         'lease acquired',
       );
-      if (network.stats) this.metrics.watchNetwork(() => network.stats!());
+      state.network = network;
+      this.metrics.watchNetwork(() => network.status?.());
 
       const traffic = new TrafficManager(this.runner, logger, this.clock, {
         nftables: config.enableNFTables,
@@ -96,8 +125,12 @@ export class Flanneld {
         fullyRandomDisable: opts.ipMasqFullyRandomDisable,
         forwardRules: opts.iptablesForwardRules,
         resyncSeconds: opts.iptablesResyncSeconds,
+        onResync: ({ repaired, error }) => this.rulesResynced(repaired, error),
       });
       await traffic.setup(familyNets(config, network.lease), this.previous.subnetEnv);
+      state.rules = { mode: traffic.mode, chains: traffic.chains, inPlace: true };
+      state.stage = 'running';
+      state.changed();
       return await this.runNetwork(config, network, traffic, signal);
     } catch (err) {
       if (signal.aborted && !isUserError(err)) return 0;
@@ -113,23 +146,33 @@ export class Flanneld {
     const onAbort = () => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     let code: ExitCode = 0;
-    // A backend that fails, or returns while we still run, leaves nothing programmed: that is a failure.
-    const backendDone = network.run(stop.signal).then(
-      () => {
-        if (stop.signal.aborted) return;
-        logger.error({ backend: config.backendType }, 'the backend stopped on its own; exiting');
-        code = 1;
-      },
-      (err: Error) => {
-        logger.error({ backend: config.backendType, err: err.message }, 'the backend failed; exiting');
-        code = 1;
-      },
-    );
-    void backendDone.then(() => {
-      this.health.setUnready(`the ${config.backendType} backend has stopped`);
-      stop.abort();
-    });
-    const running = Promise.all([backendDone, traffic.resync(stop.signal), this.writeSubnetEnv(config, network, stop.signal)]);
+    // A backend that fails, or returns while we still run, leaves nothing programmed: that is a failure,
+    // and /readyz says so at once (before anything else shuts down).
+    const stopped = (why: string) => {
+      this.state.backendStopped = why;
+      this.state.changed();
+      code = 1;
+    };
+    const backendDone = Promise.resolve()
+      .then(() => network.run(stop.signal))
+      .then(
+        () => {
+          if (stop.signal.aborted) return;
+          logger.error({ backend: config.backendType }, `the ${config.backendType} backend stopped on its own; exiting`);
+          stopped(`the ${config.backendType} backend stopped on its own`);
+        },
+        (err: Error) => {
+          logger.error({ backend: config.backendType, err: err?.message ?? String(err) }, `the ${config.backendType} backend failed; exiting`);
+          stopped(`the ${config.backendType} backend failed: ${err?.message ?? String(err)}`);
+        },
+      );
+    void backendDone.then(() => stop.abort());
+    const running = Promise.all([
+      backendDone,
+      traffic.resync(stop.signal),
+      this.writeSubnetEnv(config, network, stop.signal),
+      monitorStore(this.manager, this.clock, stop.signal),
+    ]);
     try {
       await this.manager.completeLease(network.lease, stop.signal);
     } catch (err) {
@@ -161,14 +204,43 @@ export class Flanneld {
       initialMs: 1000,
       maxMs: 30_000,
       onError: (err, retryInMs) => {
-        const problem = `cannot write ${opts.subnetFile}: ${(err as Error).message}`;
-        this.health.setUnready(problem);
+        this.state.subnetEnv.error = (err as Error).message;
+        this.state.changed();
         logger.error({ file: opts.subnetFile, err: (err as Error).message, retryInMs }, 'cannot write the subnet file; retrying');
       },
     });
     if (!written || signal.aborted) return;
-    this.health.setReady();
-    logger.info({ file: opts.subnetFile, mtu: network.mtu }, 'wrote subnet file; flannel is ready');
+    this.state.subnetEnv = { path: opts.subnetFile, written: true };
+    logger.info({ file: opts.subnetFile, mtu: network.mtu }, 'wrote subnet file');
+    this.state.changed();
+  }
+
+  /** The lease in status and metrics; a renewal (our key written again) moves its expiry on by the same TTL. */
+  private trackLease(lease: Lease): void {
+    const ttlMs = lease.expiration ? lease.expiration.getTime() - this.clock.now().getTime() : undefined;
+    const show = (l: Lease) => {
+      this.state.lease = l;
+      if (l.expiration) this.metrics.leaseExpiry.set(l.expiration.getTime() / 1000);
+    };
+    show(lease);
+    this.state.ownLeaseWritten = (expiration) => {
+      const current = this.state.lease ?? lease;
+      const next = expiration ?? (ttlMs !== undefined ? new Date(this.clock.now().getTime() + ttlMs) : undefined);
+      show({ ...current, ...(next ? { expiration: next } : {}) });
+    };
+  }
+
+  private rulesResynced(repaired: number, error: string | undefined): void {
+    this.metrics.rulesResyncsTotal.inc({ result: error ? 'failed' : 'ok' });
+    if (repaired > 0) this.metrics.rulesRepairsTotal.inc(repaired);
+    const rules = this.state.rules;
+    if (!rules) return;
+    const wasInPlace = rules.inPlace;
+    rules.inPlace = !error;
+    rules.lastResync = this.clock.now().toISOString();
+    if (error) rules.lastError = error;
+    else delete rules.lastError;
+    if (wasInPlace !== rules.inPlace) this.state.changed();
   }
 
   /** Asks for the network config every second until there is one (or we are stopped). */
@@ -177,7 +249,11 @@ export class Flanneld {
       clock: this.clock,
       initialMs: 1000,
       maxMs: 1000,
-      onError: (err) => this.logger.error({ err: (err as Error).message }, 'waiting for the network config; retrying in 1 s'),
+      onError: (err) => {
+        // An unreachable store was reported once by the outage tracker; a missing or bad config is said every time.
+        if (this.outages.isDown && !isUserError(err)) this.logger.debug({ err: (err as Error).message }, 'waiting for the network config; retrying in 1 s');
+        else this.logger.error({ err: (err as Error).message }, 'waiting for the network config; retrying in 1 s');
+      },
     });
   }
 }

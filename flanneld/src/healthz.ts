@@ -1,52 +1,47 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { inject, injectable } from 'inversify';
-import { Logger, UserError } from '@flannel-ts/core';
+import { Logger, Netlink, UserError, type DataplaneDiff, type DiffEntry } from '@flannel-ts/core';
 import { DaemonMetrics } from './metrics.js';
+import { DaemonState, type Readiness } from './daemon-state.js';
+
+/** One entry of `flannelctl diff`, with the device it is on. */
+export interface DeviceDiffEntry extends DiffEntry {
+  device: string;
+}
+
+export interface DiffDocument {
+  /** False when the backend cannot tell (it does not run on core's engine). */
+  supported: boolean;
+  differs: boolean;
+  missing: DeviceDiffEntry[];
+  stale: DeviceDiffEntry[];
+  different: DeviceDiffEntry[];
+}
 
 /**
- * /healthz (always 200 while the process runs), /readyz (200 once subnet.env is written and the backend
- * runs; 503 with the reason otherwise) and /metrics (Prometheus text).
+ * The health listener (--healthz-ip:--healthz-port), as in Go flanneld plus what flannelctl reads:
+ * - /healthz: liveness only, 200 while the process runs;
+ * - /readyz: readiness as JSON, each check with its detail, 200 or 503 (`?verbose`: one line of text);
+ * - /metrics: Prometheus text;
+ * - /debug/status, /debug/diff: JSON for flannelctl.
  */
 @injectable()
 export class HealthServer {
-  private ready = false;
-  private notReadyReason = 'flanneld is not ready yet';
   private server: Server | undefined;
 
   constructor(
     @inject(Logger) private readonly logger: Logger,
     @inject(DaemonMetrics) private readonly metrics: DaemonMetrics,
+    @inject(DaemonState) private readonly state: DaemonState,
+    @inject(Netlink) private readonly netlink: Netlink,
   ) {}
-
-  setReady(): void {
-    this.ready = true;
-    this.metrics.ready.set(1);
-  }
-
-  /** Not ready any more, and why (a stopped backend): /readyz says so at once. */
-  setUnready(reason: string): void {
-    this.ready = false;
-    this.notReadyReason = `flanneld is not ready: ${reason}`;
-    this.metrics.ready.set(0);
-  }
 
   async listen(ip: string, port: number): Promise<void> {
     const server = createServer((req, res) => {
-      const path = (req.url ?? '').split('?')[0];
-      res.setHeader('content-type', 'text/plain; charset=utf-8');
-      if (path === '/healthz') {
-        res.writeHead(200).end('flanneld is running');
-      } else if (path === '/readyz') {
-        if (this.ready) res.writeHead(200).end('flanneld is ready');
-        else res.writeHead(503).end(this.notReadyReason);
-      } else if (path === '/metrics') {
-        this.metrics.registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
-          (err: Error) => res.writeHead(500).end(err.message),
-        );
-      } else {
-        res.writeHead(404).end('not found; try /healthz, /readyz or /metrics');
-      }
+      this.handle(req, res).catch((err: Error) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(err.message);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
@@ -55,7 +50,47 @@ export class HealthServer {
       server.listen(port, ip, () => resolve());
     });
     this.server = server;
-    this.logger.info({ address: `${ip}:${port}` }, 'serving /healthz, /readyz and /metrics');
+    this.logger.info({ address: `${ip}:${port}` }, 'serving /healthz, /readyz, /metrics and /debug/status');
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://flanneld');
+    const text = (code: number, body: string) => res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8' }).end(body);
+    const json = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(body, null, 2)}\n`);
+    switch (url.pathname) {
+      case '/healthz':
+        return void text(200, 'flanneld is running');
+      case '/readyz': {
+        const r = this.state.readiness();
+        if (url.searchParams.has('verbose')) return void text(r.ready ? 200 : 503, readinessLine(r));
+        return void json(r.ready ? 200 : 503, { ready: r.ready, failing: r.failing, checks: r.checks });
+      }
+      case '/metrics': {
+        const body = await this.metrics.registry.metrics();
+        return void res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body);
+      }
+      case '/debug/status':
+        return void json(200, this.state.status());
+      case '/debug/diff':
+        return void json(200, await this.diff());
+      default:
+        return void text(404, 'not found; try /healthz, /readyz, /metrics or /debug/status');
+    }
+  }
+
+  private async diff(): Promise<DiffDocument> {
+    const network = this.state.network;
+    if (!network?.diff) return { supported: false, differs: false, missing: [], stale: [], different: [] };
+    const d: DataplaneDiff = await network.diff();
+    const names = new Map((await this.netlink.linkList()).map((l) => [l.index, l.name]));
+    const withDevice = (e: DiffEntry): DeviceDiffEntry => ({ ...e, device: deviceOf(e, names) });
+    return {
+      supported: true,
+      differs: d.missing.length + d.stale.length + d.different.length > 0,
+      missing: d.missing.map(withDevice),
+      stale: d.stale.map(withDevice),
+      different: d.different.map(withDevice),
+    };
   }
 
   /** Graceful, but no longer than timeoutMs (Go gives its server 3 s). */
@@ -75,4 +110,17 @@ export class HealthServer {
       server.closeIdleConnections();
     });
   }
+}
+
+/** `ready: store ok, lease ok, ...` or `not ready: lease failed (no lease yet), ...`: Kubernetes' ?verbose, on one line. */
+export function readinessLine(r: Readiness): string {
+  const parts = Object.entries(r.checks).map(([name, c]) => (c.ok ? `${name} ok` : `${name} failed (${c.detail})`));
+  return `${r.ready ? 'ready' : 'not ready'}: ${parts.join(', ')}`;
+}
+
+/** The device an entry is on: neigh/fdb keys carry the link index, routes and nexthops `dev N` in their value. */
+function deviceOf(e: DiffEntry, names: Map<number, string>): string {
+  const index = e.kind === 'neigh' || e.kind === 'fdb' ? Number(e.key.split(' ')[1]) : Number(/\bdev (\d+)/.exec(e.want ?? e.have ?? '')?.[1]);
+  if (!Number.isInteger(index)) return e.kind === 'route' ? '(via nexthop)' : '-';
+  return names.get(index) ?? `#${index}`;
 }

@@ -3,16 +3,34 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { isUserError, type Logger } from '@flannel-ts/core';
-import { createLogger } from '@flannel-ts/core/internal';
-import { NodeCleanup } from './cleanup.js';
+import { createLogger, defaultLogFormat, type LogFormat } from '@flannel-ts/core/internal';
+import { askOnTerminal, Confirm, NodeCleanup } from './cleanup.js';
 import { flanneldContainer } from './composition.js';
+import { exitOnStall, installFatalHandlers } from './fatal.js';
 import { applyEnvOverlay, parseFlags, usage } from './flags.js';
 import { Flanneld } from './flanneld.js';
-import { toOptions, type FlanneldOptions } from './options.js';
+import { logFormat, toOptions, type FlanneldOptions } from './options.js';
+import { requireNetAdmin } from './privileges.js';
 
 const VERSION = `v${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
 
-/** Flags and environment, checked; a user error is printed without a stack and exits 2. */
+/**
+ * The log format asked for, read loosely from the command line and FLANNELD_LOG_FORMAT: flag errors are
+ * logged in it too, before the flags as a whole are known to be good.
+ */
+function formatForErrors(argv: string[]): LogFormat {
+  const fromArgs = argv
+    .map((a, i) => /^--?log-format=(.*)$/.exec(a)?.[1] ?? (/^--?log-format$/.test(a) ? argv[i + 1] : undefined))
+    .filter((v) => v !== undefined)
+    .at(-1);
+  try {
+    return logFormat(fromArgs ?? process.env.FLANNELD_LOG_FORMAT ?? '');
+  } catch {
+    return defaultLogFormat();
+  }
+}
+
+/** Flags and environment, checked; a user error is logged without a stack and exits 2. */
 function readOptions(argv: string[]): FlanneldOptions | number {
   try {
     const parsed = parseFlags(argv);
@@ -28,31 +46,24 @@ function readOptions(argv: string[]): FlanneldOptions | number {
     return toOptions(parsed.values);
   } catch (err) {
     if (!isUserError(err)) throw err;
-    process.stderr.write(`flanneld: ${err.message}\n`);
+    createLogger('info', process.stderr, formatForErrors(argv)).error({ field: err.field, hint: err.hint }, `flanneld: ${err.message}`);
     return 2;
   }
-}
-
-/** Anything thrown outside a promise we await (a timer, an event handler) is logged, then we exit 1. */
-function logUncaught(logger: Logger): void {
-  const die = (err: unknown) => {
-    logger.error({ err: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack }, 'flanneld hit an unexpected error; exiting');
-    process.exit(1);
-  };
-  process.on('uncaughtException', die);
-  process.on('unhandledRejection', die);
 }
 
 async function main(argv: string[]): Promise<number> {
   const opts = readOptions(argv);
   if (typeof opts === 'number') return opts;
-  const logger = createLogger(opts.logLevel);
-  logUncaught(logger);
-  const container = flanneldContainer(opts, logger);
+  const logger = createLogger(opts.logLevel, process.stderr, opts.logFormat);
+  installFatalHandlers(process, logger, (code) => process.exit(code));
+  // grpc-js (etcd's client) would print every failed reconnect on its own; the outage tracker says it once.
+  process.env.GRPC_VERBOSITY ??= 'NONE';
+  const container = flanneldContainer(opts, logger, VERSION);
   try {
     if (opts.cleanup) {
-      await container.get(NodeCleanup).run();
-      return 0;
+      requireNetAdmin('flanneld --cleanup');
+      container.bind<Confirm>(Confirm).toConstantValue(askOnTerminal);
+      return await container.get(NodeCleanup).run({ dryRun: opts.dryRun, yes: opts.yes, interactive: process.stdin.isTTY === true });
     }
     logger.info({ version: VERSION, options: { ...opts, etcd: { ...opts.etcd, password: opts.etcd.password ? '***' : '' } } }, 'flanneld starting');
     const ac = new AbortController();
@@ -68,17 +79,33 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     const daemon = await container.getAsync(Flanneld);
-    return await daemon.run(ac.signal);
-  } catch (err) {
-    if (isUserError(err)) {
-      logger.error({ field: err.field, hint: err.hint }, err.message);
-    } else {
-      logger.error({ err: (err as Error).message }, 'flanneld failed');
-      logger.debug({ stack: (err as Error).stack }, 'stack');
+    let finished = false;
+    exitOnStall(
+      process,
+      logger,
+      () => daemon.stage,
+      () => finished,
+      (code) => process.exit(code),
+    );
+    try {
+      return await daemon.run(ac.signal);
+    } finally {
+      finished = true;
     }
+  } catch (err) {
+    reportFailure(logger, err);
     return 1;
   } finally {
     await container.unbindAllAsync().catch((err: Error) => logger.warn({ err: err.message }, 'closing the store or netlink failed'));
+  }
+}
+
+function reportFailure(logger: Logger, err: unknown): void {
+  if (isUserError(err)) {
+    logger.error({ field: err.field, hint: err.hint }, err.message);
+  } else {
+    logger.error({ err: (err as Error)?.message ?? String(err) }, 'flanneld failed');
+    logger.debug({ stack: (err as Error)?.stack }, 'stack');
   }
 }
 
@@ -89,7 +116,7 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 500).unref();
   },
   (err: Error) => {
-    process.stderr.write(`flanneld: ${err.stack ?? err.message}\n`);
+    createLogger('info', process.stderr, defaultLogFormat()).error({ err: err?.message, stack: err?.stack }, 'flanneld failed before it could start');
     process.exit(1);
   },
 );

@@ -1,39 +1,142 @@
 import { injectable } from 'inversify';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { NetworkStats } from '@flannel-ts/core';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { NetworkStatus, ReconcilerObserver } from '@flannel-ts/core';
 
 /**
- * What /metrics serves: Node's process metrics (RSS, event-loop delay, GC) and flanneld's readiness.
+ * prom-client default metrics that break Prometheus' naming rules (`promtool check metrics`): gauges with a
+ * `_total` suffix. Each duplicates a gauge without the suffix (nodejs_active_handles, ...).
+ */
+const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/**
+ * What /metrics serves: Node's process metrics (RSS, event-loop delay, GC), and flanneld's own, named by
+ * Prometheus' conventions (base units, `_total` on counters). It is also the engine's ReconcilerObserver.
  * The event-loop figures are reset at each scrape, so `nodejs_eventloop_lag_max_seconds` is the worst
  * stall since the previous scrape.
  */
 @injectable()
-export class DaemonMetrics {
+export class DaemonMetrics implements ReconcilerObserver {
   readonly registry = new Registry();
-  readonly ready = new Gauge({ name: 'flannel_ready', help: '1 once subnet.env is written and the backend runs', registers: [this.registry] });
+  private readonly r = [this.registry];
+  readonly ready = new Gauge({ name: 'flannel_ready', help: '1 while every readiness check passes (see /readyz)', registers: this.r });
+  readonly buildInfo = new Gauge({
+    name: 'flannel_build_info',
+    help: 'always 1; the labels say which flanneld runs and with which backend',
+    labelNames: ['version', 'backend'],
+    registers: this.r,
+  });
+  readonly leaseExpiry = new Gauge({
+    name: 'flannel_lease_expiration_timestamp_seconds',
+    help: "when this node's lease expires unless renewed, in seconds since the Unix epoch",
+    registers: this.r,
+  });
+  private readonly leaseEventsTotal = new Counter({
+    name: 'flannel_lease_events_total',
+    help: 'lease events received from the store, by type (added, removed, snapshot)',
+    labelNames: ['type'],
+    registers: this.r,
+  });
+  private readonly passesTotal = new Counter({
+    name: 'flannel_reconcile_passes_total',
+    help: 'passes of the reconciliation engine, by kind (events, resync) and result (ok, failed)',
+    labelNames: ['kind', 'result'],
+    registers: this.r,
+  });
+  private readonly repairsTotal = new Counter({
+    name: 'flannel_repairs_total',
+    help: 'kernel objects a resync had to put back, correct or remove, by kind (route, neigh, fdb, nexthop, device)',
+    labelNames: ['kind'],
+    registers: this.r,
+  });
+  private readonly netlinkOpsTotal = new Counter({ name: 'flannel_netlink_operations_total', help: 'netlink operations sent', registers: this.r });
+  private readonly netlinkErrorsTotal = new Counter({
+    name: 'flannel_netlink_errors_total',
+    help: 'netlink operations that failed, by errno',
+    labelNames: ['errno'],
+    registers: this.r,
+  });
+  private readonly leaseToKernelSeconds = new Histogram({
+    name: 'flannel_lease_to_kernel_seconds',
+    help: "time from a lease event's arrival to the kernel holding what it asks for",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: this.r,
+  });
+  readonly storeRequestsTotal = new Counter({
+    name: 'flannel_store_requests_total',
+    help: 'requests to the lease store, by operation',
+    labelNames: ['op'],
+    registers: this.r,
+  });
+  readonly storeErrorsTotal = new Counter({
+    name: 'flannel_store_errors_total',
+    help: 'failed requests to the lease store, by operation',
+    labelNames: ['op'],
+    registers: this.r,
+  });
+  readonly storeReconnectsTotal = new Counter({
+    name: 'flannel_store_reconnects_total',
+    help: 'times the lease store was reachable again after an outage',
+    registers: this.r,
+  });
+  readonly storeUp = new Gauge({ name: 'flannel_store_up', help: '1 while the lease store answers', registers: this.r });
+  readonly rulesResyncsTotal = new Counter({
+    name: 'flannel_rules_resyncs_total',
+    help: 'periodic checks of the traffic rules, by result (ok, failed)',
+    labelNames: ['result'],
+    registers: this.r,
+  });
+  readonly rulesRepairsTotal = new Counter({
+    name: 'flannel_rules_repairs_total',
+    help: 'traffic-rule chains found missing or changed and restored',
+    registers: this.r,
+  });
 
-  private stats: (() => NetworkStats) | undefined;
+  private status: (() => NetworkStatus | undefined) | undefined;
+  /** Told after every pass of the engine (readiness re-evaluates then). */
+  onPass: (() => void) | undefined;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
-    this.statGauge('flannel_peers', 'peers whose subnets the backend has programmed', 'peers');
-    this.statGauge('flannel_skipped_peers', 'peers the backend left out (off our L2 segment, malformed lease)', 'skippedPeers');
-  }
-
-  private statGauge(name: string, help: string, key: keyof NetworkStats): void {
-    const gauge: Gauge = new Gauge({
-      name,
-      help,
-      registers: [this.registry],
+    for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(name);
+    const peers: Gauge = new Gauge({
+      name: 'flannel_peers',
+      help: 'peer leases by state: programmed, partial (one family skipped) or skipped (see flannelctl status for why)',
+      labelNames: ['state'],
+      registers: this.r,
       collect: () => {
-        const s = this.stats?.();
-        if (s) gauge.set(s[key]);
+        const s = this.status?.();
+        if (!s) return;
+        const counts = { programmed: 0, partial: 0, skipped: 0 };
+        for (const p of s.peers) counts[p.state]++;
+        for (const [state, n] of Object.entries(counts)) peers.set({ state }, n);
       },
     });
   }
 
-  /** Where the peer gauges read from, once the backend's network exists. */
-  watchNetwork(stats: () => NetworkStats): void {
-    this.stats = stats;
+  /** Where the peer gauge reads from, once the backend's network exists. */
+  watchNetwork(status: () => NetworkStatus | undefined): void {
+    this.status = status;
+  }
+
+  leaseEvents(type: string, count: number): void {
+    this.leaseEventsTotal.inc({ type }, count);
+  }
+
+  reconcilePass(kind: 'events' | 'resync', ok: boolean): void {
+    this.passesTotal.inc({ kind, result: ok ? 'ok' : 'failed' });
+    this.onPass?.();
+  }
+
+  repaired(kind: string, count: number): void {
+    this.repairsTotal.inc({ kind }, count);
+  }
+
+  netlinkOps(count: number, errors: ReadonlyMap<string, number>): void {
+    this.netlinkOpsTotal.inc(count);
+    for (const [errno, n] of errors) this.netlinkErrorsTotal.inc({ errno }, n);
+  }
+
+  leaseToKernel(seconds: number): void {
+    this.leaseToKernelSeconds.observe(seconds);
   }
 }

@@ -1,6 +1,6 @@
 import type { Level } from 'pino';
 import { IP, UserError } from '@flannel-ts/core';
-import { LOG_LEVELS, type EtcdConfig, type StoreKind } from '@flannel-ts/core/internal';
+import { defaultLogFormat, LOG_FORMATS, LOG_LEVELS, type EtcdConfig, type LogFormat, type StoreKind } from '@flannel-ts/core/internal';
 import type { FlagValues } from './flags.js';
 
 /** flanneld's settings, checked and typed. */
@@ -22,9 +22,13 @@ export interface FlanneldOptions {
   iptablesResyncSeconds: number;
   /** --cleanup: remove what flanneld installs on this node, then exit. */
   cleanup: boolean;
+  /** --dry-run, --yes: how --cleanup goes about it. */
+  dryRun: boolean;
+  yes: boolean;
   healthzIP: string;
   healthzPort: number;
   logLevel: Level;
+  logFormat: LogFormat;
 }
 
 export const FlanneldOptions = Symbol.for('flannel-ts.FlanneldOptions');
@@ -67,10 +71,16 @@ export function toOptions(v: FlagValues): FlanneldOptions {
     iptablesForwardRules: v['iptables-forward-rules'] as boolean,
     iptablesResyncSeconds: resync,
     cleanup: v.cleanup as boolean,
+    dryRun: v['dry-run'] as boolean,
+    yes: v.yes as boolean,
     healthzIP: str('healthz-ip'),
     healthzPort: port,
     logLevel: logLevel(str('log-level'), v.v as number),
+    logFormat: logFormat(str('log-format')),
   };
+  if ((opts.dryRun || opts.yes) && !opts.cleanup) {
+    throw new UserError(opts.dryRun ? '-dry-run' : '-yes', 'only means something with -cleanup', 'add -cleanup, or leave it out');
+  }
   const canReach = ip('-iface-can-reach', str('iface-can-reach'));
   if (canReach) opts.ifaceCanReach = canReach;
   const publicIP = ip('-public-ip', str('public-ip'), 4);
@@ -99,6 +109,15 @@ function compileRegex(text: string): RegExp {
   } catch (err) {
     throw new UserError('-iface-regex', `${JSON.stringify(text)} is not a regular expression: ${(err as Error).message}`, 'fix the pattern');
   }
+}
+
+/** The --log-format value, or the default for this stderr; also used for flag errors, before the rest is checked. */
+export function logFormat(text: string, stderr: { isTTY?: boolean } = process.stderr): LogFormat {
+  if (text === '') return defaultLogFormat(stderr);
+  if (!(LOG_FORMATS as readonly string[]).includes(text)) {
+    throw new UserError('-log-format', `unknown format ${JSON.stringify(text)}`, `use one of ${LOG_FORMATS.join(', ')}`);
+  }
+  return text as LogFormat;
 }
 
 function logLevel(level: string, v: number): Level {

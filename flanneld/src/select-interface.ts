@@ -58,8 +58,8 @@ export async function selectExternalInterface(nl: Netlink, q: InterfaceQuery): P
     if (!found) {
       throw new UserError(
         '--iface',
-        'Failed to find interface to use that matches the interfaces and/or regexes provided',
-        'check the names, IPs and patterns against `ip addr`',
+        `Failed to find interface to use that matches the interfaces and/or regexes provided (${describeQuery(q)})`,
+        `this host has ${describeInterfaces(links, addrs)}`,
       );
     }
   }
@@ -80,6 +80,43 @@ export async function selectExternalInterface(nl: Netlink, q: InterfaceQuery): P
     ext.extV6Addr = q.publicIPv6 ?? addr;
   }
   return { extIface: ext, reason: found.reason };
+}
+
+/**
+ * Checked before waiting for the store: when only --iface names or addresses are given and none of them
+ * exists, flanneld would wait for the network config and then fail; it fails now, listing what exists.
+ */
+export async function checkIfacesExist(nl: Netlink, q: Pick<InterfaceQuery, 'ifaces' | 'ifaceRegexes' | 'ifaceCanReach'>): Promise<void> {
+  if (q.ifaces.length === 0 || q.ifaceRegexes.length > 0 || q.ifaceCanReach) return;
+  const links = await nl.linkList();
+  const addrs = await nl.addrList();
+  const exists = (spec: string) => {
+    const asIP = IP.tryParse(spec);
+    return asIP ? addrs.some((a) => a.ip.equals(asIP)) : links.some((l) => l.name === spec);
+  };
+  if (q.ifaces.some(exists)) return;
+  throw new UserError(
+    '--iface',
+    `no interface is named or holds ${q.ifaces.map((s) => JSON.stringify(s)).join(' or ')}`,
+    `this host has ${describeInterfaces(links, addrs)}`,
+  );
+}
+
+function describeQuery(q: InterfaceQuery): string {
+  return [
+    ...q.ifaces.map((s) => `--iface=${s}`),
+    ...q.ifaceRegexes.map((r) => `--iface-regex=${r.source}`),
+    ...(q.ifaceCanReach ? [`--iface-can-reach=${q.ifaceCanReach}`] : []),
+  ].join(' ');
+}
+
+/** `eth0 (192.0.2.11/24, 2001:db8::11/64), lo (127.0.0.1/8)`: what --iface could name. */
+export function describeInterfaces(links: Link[], addrs: Addr[]): string {
+  const list = links.map((l) => {
+    const mine = addrs.filter((a) => a.linkIndex === l.index).map((a) => `${a.ip}/${a.prefixLen}`);
+    return mine.length ? `${l.name} (${mine.join(', ')})` : `${l.name} (no address)`;
+  });
+  return list.length ? list.join(', ') : 'no interfaces';
 }
 
 async function byDefault(nl: Netlink, links: Link[], owner: (ip: IP) => Link | undefined, q: InterfaceQuery): Promise<{ link: Link; reason: string }> {

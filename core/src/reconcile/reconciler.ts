@@ -297,7 +297,6 @@ export class Reconciler {
     const reasons = this.resync.take();
     const observer = this.deps.observer;
     const afterSnapshot = this.synced;
-    let compared = false;
     try {
       const devices = toDeviceCheck(await this.dataplane.ensureDevices(reasons));
       if (devices.replan) this.replanAll();
@@ -306,7 +305,8 @@ export class Reconciler {
       const { dels, puts } = planDiff(this.wantedEntries(), kernel, { prune: this.synced });
       const entries = [...dels, ...puts];
       const ops = [...dels.map((e) => e.del()), ...puts.map((e) => e.put())];
-      compared = true;
+      // Compared with every lease: the first full sync is done once this follows the first snapshot.
+      if (afterSnapshot) this.fullySynced = true;
       if (ops.length === 0) {
         this.deps.logger.debug({ peers: this.peers.size, reasons }, 'kernel state matches');
         observer?.reconcilePass?.('resync', true);
@@ -330,7 +330,6 @@ export class Reconciler {
       this.requestResync('retry after a failed resync', this.timing.retryMs);
       observer?.reconcilePass?.('resync', false);
     } finally {
-      if (afterSnapshot && compared) this.fullySynced = true;
       this.resync.finished();
     }
   }

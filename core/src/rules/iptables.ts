@@ -61,6 +61,16 @@ export class IptablesBackend implements RuleBackend {
     }
   }
 
+  async present(family: 4 | 6): Promise<string[]> {
+    const found: string[] = [];
+    for (const c of Object.values(CHAINS)) {
+      const lines = await this.save(family, c.table).catch((): string[] => []);
+      if (lines.includes(`:${c.chain} - [0:0]`) || lines.some((l) => l.endsWith(`-j ${c.chain}`)))
+        found.push(`${this.bin(family, '')} ${c.table}/${c.chain} (IPv${family})`);
+    }
+    return found;
+  }
+
   private async save(family: 4 | 6, table: string): Promise<string[]> {
     const r = await this.run.run(this.bin(family, '-save'), ['-t', table]);
     if (r.code !== 0) throw new RuleError(`${this.bin(family, '-save')} -t ${table} failed: ${r.stderr.trim()}`);

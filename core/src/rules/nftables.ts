@@ -46,6 +46,11 @@ export class NftablesBackend implements RuleBackend {
     return true;
   }
 
+  async present(family: 4 | 6): Promise<string[]> {
+    const t = table(family);
+    return (await this.run.run('nft', ['list', 'table', t.fam, t.name])).code === 0 ? [`nftables table ${t.fam} ${t.name}`] : [];
+  }
+
   async removeAll(family: 4 | 6): Promise<void> {
     const t = table(family);
     if ((await this.run.run('nft', ['list', 'table', t.fam, t.name])).code !== 0) return;

@@ -14,6 +14,8 @@ export interface RuleBackend {
   ensure(spec: ChainSpec): Promise<boolean>;
   /** Removes our chains (and tables) of this family; nothing if there are none. */
   removeAll(family: 4 | 6): Promise<void>;
+  /** What removeAll would remove now, e.g. "iptables nat/FLANNEL-POSTRTG (IPv4)". */
+  present(family: 4 | 6): Promise<string[]>;
 }
 
 export class RuleError extends Error {

@@ -14,6 +14,8 @@ export interface TrafficOptions {
   fullyRandomDisable: boolean;
   forwardRules: boolean;
   resyncSeconds: number;
+  /** After each resync: how many chains had to be restored, or why it failed (flanneld's metrics and /readyz). */
+  onResync?(result: { repaired: number; error?: string }): void;
 }
 
 /**
@@ -57,18 +59,33 @@ export class TrafficManager {
     if (this.specs.length) this.logger.info({ mode: this.backend.name, chains: this.specs.map((s) => `${s.kind}/ipv${s.family}`) }, 'traffic rules installed');
   }
 
+  /** iptables or nftables. */
+  get mode(): string {
+    return this.backend.name;
+  }
+
+  /** The chains installed, e.g. masq/ipv4, forward/ipv4. */
+  get chains(): string[] {
+    return this.specs.map((s) => `${s.kind}/ipv${s.family}`);
+  }
+
   /** Puts back missing or changed rules every resyncSeconds until `signal` aborts. */
   async resync(signal: AbortSignal): Promise<void> {
     if (this.specs.length === 0) return;
     const restore = async () => {
+      let repaired = 0;
       for (const spec of this.specs) {
-        if (await this.backend.ensure(spec))
+        if (await this.backend.ensure(spec)) {
+          repaired++;
           this.logger.warn({ mode: this.backend.name, chain: `${spec.kind}/ipv${spec.family}` }, 'rules were missing or changed; restored');
+        }
       }
+      this.opts.onResync?.({ repaired });
     };
-    await every(this.opts.resyncSeconds * 1000, signal, this.clock, restore, (err) =>
-      this.logger.error({ err: (err as Error).message }, 'could not restore traffic rules; retrying at the next resync'),
-    );
+    await every(this.opts.resyncSeconds * 1000, signal, this.clock, restore, (err) => {
+      this.logger.error({ err: (err as Error).message }, 'could not restore traffic rules; retrying at the next resync');
+      this.opts.onResync?.({ repaired: 0, error: (err as Error).message });
+    });
   }
 
   /**
@@ -88,6 +105,15 @@ export class TrafficManager {
       );
     }
   }
+}
+
+/** What removeAllTrafficRules would remove now (`flanneld --cleanup --dry-run`). */
+export async function listTrafficRules(runner: CommandRunner, logger: Logger): Promise<string[]> {
+  const found: string[] = [];
+  for (const backend of [new IptablesBackend(runner, logger), new NftablesBackend(runner, logger)]) {
+    for (const family of [4, 6] as const) found.push(...(await backend.present(family).catch((): string[] => [])));
+  }
+  return found;
 }
 
 /** `flanneld --cleanup`: every flannel chain and table, of both modes and both families. */

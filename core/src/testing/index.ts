@@ -9,3 +9,4 @@ export { testBackendContext, type TestBackendContext } from './test-backend-cont
 export type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from '../subnet/registry.js';
 /** net-conf text to a validated NetworkConfig, for a backend's tests. */
 export { loadNetConfig } from '../config/net-conf.js';
+export { backendConformance, type ConformanceCase, type ConformanceOptions } from './conformance.js';

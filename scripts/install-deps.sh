@@ -16,6 +16,8 @@ tests=(
   iperf3                             # throughput benchmarks
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins  # ipsec backend
   wireguard-tools                    # wg, to inspect wireguard devices
+  prometheus                         # promtool, to check /metrics
+  ethtool                            # ethtool -k, to check the vxlan checksum offload option
   qemu-system-x86 busybox-static kmod cpio xz-utils  # nested kernel for ipip/ESP/wireguard
 )
 

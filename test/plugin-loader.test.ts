@@ -8,6 +8,7 @@ import { IP, SubnetManager, type Backend, type ExternalInterface } from '@flanne
 import { coreModule, loadNetConfig } from '@flannel-ts/core/internal';
 import { InMemorySubnetManager, RecordingLogger } from '@flannel-ts/core/testing';
 import { BackendLoader, BackendRegistry, backendsModule, BUILTIN_BACKENDS, PluginSearch } from '@flannel-ts/backends';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,5 +139,31 @@ describe('plugin folders (--plugin-dir)', () => {
     await expect(loaderWith({ dirs: [] }).load('./flannel-backend-dirtest')).rejects.toThrow(
       /Backend.Type: .*"\.\/flannel-backend-dirtest" is a relative path, but the network config came from etcd/,
     );
+  });
+
+  it("gives a plugin in a plugin folder flanneld's own copy of @flannel-ts/core, though it has none of its own", () => {
+    // What `npm install --prefix DIR --omit=peer flannel-backend-shared` leaves: a plugin importing core, and no core.
+    const pkg = join(dir, 'node_modules', 'flannel-backend-shared');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: 'flannel-backend-shared', type: 'module', exports: './index.js', peerDependencies: { '@flannel-ts/core': '^0.1.0' } }),
+    );
+    writeFileSync(
+      join(pkg, 'index.js'),
+      "import { UserError, BACKEND_CONTRACT_VERSION } from '@flannel-ts/core';\nexport const backend = { name: 'shared', contractVersion: BACKEND_CONTRACT_VERSION, create() {}, UserError };\n",
+    );
+    // module.register hooks need a process of their own (jest's module loader is not Node's).
+    const script = `
+      import { NodeModuleImporter, shareCoreWithPlugins } from '@flannel-ts/backends';
+      import { UserError } from '@flannel-ts/core';
+      shareCoreWithPlugins();
+      const mod = await new NodeModuleImporter({ dirs: [${JSON.stringify(dir)}] }).import('flannel-backend-shared');
+      console.log(JSON.stringify({ name: mod.backend.name, sameCore: mod.backend.UserError === UserError }));`;
+    const out = execFileSync('node', ['--input-type=module', '-e', script], {
+      cwd: join(fileURLToPath(new URL('.', import.meta.url)), '..'),
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out)).toEqual({ name: 'shared', sameCore: true });
   });
 });

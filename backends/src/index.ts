@@ -7,3 +7,4 @@ export { backendsModule } from './backends-module.js';
 export { BUILTIN_BACKENDS, isBuiltinBackend } from './builtin.js';
 export { DEFAULT_PLUGIN_DIRS, isPathSpecifier, ModuleImporter, NodeModuleImporter, PluginSearch } from './module-importer.js';
 export { RouteDataplane, type PeerRoute, type RouteDataplaneOptions, type RouteDecision } from './route-network/route-dataplane.js';
+export { shareCoreWithPlugins } from './same-core.js';

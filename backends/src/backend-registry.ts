@@ -37,25 +37,6 @@ export class BackendRegistry {
     return backend;
   }
 
-  /**
-   * Runs every registered backend's cleanup hook (for `flanneld --cleanup`): each removes what it leaves
-   * on a node. A failing hook is reported and the others still run; true when all succeeded.
-   */
-  async cleanup(dryRun: boolean): Promise<boolean> {
-    let ok = true;
-    for (const d of this.registered.values()) {
-      if (!d.cleanup) continue;
-      const logger = this.logger.child({ backend: d.name });
-      try {
-        await d.cleanup({ netlink: this.netlink, logger, dryRun });
-      } catch (err) {
-        ok = false;
-        logger.error({ err: (err as Error).message }, 'the backend could not clean up');
-      }
-    }
-    return ok;
-  }
-
   private async build(type: string, extIface: ExternalInterface): Promise<Backend> {
     const registered = this.registered.get(type.toLowerCase());
     const { descriptor, specifier } = registered

@@ -24,6 +24,7 @@ export { LeaseRevokedError, SubnetManager } from './contracts/subnet-manager.js'
 // Writing a backend
 export { backendModule, defineBackend } from './plugin/define-backend.js';
 export { contractMismatch, parseContractVersion } from './plugin/contract-version.js';
+export { removeLinks } from './plugin/remove-links.js';
 export { foldKeys, type FoldedFields } from './config/json-fields.js';
 export { isUserError, UserError } from './errors/user-error.js';
 export { IP, type IPFamily } from './ip/ip.js';

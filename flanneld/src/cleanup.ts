@@ -1,10 +1,7 @@
 import { createInterface } from 'node:readline/promises';
-import { inject, injectable } from 'inversify';
-import { FLANNEL_ROUTE_PROTOCOL, Logger, Netlink } from '@flannel-ts/core';
+import { inject, injectable, multiInject, optional } from 'inversify';
+import { BackendDescriptor, FLANNEL_ROUTE_PROTOCOL, Logger, Netlink } from '@flannel-ts/core';
 import { CommandRunner, listTrafficRules, removeAllTrafficRules } from '@flannel-ts/core/internal';
-
-/** Device names flannel backends create: flannel.<VNI>, flannel-v6.<VNI>, flannel.ipip. */
-const OUR_DEVICE = /^(flannel\.\d+|flannel-v6\.\d+|flannel\.ipip)$/;
 
 /** What `--cleanup` would remove from this node, read now. */
 export interface CleanupPlan {
@@ -39,7 +36,7 @@ export interface CleanupOptions {
 
 /**
  * `flanneld --cleanup`, for uninstalling a node: our iptables chains and nft tables (both modes, both
- * families), our devices, and our routes and nexthops (proto 70). A running flanneld leaves all of these
+ * families), our routes and nexthops (proto 70), and what each backend's cleanup hook removes (devices). A running flanneld leaves all of these
  * in place on shutdown, as Go flannel does, so that pods keep their network across restarts. With
  * --dry-run it only says what it would remove; on a terminal it asks first unless --yes is given.
  */
@@ -50,10 +47,11 @@ export class NodeCleanup {
     @inject(CommandRunner) private readonly runner: CommandRunner,
     @inject(Logger) private readonly logger: Logger,
     @inject(Confirm) private readonly confirm: Confirm,
+    @multiInject(BackendDescriptor) @optional() private readonly backends: BackendDescriptor[] = [],
   ) {}
 
   async plan(): Promise<CleanupPlan> {
-    const devices = (await this.nl.linkList()).filter((l) => OUR_DEVICE.test(l.name)).map((l) => l.name);
+    const devices = await this.backendCleanup(true);
     const routes: string[] = [];
     for (const family of [4, 6] as const) {
       for (const r of await this.nl.routeList(family, { protocol: FLANNEL_ROUTE_PROTOCOL, table: 0 })) routes.push(String(r.dst ?? 'default'));
@@ -85,14 +83,14 @@ export class NodeCleanup {
     return 0;
   }
 
+  private backendCleanup(dryRun: boolean): Promise<string[]> {
+    return runHooks(this.backends ?? [], this.nl, this.logger, dryRun);
+  }
+
   private async apply(): Promise<void> {
     const { nl, logger } = this;
     await removeAllTrafficRules(this.runner, logger);
-    for (const link of await nl.linkList()) {
-      if (!OUR_DEVICE.test(link.name)) continue;
-      await nl.linkDel(link.index);
-      logger.info({ device: link.name }, 'removed device');
-    }
+    for (const removed of await this.backendCleanup(false)) logger.info({ removed }, 'removed');
     let routes = 0;
     for (const family of [4, 6] as const) {
       for (const r of await nl.routeList(family, { protocol: FLANNEL_ROUTE_PROTOCOL, table: 0 })) {
@@ -106,13 +104,24 @@ export class NodeCleanup {
   }
 }
 
+/** What every registered backend's cleanup hook removes (or would remove), as "<backend>: device flannel.1". */
+async function runHooks(backends: BackendDescriptor[], nl: Netlink, logger: Logger, dryRun: boolean): Promise<string[]> {
+  const lines: string[] = [];
+  for (const b of backends) {
+    if (!b.cleanup) continue;
+    const removed = await b.cleanup({ netlink: nl, logger: logger.child({ backend: b.name }), dryRun });
+    lines.push(...removed);
+  }
+  return lines;
+}
+
 const isEmpty = (p: CleanupPlan) => p.rules.length + p.devices.length + p.routes.length + p.nexthops.length === 0;
 
 export function describePlan(p: CleanupPlan): string {
   if (isEmpty(p)) return '  nothing: no flannel rules, devices, routes or nexthops on this node\n';
   const lines = [
     ...p.rules.map((r) => `  rules    ${r}`),
-    ...p.devices.map((d) => `  device   ${d}`),
+    ...p.devices.map((d) => `  ${d.replace(/^device /, 'device   ')}`),
     ...p.routes.map((r) => `  route    ${r} (proto 70)`),
     ...p.nexthops.map((id) => `  nexthop  id ${id} (proto 70)`),
   ];

@@ -1,7 +1,8 @@
 import { Container, ContainerModule } from 'inversify';
 import { Clock, Logger, ReconcilerObserver, SubnetManager } from '@flannel-ts/core';
 import { coreModule, rulesModule, storeModule } from '@flannel-ts/core/internal';
-import { backendsModule } from '@flannel-ts/backends';
+import { dirname } from 'node:path';
+import { backendsModule, PluginSearch } from '@flannel-ts/backends';
 import { containerModule as hostGw } from '@flannel-ts/host-gw';
 import { containerModule as ipip } from '@flannel-ts/ipip';
 import { containerModule as ipsec } from '@flannel-ts/ipsec';
@@ -51,6 +52,8 @@ function flanneldModule(opts: FlanneldOptions, version: string): ContainerModule
     bind(HealthServer).toSelf();
     bind(Flanneld).toSelf();
     bind(NodeCleanup).toSelf();
+    // A relative Backend.Type path starts from the net-conf file's folder; an etcd config has none.
+    bind<PluginSearch>(PluginSearch).toConstantValue({ dirs: opts.pluginDirs, relativeTo: opts.store === 'etcd' ? undefined : dirname(opts.netConfigPath) });
   });
 }
 

@@ -80,5 +80,7 @@ describe('toOptions', () => {
     expect(opts(['--embedded-subnet-mgr']).store).toBe('embedded');
     expect(opts(['-v=2']).logLevel).toBe('debug');
     expect(opts(['--etcd-prefix=/x/y/']).etcd.prefix).toBe('/x/y');
+    expect(opts([]).pluginDirs).toEqual(['/usr/lib/flannel/plugins', '/etc/flannel/plugins']);
+    expect(opts(['--plugin-dir=/opt/a', '-plugin-dir', '/opt/b']).pluginDirs).toEqual(['/opt/a', '/opt/b']);
   });
 });

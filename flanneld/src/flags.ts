@@ -1,4 +1,5 @@
 import { UserError } from '@flannel-ts/core';
+import { DEFAULT_PLUGIN_DIRS } from '@flannel-ts/backends';
 import { DEFAULT_EMBEDDED_STORE, DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, DEFAULT_SUBNET_FILE } from '@flannel-ts/core/internal';
 
 type FlagType = 'string' | 'bool' | 'int' | 'list';
@@ -43,6 +44,12 @@ export const FLAGS: readonly FlagDef[] = [
   f('iptables-forward-rules', 'bool', true, 'add default accept rules to FORWARD chain in iptables'),
   f('ip-blackhole-route', 'bool', false, "add a blackhole route for this node's own subnet"),
   f('net-config-path', 'string', '/etc/kube-flannel/net-conf.json', 'path to the network configuration file'),
+  f(
+    'plugin-dir',
+    'list',
+    [],
+    `folder a backend plugin is installed into (npm install --prefix DIR); can be given several times; default ${DEFAULT_PLUGIN_DIRS.join(', ')}; flannel-ts only`,
+  ),
   f('set-node-network-unavailable', 'bool', true, 'set NodeNetworkUnavailable after ready'),
   f('log-level', 'string', 'info', 'log level: fatal, error, warn, info, debug or trace; flannel-ts only'),
   f('log-format', 'string', '', 'log format: json or text (default: text when stderr is a terminal, json otherwise); flannel-ts only'),

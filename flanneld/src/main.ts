@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { isUserError, type Logger } from '@flannel-ts/core';
 import { createLogger, defaultLogFormat, type LogFormat } from '@flannel-ts/core/internal';
+import { shareCoreWithPlugins } from '@flannel-ts/backends';
 import { askOnTerminal, Confirm, NodeCleanup } from './cleanup.js';
 import { flanneldContainer } from './composition.js';
 import { exitOnStall, installFatalHandlers } from './fatal.js';
@@ -78,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    shareCoreWithPlugins();
     const daemon = await container.getAsync(Flanneld);
     let finished = false;
     exitOnStall(

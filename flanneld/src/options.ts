@@ -1,5 +1,6 @@
 import type { Level } from 'pino';
 import { IP, UserError } from '@flannel-ts/core';
+import { DEFAULT_PLUGIN_DIRS } from '@flannel-ts/backends';
 import { defaultLogFormat, LOG_FORMATS, LOG_LEVELS, type EtcdConfig, type LogFormat, type StoreKind } from '@flannel-ts/core/internal';
 import type { FlagValues } from './flags.js';
 
@@ -9,6 +10,8 @@ export interface FlanneldOptions {
   etcd: EtcdConfig;
   embeddedStorePath: string;
   netConfigPath: string;
+  /** Where plugins are looked for, in order (--plugin-dir, else the defaults). */
+  pluginDirs: string[];
   ifaces: string[];
   ifaceRegexes: RegExp[];
   ifaceCanReach?: IP;
@@ -62,6 +65,7 @@ export function toOptions(v: FlagValues): FlanneldOptions {
     },
     embeddedStorePath: str('embedded-store-path'),
     netConfigPath: str('net-config-path'),
+    pluginDirs: (v['plugin-dir'] as string[]).length > 0 ? (v['plugin-dir'] as string[]) : [...DEFAULT_PLUGIN_DIRS],
     ifaces: (v.iface as string[]).map((s) => s.trim()).filter(Boolean),
     ifaceRegexes: (v['iface-regex'] as string[]).map((re) => compileRegex(re)),
     subnetFile: str('subnet-file'),

@@ -1,4 +1,4 @@
-import { backendModule, BACKEND_CONTRACT_VERSION, defineBackend } from '@flannel-ts/core';
+import { backendModule, BACKEND_CONTRACT_VERSION, defineBackend, removeLinks } from '@flannel-ts/core';
 import { IpipBackend } from './ipip-backend.js';
 
 export { IpipBackend } from './ipip-backend.js';
@@ -9,6 +9,7 @@ export const backend = defineBackend({
   name: 'ipip',
   contractVersion: BACKEND_CONTRACT_VERSION,
   create: (ctx) => new IpipBackend(ctx),
+  cleanup: ({ netlink, dryRun }) => removeLinks(netlink, /^flannel\.ipip$/, dryRun),
 });
 
 /** Registers this backend with flanneld's backend registry. */

@@ -1,4 +1,4 @@
-import { backendModule, BACKEND_CONTRACT_VERSION, defineBackend } from '@flannel-ts/core';
+import { backendModule, BACKEND_CONTRACT_VERSION, defineBackend, removeLinks } from '@flannel-ts/core';
 import { VxlanBackend } from './vxlan-backend.js';
 
 export { parseVxlanConfig, type VxlanConfig } from './config.js';
@@ -12,6 +12,7 @@ export const backend = defineBackend({
   name: 'vxlan',
   contractVersion: BACKEND_CONTRACT_VERSION,
   create: (ctx) => new VxlanBackend(ctx),
+  cleanup: ({ netlink, dryRun }) => removeLinks(netlink, /^flannel(-v6)?\.\d+$/, dryRun),
 });
 
 /** Registers this backend with flanneld's backend registry. */

@@ -40,14 +40,16 @@ export interface BackendDescriptor {
   readonly contractVersion: string | number;
   create(ctx: BackendContext): Backend | Promise<Backend>;
   /**
-   * Removes what the backend leaves on a node (devices, routes, files), for `flanneld --cleanup` when a
-   * node is uninstalled. A running flanneld leaves its state in place on shutdown, so pods keep their
-   * network across restarts; this is the only time it is torn down. Optional since contract 1.1.
+   * Removes what the backend leaves on a node (devices, files; flanneld itself removes routes and
+   * nexthops with proto 70 and the traffic rules), for `flanneld --cleanup` when a node is uninstalled.
+   * A running flanneld leaves its state in place on shutdown, so pods keep their network across
+   * restarts; this is the only time it is torn down. Returns what it removed, or with `dryRun` what it
+   * would remove, one line each ("device flannel.1"). Optional since contract 1.1.
    */
-  cleanup?(ctx: CleanupContext): Promise<void>;
+  cleanup?(ctx: CleanupContext): Promise<string[]>;
 }
 
-/** What a backend's cleanup gets: the node's netlink and a logger. With `dryRun` it only says what it would remove. */
+/** What a backend's cleanup gets: the node's netlink and a logger. With `dryRun` it removes nothing. */
 export interface CleanupContext {
   netlink: Netlink;
   logger: Logger;

@@ -31,8 +31,6 @@ export interface StatusDocument {
   iface?: { name: string; mtu: number; address?: string };
   mtu?: number;
   rules?: { mode: string; chains: string[]; inPlace: boolean; lastResync?: string; lastError?: string };
-  /** Backend-specific settings worth seeing (vxlan: checksum offload). */
-  backendInfo?: Record<string, unknown>;
   network?: NetworkStatus;
 }
 
@@ -56,7 +54,6 @@ export class DaemonState {
   backendStopped: string | undefined;
   /** What startup is doing now, while it has not finished: named in /readyz and when flanneld stalls. */
   stage = 'starting';
-  backendInfo: Record<string, unknown> | undefined;
   /** Set once we hold a lease: called when the store shows our own key written again (a renewal). */
   ownLeaseWritten: ((expiration: Date | undefined) => void) | undefined;
   private wasReady = false;
@@ -139,7 +136,6 @@ export class DaemonState {
       ...(ext ? { iface: { name: ext.iface.name, mtu: ext.iface.mtu, ...(ext.extAddr ? { address: String(ext.extAddr) } : {}) } } : {}),
       ...(this.network ? { mtu: this.network.mtu } : {}),
       ...(this.rules ? { rules: { ...this.rules } } : {}),
-      ...(this.backendInfo ? { backendInfo: this.backendInfo } : {}),
       ...(network ? { network } : {}),
     };
   }

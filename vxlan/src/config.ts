@@ -1,4 +1,5 @@
 import { foldKeys, UserError, type Logger } from '@flannel-ts/core';
+import { CHECKSUM_OFFLOAD_MODES, type ChecksumOffloadMode } from './checksum.js';
 
 /** The kernel's own vxlan port when `Port` is 0 (Linux predates IANA's 4789). */
 export const KERNEL_DEFAULT_VXLAN_PORT = 8472;
@@ -17,9 +18,11 @@ export interface VxlanConfig {
   gbp: boolean;
   learning: boolean;
   directRouting: boolean;
+  /** TX checksum offload of the vxlan device: "auto" (off on affected kernels), "on" or "off". flannel-ts only. */
+  checksumOffload: ChecksumOffloadMode;
 }
 
-const FIELDS = ['Type', 'VNI', 'Port', 'MTU', 'GBP', 'Learning', 'DirectRouting'] as const;
+const FIELDS = ['Type', 'VNI', 'Port', 'MTU', 'GBP', 'Learning', 'DirectRouting', 'ChecksumOffload'] as const;
 
 export function parseVxlanConfig(backend: Record<string, unknown>, logger?: Logger): VxlanConfig {
   const f = foldKeys(backend, FIELDS);
@@ -30,6 +33,7 @@ export function parseVxlanConfig(backend: Record<string, unknown>, logger?: Logg
     gbp: bool('GBP', f.GBP),
     learning: bool('Learning', f.Learning),
     directRouting: bool('DirectRouting', f.DirectRouting),
+    checksumOffload: checksumMode(f.ChecksumOffload),
   };
   if (f.MTU !== undefined && f.MTU !== 0) cfg.mtu = uint('MTU', f.MTU, 0, VXLAN_V6_OVERHEAD + 1280, 65535);
   return cfg;
@@ -45,6 +49,18 @@ function uint(field: string, value: unknown, dflt: number, min: number, max: num
     );
   }
   return value;
+}
+
+function checksumMode(value: unknown): ChecksumOffloadMode {
+  if (value === undefined || value === null) return 'auto';
+  if (typeof value !== 'string' || !(CHECKSUM_OFFLOAD_MODES as readonly string[]).includes(value.toLowerCase())) {
+    throw new UserError(
+      'Backend.ChecksumOffload',
+      `error decoding VXLAN backend config: ${JSON.stringify(value)} is not one of ${CHECKSUM_OFFLOAD_MODES.map((m) => `"${m}"`).join(', ')}`,
+      'use "auto" (off on kernels before 5.7), "on" or "off"',
+    );
+  }
+  return value.toLowerCase() as ChecksumOffloadMode;
 }
 
 function bool(field: string, value: unknown): boolean {

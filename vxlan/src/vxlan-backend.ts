@@ -25,6 +25,8 @@ import {
   type Network,
   type NetworkConfig,
 } from '@flannel-ts/core';
+import { release } from 'node:os';
+import { applyChecksumOffload, decideChecksumOffload } from './checksum.js';
 import { parseVxlanConfig, VXLAN_OVERHEAD, VXLAN_V6_OVERHEAD, type VxlanConfig } from './config.js';
 import { ensureVxlanDevice, isCompatible, type VxlanDeviceSpec } from './device.js';
 import { setupDevice, VxlanDataplane, type VxlanFamily } from './vxlan-dataplane.js';
@@ -78,16 +80,25 @@ export class VxlanBackend implements Backend {
     }
 
     const lease = await subnetManager.acquireLease(attrs, signal);
-    for (const f of fams) f.dev = await setupDevice(nl, f, lease, config, logger);
+    const checksum = decideChecksumOffload(cfg.checksumOffload, release());
+    for (const f of fams) {
+      f.dev = await setupDevice(nl, f, lease, config, logger);
+      await applyChecksumOffload(nl, f.spec.name, checksum, logger);
+    }
+    logger.info(
+      { devices: fams.map((f) => f.spec.name), mode: checksum.mode, offload: checksum.offload ? 'on' : 'off', reason: checksum.reason },
+      'vxlan TX checksum offload',
+    );
     // Pods carry both families in dual stack, so they get the smaller of the two device MTUs.
     const podMtu = Math.min(...fams.map((f) => f.spec.mtu));
-    const dataplane = new VxlanDataplane(fams, { nl, logger, config, lease, directRouting: cfg.directRouting });
+    const dataplane = new VxlanDataplane(fams, { nl, logger, config, lease, directRouting: cfg.directRouting, checksum });
     await dataplane.start();
     logger.info(
       { subnet: String(lease.subnet), ipv6Subnet: lease.ipv6Subnet?.toString(), devices: fams.map((f) => f.spec.name), mtu: podMtu },
       'vxlan network ready',
     );
-    return reconciledNetwork(this.ctx, { lease, mtu: podMtu, config, dataplane });
+    const details = { checksumOffload: `${checksum.offload ? 'on' : 'off'} (${checksum.mode}: ${checksum.reason})` };
+    return reconciledNetwork(this.ctx, { lease, mtu: podMtu, config, dataplane, details: () => details });
   }
 
   /**

@@ -18,6 +18,7 @@ import {
 } from '@flannel-ts/core';
 import { nlconst, setHostAddress, type Addr, type Link, type NetlinkEvent } from '@flannel-ts/core/netlink';
 import { ensureVxlanDevice, isCompatible, type VxlanDeviceSpec } from './device.js';
+import { applyChecksumOffload, type ChecksumDecision } from './checksum.js';
 import { peerEntries, type PeerTarget } from './peer-entries.js';
 import { readPeer } from './peer.js';
 
@@ -33,6 +34,8 @@ export interface VxlanDataplaneDeps {
   config: NetworkConfig;
   lease: Lease;
   directRouting: boolean;
+  /** The TX checksum offload every vxlan device gets (again after it is recreated). */
+  checksum: ChecksumDecision;
 }
 
 const permanent = (e: { state?: number | undefined }) => ((e.state ?? 0) & nlconst.NUD_PERMANENT) !== 0;
@@ -108,6 +111,7 @@ export class VxlanDataplane implements Dataplane {
         logger.warn({ device: fam.spec.name, problem, reasons }, 'vxlan device is not as we left it; recreating it and replaying every peer');
         const before = fam.dev.index;
         fam.dev = await setupDevice(nl, fam, this.deps.lease, this.deps.config, logger);
+        await applyChecksumOffload(nl, fam.spec.name, this.deps.checksum, logger);
         changed ||= fam.dev.index !== before;
         repaired.push(fam.spec.name);
         continue;

@@ -1,10 +1,12 @@
 import { IP, IPNet, MAC } from '@flannel-ts/core';
 import { parseVxlanConfig } from './config.js';
+import { FakeNetlink, RecordingLogger } from '@flannel-ts/core/testing';
+import { applyChecksumOffload, decideChecksumOffload } from './checksum.js';
 import { readPeer } from './peer.js';
 
 describe('parseVxlanConfig', () => {
   it("applies Go flannel's defaults and folds key case", () => {
-    expect(parseVxlanConfig({ Type: 'vxlan' })).toEqual({ vni: 1, port: 0, gbp: false, learning: false, directRouting: false });
+    expect(parseVxlanConfig({ Type: 'vxlan' })).toEqual({ vni: 1, port: 0, gbp: false, learning: false, directRouting: false, checksumOffload: 'auto' });
     expect(parseVxlanConfig({ type: 'vxlan', vni: 42, port: 4789, mtu: 9000, directrouting: true })).toMatchObject({
       vni: 42,
       port: 4789,
@@ -36,5 +38,36 @@ describe('readPeer', () => {
     expect(readPeer(lease({ backendData: 'x' }), 4)).toEqual({ problem: 'BackendData is not an object' });
     expect(readPeer(lease({ backendType: 'host-gw', backendData: {} }), 4)).toMatchObject({ problem: expect.stringMatching(/not "vxlan"/) });
     expect(readPeer(lease({ publicIP: undefined, backendData: { VtepMAC: 'c6:d2:32:6f:8f:44' } }), 4)).toEqual({ problem: 'no IPv4 PublicIP' });
+  });
+});
+
+describe('ChecksumOffload', () => {
+  it('parses "auto" (the default), "on" and "off", and names the field otherwise', () => {
+    expect(parseVxlanConfig({ ChecksumOffload: 'Off' }).checksumOffload).toBe('off');
+    expect(parseVxlanConfig({ checksumoffload: 'on' }).checksumOffload).toBe('on');
+    expect(() => parseVxlanConfig({ ChecksumOffload: false })).toThrow(
+      'Backend.ChecksumOffload: error decoding VXLAN backend config: false is not one of "auto", "on", "off"; use "auto" (off on kernels before 5.7), "on" or "off"',
+    );
+  });
+
+  it('"auto" turns offload off on kernels before 5.7 only', () => {
+    expect(decideChecksumOffload('auto', '4.19.0-26-amd64')).toMatchObject({ offload: false });
+    expect(decideChecksumOffload('auto', '5.6.19')).toMatchObject({ offload: false });
+    expect(decideChecksumOffload('auto', '5.7.0')).toMatchObject({ offload: true });
+    expect(decideChecksumOffload('auto', '6.1.0-18-amd64')).toMatchObject({ offload: true });
+    expect(decideChecksumOffload('off', '6.1.0')).toMatchObject({ offload: false, reason: 'ChecksumOffload is "off"' });
+    expect(decideChecksumOffload('on', '4.19.0')).toMatchObject({ offload: true });
+  });
+
+  it('sets the device as decided, and leaves a kernel default alone under "auto"', async () => {
+    const nl = new FakeNetlink();
+    nl.addDevice('flannel.1');
+    const logger = new RecordingLogger();
+    await applyChecksumOffload(nl, 'flannel.1', decideChecksumOffload('auto', '6.1.0'), logger);
+    expect(nl.txChecksum.size).toBe(0);
+    await applyChecksumOffload(nl, 'flannel.1', decideChecksumOffload('auto', '4.19.0'), logger);
+    expect(nl.txChecksum.get('flannel.1')).toBe(false);
+    await applyChecksumOffload(nl, 'flannel.1', decideChecksumOffload('on', '4.19.0'), logger);
+    expect(nl.txChecksum.get('flannel.1')).toBe(true);
   });
 });

@@ -32,6 +32,11 @@ export interface Netlink {
   linkSetUp(index: number): Promise<void>;
   linkSetDown(index: number): Promise<void>;
   linkSetMtu(index: number, mtu: number): Promise<void>;
+  /**
+   * Turns a device's TX checksum offload on or off (`ethtool -K NAME tx on|off`, which covers
+   * tx-checksum-ip-generic on a vxlan device). Optional: a Netlink without it cannot change offloads.
+   */
+  linkSetTxChecksum?(name: string, on: boolean): Promise<void>;
   linkSetHardwareAddr(index: number, mac: NonNullable<LinkChange['mac']>): Promise<void>;
   linkSetMaster(index: number, masterIndex: number): Promise<void>;
 

@@ -46,6 +46,8 @@ export interface NetworkStatus {
   lastPass?: { kind: 'events' | 'resync'; at: string; operations: number; failed: number; reasons?: string[] };
   /** Repairs since start, by kind (route, neigh, fdb, nexthop, device). */
   repairs: Record<string, number>;
+  /** Settings of the backend worth showing an operator (vxlan: its checksum offload decision). */
+  details?: Record<string, JsonValue>;
 }
 
 export interface DiffEntry {

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Observable } from 'rxjs';
 import type { Netlink, OpResult } from '../contracts/netlink.js';
@@ -91,6 +92,27 @@ export class NetlinkHandle implements Netlink {
 
   linkSetHardwareAddr(index: number, mac: NonNullable<LinkChange['mac']>): Promise<void> {
     return this.linkSet(index, { mac });
+  }
+
+  /**
+   * `ethtool -K NAME tx on|off` in this handle's namespace. Offloads are the ethtool family's, not
+   * rtnetlink's; Debian's ethtool does the generic-netlink (or ioctl) work and says clearly what failed.
+   */
+  linkSetTxChecksum(name: string, on: boolean): Promise<void> {
+    checkLinkName(name);
+    const args = ['-K', name, 'tx', on ? 'on' : 'off'];
+    const [cmd, argv] = this.netns ? ['ip', ['netns', 'exec', this.netns, 'ethtool', ...args]] : ['ethtool', args];
+    return new Promise((resolve, reject) => {
+      execFile(cmd, argv, { encoding: 'utf8' }, (err, _stdout, stderr) => {
+        if (!err) return resolve();
+        const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+        reject(
+          new Error(
+            missing ? 'ethtool is not installed (Debian: apt-get install ethtool)' : `ethtool ${args.join(' ')} failed: ${stderr.trim() || err.message}`,
+          ),
+        );
+      });
+    });
   }
 
   /** `ip link set DEV master BR`; 0 for `nomaster`. */

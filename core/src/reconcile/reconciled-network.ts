@@ -1,6 +1,6 @@
 import type { BackendContext } from '../contracts/backend-plugin.js';
 import type { Dataplane } from '../contracts/dataplane.js';
-import type { Lease } from '../contracts/lease.js';
+import type { JsonValue, Lease } from '../contracts/lease.js';
 import type { Network } from '../contracts/network.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
 import { DEFAULT_TIMING, Reconciler, type ReconcilerTiming } from './reconciler.js';
@@ -14,6 +14,8 @@ export interface ReconciledNetworkOptions {
   config: NetworkConfig;
   dataplane: Dataplane;
   timing?: Partial<ReconcilerTiming>;
+  /** Settings worth showing in `flannelctl status` (NetworkStatus.details). */
+  details?: () => Record<string, JsonValue>;
 }
 
 /**
@@ -39,7 +41,7 @@ export function reconciledNetwork(ctx: BackendContext, o: ReconciledNetworkOptio
     mtu: o.mtu,
     run: (signal) => engine.run(signal),
     stats: () => engine.stats(),
-    status: () => engine.status(),
+    status: () => (o.details ? { ...engine.status(), details: o.details() } : engine.status()),
     diff: () => engine.diff(),
   };
 }

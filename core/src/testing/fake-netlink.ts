@@ -121,6 +121,13 @@ export class FakeNetlink implements Netlink {
   linkSetMtu(index: number, mtu: number): Promise<void> {
     return this.linkSet(index, { mtu });
   }
+  /** The TX checksum offload each device was last set to (`ethtool -K NAME tx on|off`). */
+  readonly txChecksum = new Map<string, boolean>();
+  async linkSetTxChecksum(name: string, on: boolean): Promise<void> {
+    if (![...this.links.values()].some((l) => l.name === name)) throw new Error(`ethtool -K ${name}: no such device`);
+    this.txChecksum.set(name, on);
+    this.ops.push(`ethtool -K ${name} tx ${on ? 'on' : 'off'}`);
+  }
   linkSetHardwareAddr(index: number, mac: NonNullable<LinkChange['mac']>): Promise<void> {
     return this.linkSet(index, { mac });
   }

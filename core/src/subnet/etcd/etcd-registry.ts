@@ -133,7 +133,8 @@ export class EtcdRegistry implements LeaseRegistry {
           rev = Math.max(rev, Number(res.header.revision));
           if (changes.length) subscriber.next({ kind: 'changes', changes, revision: rev });
         });
-        w.on('disconnected', (err: Error) => this.logger.warn({ err: err.message }, 'etcd watch disconnected; waiting to reconnect'));
+        // Said at each reconnect attempt, so debug only: flanneld reports an outage once, with its length.
+        w.on('disconnected', (err: Error) => this.logger.debug({ err: err.message }, 'etcd watch disconnected; waiting to reconnect'));
         w.on('connected', () => this.logger.debug({ revision: rev }, 'etcd watch connected'));
         // A cancelled watch, most often because our revision was compacted away: list again.
         w.on('error', (err: Error) => void relist(err));

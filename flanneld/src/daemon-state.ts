@@ -104,7 +104,8 @@ export class DaemonState {
     const r = this.readiness();
     this.metrics.ready.set(r.ready ? 1 : 0);
     if (r.ready && !this.wasReady) this.logger.info({ subnetFile: this.subnetEnv.path, mtu: this.network?.mtu }, 'flannel is ready');
-    if (!r.ready && this.wasReady) this.logger.warn({ failing: Object.fromEntries(r.failing.map((k) => [k, r.checks[k].detail])) }, 'flannel is not ready');
+    // info: whatever made it fail (a stopped backend, a store outage) has said so already, at its own level.
+    if (!r.ready && this.wasReady) this.logger.info({ failing: Object.fromEntries(r.failing.map((k) => [k, r.checks[k].detail])) }, 'flannel is not ready');
     this.wasReady = r.ready;
   }
 

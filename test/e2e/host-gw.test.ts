@@ -80,8 +80,8 @@ describe('host-gw with etcd, 3 nodes', () => {
       await waitForOutput(n1.flanneld!, (o) => o.includes('198.51.100.7 is not on eth0'), DEADLINE.convergeMs, 'L2 warning');
       expect(n1.flanneld!.output()).toMatch(/"subnet":"10\.244\.201\.0\/24".*host-gw needs L2 adjacency.*"skippedPeers":1/);
       expect(routes(n1).some((r) => r.dst === '10.244.201.0/24')).toBe(false);
-      expect(topo.metric(n1, 'flannel_skipped_peers')).toBe(1);
-      expect(topo.metric(n1, 'flannel_peers')).toBe(2);
+      expect(topo.metric(n1, 'flannel_peers{state="skipped"}')).toBe(1);
+      expect(topo.metric(n1, 'flannel_peers{state="programmed"}')).toBe(2);
     } finally {
       await topo.etcdctl('del', '/coreos.com/network/subnets/10.244.201.0-24');
     }

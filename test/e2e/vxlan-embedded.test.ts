@@ -44,13 +44,13 @@ describe('vxlan on the embedded store, 3 nodes', () => {
       n.flanneld = p;
       await waitForOutput(p, (o) => o.includes('waiting for the network config'), DEADLINE.readyMs, 'config retry');
       expect(get('/healthz')).toBe('200 flanneld is running');
-      expect(get('/readyz')).toBe('503 flanneld is not ready yet');
+      expect(get('/readyz?verbose')).toMatch(/^503 not ready: store ok, lease failed \(no lease yet \(waiting for the network config\)\), /);
       expect(p.output()).toContain('--net-config-path: cannot read');
       writeFileSync(t.netConfPath, JSON.stringify(NET_CONF));
       await waitForOutput(p, (o) => o.includes('flannel is ready'), DEADLINE.readyMs, 'ready');
-      expect(get('/readyz')).toBe('200 flanneld is ready');
+      expect(get('/readyz?verbose')).toBe('200 ready: store ok, lease ok, subnetEnv ok, backend ok, peersSynced ok, rules ok');
       expect(get('/metrics')).toMatch(/^200 [\s\S]*flannel_ready 1/);
-      expect(t.metric(n, 'flannel_peers')).toBe(2);
+      expect(t.metric(n, 'flannel_peers{state="programmed"}')).toBe(2);
       expect(await waitFor(() => t.pingMatrix().every((m) => m.ok), DEADLINE.convergeMs)).toBe(true);
     },
     DEADLINE.setupMs,

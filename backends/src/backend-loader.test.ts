@@ -1,4 +1,5 @@
 import { BACKEND_CONTRACT_VERSION, UserError } from '@flannel-ts/core';
+import { BUILTIN_BACKENDS } from './builtin.js';
 import { BackendLoader, BackendLoadError } from './backend-loader.js';
 import type { ModuleImporter } from './module-importer.js';
 
@@ -66,6 +67,38 @@ describe('BackendLoader.load', () => {
       /unknown backend type; no package flannel-backend-geneve found \(looked in \/plugins\/node_modules\/flannel-backend-geneve\)/,
     );
     expect((err as Error).message).toMatch(/npm install --prefix \/usr\/lib\/flannel\/plugins flannel-backend-geneve/);
+  });
+
+  it('suggests the built-in type for a near miss, with no npm advice', async () => {
+    const loader = new BackendLoader(new TableImporter({}));
+    for (const [typo, meant] of [
+      ['vxaln', 'vxlan'],
+      ['vxlam', 'vxlan'],
+      ['hostgw', 'host-gw'],
+      ['host_gw', 'host-gw'],
+      ['IPIP4', 'ipip'],
+    ]) {
+      const err = (await loader.load(typo!).catch((e: unknown) => e)) as Error;
+      expect(err.message).toBe(
+        `Backend.Type: ${JSON.stringify(typo)}: unknown backend type; did you mean ${meant}?; set Backend.Type to "${meant}", or another built-in type (vxlan, host-gw, ipip, udp, ipsec)`,
+      );
+    }
+  });
+
+  it('names a Go backend flannel-ts does not have instead of asking to install it; wireguard is not built in', async () => {
+    expect(BUILTIN_BACKENDS).not.toContain('wireguard');
+    const err = (await new BackendLoader(new TableImporter({})).load('wireguard').catch((e: unknown) => e)) as Error;
+    expect(err.message).toBe(
+      `Backend.Type: "wireguard": Go flannel's wireguard backend is not available in flannel-ts yet; use one of vxlan, host-gw, ipip, udp, ipsec (vxlan works across subnets; host-gw needs the nodes on one L2 segment)`,
+    );
+    expect(err.message).not.toContain('npm install');
+  });
+
+  it('says a built-in package is missing from the installation without npm advice', async () => {
+    const err = (await new BackendLoader(new TableImporter({})).load('udp').catch((e: unknown) => e)) as Error;
+    expect(err.message).toBe(
+      `Backend.Type: "udp": the built-in backend's package @flannel-ts/udp is missing from this installation; @flannel-ts/udp ships with flannel-ts: reinstall flannel-ts`,
+    );
   });
 
   it('refuses a plugin built for another contract major, or a newer minor, naming both versions', async () => {

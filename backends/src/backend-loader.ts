@@ -1,6 +1,6 @@
 import { inject, injectable } from 'inversify';
 import { BACKEND_CONTRACT_VERSION, contractMismatch, UserError, type BackendDescriptor } from '@flannel-ts/core';
-import { BUILTIN_BACKENDS, isBuiltinBackend } from './builtin.js';
+import { BUILTIN_BACKENDS, isBuiltinBackend, nearestBuiltin, NOT_YET_BACKENDS } from './builtin.js';
 import { isPathSpecifier, ModuleImporter } from './module-importer.js';
 
 const PLUGIN_PACKAGE = 'flannel-backend';
@@ -53,6 +53,14 @@ export class BackendLoader {
     if (type.trim() === '') {
       throw new BackendLoadError(type, 'empty', `set Backend.Type to one of ${BUILTIN_BACKENDS.join(', ')}, or a plugin package`);
     }
+    const lower = type.trim().toLowerCase();
+    if ((NOT_YET_BACKENDS as readonly string[]).includes(lower)) {
+      throw new BackendLoadError(
+        type,
+        `Go flannel's ${lower} backend is not available in flannel-ts yet`,
+        `use one of ${BUILTIN_BACKENDS.join(', ')} (vxlan works across subnets; host-gw needs the nodes on one L2 segment)`,
+      );
+    }
     const specifier = this.candidate(type);
     let mod: unknown;
     try {
@@ -62,12 +70,21 @@ export class BackendLoader {
       if (!isModuleNotFound(err, specifier)) {
         throw new BackendLoadError(type, `plugin ${specifier} failed to load: ${(err as Error).message}`, `reinstall ${specifier}, or check that it is built`);
       }
+      const near = isPathSpecifier(specifier) ? undefined : nearestBuiltin(lower);
       throw new BackendLoadError(
         type,
-        `unknown backend type; no package ${specifier} found (looked in ${this.importer.searched(specifier).join(', ')})`,
+        isBuiltinBackend(lower)
+          ? `the built-in backend's package ${specifier} is missing from this installation`
+          : near
+            ? `unknown backend type; did you mean ${near}?`
+            : `unknown backend type; no package ${specifier} found (looked in ${this.importer.searched(specifier).join(', ')})`,
         isPathSpecifier(specifier)
           ? 'check that the path exists'
-          : `use a built-in type (${BUILTIN_BACKENDS.join(', ')}) or install the plugin where flanneld looks: npm install --prefix /usr/lib/flannel/plugins ${specifier}`,
+          : isBuiltinBackend(lower)
+            ? `${specifier} ships with flannel-ts: reinstall flannel-ts`
+            : near
+              ? `set Backend.Type to "${near}", or another built-in type (${BUILTIN_BACKENDS.join(', ')})`
+              : `use a built-in type (${BUILTIN_BACKENDS.join(', ')}) or install the plugin where flanneld looks: npm install --prefix /usr/lib/flannel/plugins ${specifier}`,
       );
     }
     return { descriptor: checkDescriptor(type, specifier, mod), specifier };

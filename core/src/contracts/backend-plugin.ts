@@ -11,8 +11,10 @@ import type { SubnetManager } from './subnet-manager.js';
  * BackendContext) this core implements, as "major.minor". A minor release only adds (optional fields,
  * new helpers), so a plugin built for 1.x loads on any core 1.y with y ≥ x; a new major is a break, and
  * the loader refuses a plugin of another major instead of letting it fail at run time.
+ * 1.1: the descriptor's `cleanup`. 1.2: geneve devices (`LinkSpec` kind 'geneve'), routes with tunnel
+ * encapsulation (`Route.encap`), and `LeaseWatcher` for backends that watch leases themselves.
  */
-export const BACKEND_CONTRACT_VERSION = '1.1';
+export const BACKEND_CONTRACT_VERSION = '1.2';
 
 /** What flanneld hands a backend when it builds it. */
 export interface BackendContext {

@@ -6,10 +6,20 @@ export { Netlink, type OpResult } from '../contracts/netlink.js';
 export { NetlinkArgumentError, NetlinkError, errnoName } from './errors.js';
 export { addrNet, type Addr } from './addr.js';
 export { onLinkDevice, setHostAddress } from './host-address.js';
-export { checkLinkName, type IpipInfo, type Link, type LinkChange, type LinkSpec, type VxlanInfo, type VxlanSpec } from './link.js';
+export {
+  checkLinkName,
+  type GeneveInfo,
+  type GeneveSpec,
+  type IpipInfo,
+  type Link,
+  type LinkChange,
+  type LinkSpec,
+  type VxlanInfo,
+  type VxlanSpec,
+} from './link.js';
 export type { FdbEntry, Neigh } from './neigh.js';
 export type { Nexthop } from './nexthop.js';
-export type { Route, RouteFilter } from './route.js';
+export type { IpTunnelEncap, Route, RouteFilter } from './route.js';
 export type { NetlinkRequest, NetlinkSocketOptions, RequestWhat } from './socket/netlink-socket.js';
 export { BATCH_SIZE } from './socket/netlink-socket.js';
 export * as requests from './requests.js';

@@ -32,6 +32,12 @@ import {
   IFLA_IPTUN_LINK,
   IFLA_IPTUN_LOCAL,
   IFLA_IPTUN_REMOTE,
+  IFLA_GENEVE_COLLECT_METADATA,
+  IFLA_GENEVE_ID,
+  IFLA_GENEVE_INNER_PROTO_INHERIT,
+  IFLA_GENEVE_PORT,
+  IFLA_GENEVE_REMOTE,
+  IFLA_GENEVE_REMOTE6,
 } from './nl/constants.js';
 
 /** The vxlan attributes that decide whether an existing device can be reused, as Go flannel decides it. */
@@ -65,7 +71,28 @@ export interface Link {
   kind?: string | undefined;
   vxlan?: VxlanInfo | undefined;
   ipip?: IpipInfo | undefined;
+  geneve?: GeneveInfo | undefined;
 }
+
+/**
+ * A geneve device: `ip link add NAME type geneve id VNI remote IP [dstport PORT]` (one peer), or
+ * `... type geneve external [dstport PORT]` (collect_md: the remote and VNI of each packet come from
+ * its route's `encap ip id VNI dst IP`, and any VNI is received). `innerProtoInherit` makes it an L3
+ * device (`innerprotoinherit`; Linux 5.15 has it): IP packets without an inner Ethernet header, no ARP.
+ */
+export interface GeneveInfo {
+  /** 0 for an external device. */
+  vni: number;
+  remote?: IP | undefined;
+  /** UDP destination (and listening) port; absent: the kernel's 6081. */
+  port?: number | undefined;
+  /** `external` (IFLA_GENEVE_COLLECT_METADATA). */
+  external: boolean;
+  innerProtoInherit: boolean;
+}
+
+/** `ip link add NAME type geneve …`: a VNI and remote, or `external: true` with neither. */
+export type GeneveSpec = Partial<Pick<GeneveInfo, 'vni' | 'remote' | 'port' | 'external' | 'innerProtoInherit'>>;
 
 /** An ipip tunnel's endpoints: `ip link add NAME type ipip local IP [remote IP] [dev IDX]`. Absent remote = any. */
 export interface IpipInfo {
@@ -89,6 +116,7 @@ export type LinkSpec =
   | (LinkBase & { kind: 'vxlan'; vxlan: VxlanSpec })
   | (LinkBase & { kind: 'bridge' })
   | (LinkBase & { kind: 'ipip'; ipip: IpipInfo })
+  | (LinkBase & { kind: 'geneve'; geneve: GeneveSpec })
   | (LinkBase & { kind: 'veth'; peer: { name: string; mac?: MAC; /** fd of the peer's network namespace */ netnsFd?: number } });
 
 export function checkLinkName(name: string): void {
@@ -115,6 +143,7 @@ export function encodeLinkAdd(w: MessageWriter, spec: LinkSpec): void {
     w.str(IFLA_INFO_KIND, spec.kind);
     if (spec.kind === 'vxlan') w.nest(IFLA_INFO_DATA, () => writeVxlan(w, spec.vxlan));
     if (spec.kind === 'ipip') w.nest(IFLA_INFO_DATA, () => writeIpip(w, spec.ipip));
+    if (spec.kind === 'geneve') w.nest(IFLA_INFO_DATA, () => writeGeneve(w, spec.geneve));
     if (spec.kind === 'veth') {
       checkLinkName(spec.peer.name);
       const peer = spec.peer;
@@ -151,6 +180,21 @@ function writeIpip(w: MessageWriter, t: IpipInfo): void {
   if (t.local) w.bytes(IFLA_IPTUN_LOCAL, t.local.toBytes());
   if (t.remote) w.bytes(IFLA_IPTUN_REMOTE, t.remote.toBytes());
   if (t.linkIndex) w.u32(IFLA_IPTUN_LINK, t.linkIndex);
+}
+
+function writeGeneve(w: MessageWriter, g: GeneveSpec): void {
+  const vni = g.vni ?? 0;
+  if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff) throw new NetlinkArgumentError(`invalid geneve VNI ${vni}: 0..16777215`);
+  if (g.external && (vni !== 0 || g.remote)) throw new NetlinkArgumentError('an external geneve device takes no VNI and no remote: its routes carry them');
+  if (!g.external && !g.remote) throw new NetlinkArgumentError('a geneve device needs a remote address, or external');
+  if (g.port !== undefined && (!Number.isInteger(g.port) || g.port < 1 || g.port > 65535))
+    throw new NetlinkArgumentError(`invalid geneve port ${g.port}: 1..65535`);
+  // The kernel refuses IFLA_GENEVE_ID beside COLLECT_METADATA only when it is not 0; iproute2 sends none.
+  if (!g.external) w.u32(IFLA_GENEVE_ID, vni);
+  if (g.remote) w.bytes(g.remote.family === 4 ? IFLA_GENEVE_REMOTE : IFLA_GENEVE_REMOTE6, g.remote.toBytes());
+  if (g.port !== undefined) w.be16(IFLA_GENEVE_PORT, g.port);
+  if (g.external) w.bytes(IFLA_GENEVE_COLLECT_METADATA, new Uint8Array(0));
+  if (g.innerProtoInherit) w.bytes(IFLA_GENEVE_INNER_PROTO_INHERIT, new Uint8Array(0));
 }
 
 /** Changes to an existing link, as `ip link set`. */
@@ -196,8 +240,24 @@ export function decodeLink(payload: Buffer): Link {
     const data = i.get(IFLA_INFO_DATA);
     if (link.kind === 'vxlan' && data) link.vxlan = decodeVxlan(data);
     if (link.kind === 'ipip' && data) link.ipip = decodeIpip(data);
+    if (link.kind === 'geneve' && data) link.geneve = decodeGeneve(data);
   }
   return link;
+}
+
+function decodeGeneve(data: Buffer): GeneveInfo {
+  const a = parseAttrs(data);
+  const raw = a.get(IFLA_GENEVE_REMOTE) ?? a.get(IFLA_GENEVE_REMOTE6);
+  const remote = raw && (raw.length === 4 || raw.length === 16) ? IP.fromBytes(raw) : undefined;
+  const info: GeneveInfo = {
+    vni: attrU32(a.get(IFLA_GENEVE_ID)) ?? 0,
+    external: a.has(IFLA_GENEVE_COLLECT_METADATA),
+    innerProtoInherit: a.has(IFLA_GENEVE_INNER_PROTO_INHERIT),
+  };
+  if (remote && !remote.isUnspecified()) info.remote = remote;
+  const port = attrBe16(a.get(IFLA_GENEVE_PORT));
+  if (port) info.port = port;
+  return info;
 }
 
 function decodeIpip(data: Buffer): IpipInfo {

@@ -19,7 +19,7 @@ import {
   RTM_NEWROUTE,
 } from './nl/constants.js';
 import { encodeNexthop, type Nexthop } from './nexthop.js';
-import { encodeRoute, type Route } from './route.js';
+import { describeEncap, encodeRoute, type Route } from './route.js';
 import type { NetlinkRequest, RequestWhat } from './socket/netlink-socket.js';
 
 // Request builders, one per iproute2 verb, each with a fixed set of flags:
@@ -55,6 +55,7 @@ function describeRoute(verb: string, r: Route): string {
   if (r.linkIndex) parts.push(`dev #${r.linkIndex}`);
   if (r.table && r.table !== 254) parts.push(`table ${r.table}`);
   if (r.onlink) parts.push('onlink');
+  if (r.encap && verb !== 'del') parts.push(describeEncap(r.encap));
   return parts.join(' ');
 }
 

@@ -1,10 +1,23 @@
 import { IP } from '../ip/ip.js';
 import { IPNet } from '../ip/ipnet.js';
 import { familyOf } from './addr.js';
-import { attrU32, parseAttrs, type MessageWriter } from './nl/attrs.js';
+import { NetlinkArgumentError } from './errors.js';
+import { attrU32, attrU8, parseAttrs, type MessageWriter } from './nl/attrs.js';
 import {
   AF_INET,
   AF_INET6,
+  LWTUNNEL_ENCAP_IP,
+  LWTUNNEL_ENCAP_IP6,
+  LWTUNNEL_IP_DST,
+  LWTUNNEL_IP_ID,
+  LWTUNNEL_IP_SRC,
+  LWTUNNEL_IP_TTL,
+  LWTUNNEL_IP6_DST,
+  LWTUNNEL_IP6_HOPLIMIT,
+  LWTUNNEL_IP6_ID,
+  LWTUNNEL_IP6_SRC,
+  RTA_ENCAP,
+  RTA_ENCAP_TYPE,
   RT_SCOPE_LINK,
   RT_SCOPE_UNIVERSE,
   RT_TABLE_MAIN,
@@ -39,6 +52,22 @@ export interface Route {
   family?: 4 | 6 | undefined;
   /** A nexthop object (`nhid N`) instead of gw/dev; listings still report its gw and dev. */
   nhid?: number | undefined;
+  /** Tunnel metadata for an external (collect_md) geneve or vxlan device: `encap ip id N dst IP`. */
+  encap?: IpTunnelEncap | undefined;
+}
+
+/**
+ * A lightweight-tunnel encapsulation: `encap ip id ID dst DST [src SRC] [ttl TTL]` (or `encap ip6 …` when
+ * `dst` is IPv6). The device the route points at (an external geneve or vxlan device) sends each packet
+ * to `dst` with tunnel id (VNI) `id`.
+ */
+export interface IpTunnelEncap {
+  /** The tunnel id: the VNI, 0 .. 2^53 - 1 here (the kernel's is 64 bits). */
+  id: number;
+  dst: IP;
+  src?: IP | undefined;
+  /** TTL (IPv4) or hop limit (IPv6) of the outer header; absent or 0: the device's. */
+  ttl?: number | undefined;
 }
 
 export function routeFamily(r: Route): 4 | 6 {
@@ -73,6 +102,46 @@ export function encodeRoute(w: MessageWriter, r: Route, forDelete = false): void
   if (r.priority !== undefined) w.u32(RTA_PRIORITY, r.priority);
   if (r.src) w.bytes(RTA_PREFSRC, r.src.toBytes());
   w.u32(RTA_TABLE, table);
+  if (r.encap && !forDelete) writeEncap(w, r.encap);
+}
+
+function writeEncap(w: MessageWriter, e: IpTunnelEncap): void {
+  if (!Number.isSafeInteger(e.id) || e.id < 0) throw new NetlinkArgumentError(`invalid tunnel id ${e.id}`);
+  if (e.src && e.src.family !== e.dst.family) throw new NetlinkArgumentError(`encap src ${e.src} and dst ${e.dst} are of different families`);
+  if (e.ttl !== undefined && (!Number.isInteger(e.ttl) || e.ttl < 0 || e.ttl > 255)) throw new NetlinkArgumentError(`invalid encap ttl ${e.ttl}: 0..255`);
+  const v4 = e.dst.family === 4;
+  const id = Buffer.alloc(8);
+  id.writeBigUInt64BE(BigInt(e.id)); // __be64, as iproute2 sends it
+  w.u16(RTA_ENCAP_TYPE, v4 ? LWTUNNEL_ENCAP_IP : LWTUNNEL_ENCAP_IP6);
+  w.nest(RTA_ENCAP, () => {
+    w.bytes(v4 ? LWTUNNEL_IP_ID : LWTUNNEL_IP6_ID, id);
+    w.bytes(v4 ? LWTUNNEL_IP_DST : LWTUNNEL_IP6_DST, e.dst.toBytes());
+    if (e.src) w.bytes(v4 ? LWTUNNEL_IP_SRC : LWTUNNEL_IP6_SRC, e.src.toBytes());
+    if (e.ttl) w.u8(v4 ? LWTUNNEL_IP_TTL : LWTUNNEL_IP6_HOPLIMIT, e.ttl);
+  });
+}
+
+/** `encap ip id 1 dst 192.0.2.2`, as `ip route` writes it (less its zero fields). */
+export function describeEncap(e: IpTunnelEncap): string {
+  return `encap ip${e.dst.family === 6 ? '6' : ''} id ${e.id} dst ${e.dst}${e.src ? ` src ${e.src}` : ''}${e.ttl ? ` ttl ${e.ttl}` : ''}`;
+}
+
+/** The IP encapsulation of a listed route; other kinds (MPLS, seg6, BPF …) are not read. */
+function decodeEncap(type: Buffer | undefined, data: Buffer | undefined): IpTunnelEncap | undefined {
+  if (!type || type.length < 2 || !data) return undefined;
+  const kind = type.readUInt16LE(0);
+  if (kind !== LWTUNNEL_ENCAP_IP && kind !== LWTUNNEL_ENCAP_IP6) return undefined;
+  const a = parseAttrs(data);
+  const idRaw = a.get(LWTUNNEL_IP_ID); // LWTUNNEL_IP6_ID has the same number
+  const dstRaw = a.get(LWTUNNEL_IP_DST);
+  const width = kind === LWTUNNEL_ENCAP_IP ? 4 : 16;
+  if (idRaw?.length !== 8 || dstRaw?.length !== width) return undefined;
+  const e: IpTunnelEncap = { id: Number(idRaw.readBigUInt64BE(0)), dst: IP.fromBytes(dstRaw) };
+  const srcRaw = a.get(LWTUNNEL_IP_SRC);
+  if (srcRaw?.length === width && !IP.fromBytes(srcRaw).isUnspecified()) e.src = IP.fromBytes(srcRaw);
+  const ttl = attrU8(a.get(LWTUNNEL_IP_TTL));
+  if (ttl) e.ttl = ttl;
+  return e;
 }
 
 /** A dump request; with strict checking the kernel filters by table and device itself. */
@@ -125,6 +194,7 @@ export function decodeRoute(payload: Buffer): Route | undefined {
     src: srcRaw ? IP.fromBytes(srcRaw) : undefined,
     onlink: (payload.readUInt32LE(8) & RTNH_F_ONLINK) !== 0,
     nhid: attrU32(a.get(RTA_NH_ID)),
+    encap: decodeEncap(a.get(RTA_ENCAP_TYPE), a.get(RTA_ENCAP)),
   };
 }
 

@@ -3,7 +3,7 @@ import type { FdbEntry, Neigh } from '../netlink/neigh.js';
 import type { Nexthop } from '../netlink/nexthop.js';
 import { NTF_SELF, NUD_PERMANENT, RT_TABLE_MAIN } from '../netlink/nl/constants.js';
 import * as requests from '../netlink/requests.js';
-import type { Route } from '../netlink/route.js';
+import { describeEncap, type Route } from '../netlink/route.js';
 import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
 import type { KernelEntry } from './kernel-entry.js';
 
@@ -22,7 +22,9 @@ class RouteEntry implements KernelEntry {
   constructor(r: Route) {
     this.route = { ...r, protocol: FLANNEL_ROUTE_PROTOCOL };
     this.key = `route ${r.table ?? RT_TABLE_MAIN} ${r.dst ?? 'default'}`;
-    this.value = r.nhid !== undefined ? `nhid ${r.nhid}` : `via ${r.gw ?? '-'} dev ${r.linkIndex ?? '-'}${r.onlink ? ' onlink' : ''}`;
+    this.value =
+      (r.nhid !== undefined ? `nhid ${r.nhid}` : `via ${r.gw ?? '-'} dev ${r.linkIndex ?? '-'}${r.onlink ? ' onlink' : ''}`) +
+      (r.encap ? ` ${describeEncap(r.encap)}` : '');
   }
 
   put(): NetlinkRequest {

@@ -314,6 +314,11 @@ export class FakeNetlink implements Netlink {
       };
       if (spec.kind === 'vxlan') link.vxlan = { learning: false, gbp: false, l2miss: false, l3miss: false, ...spec.vxlan };
       if (spec.kind === 'ipip') link.ipip = { ...spec.ipip };
+      if (spec.kind === 'geneve') {
+        const g = spec.geneve;
+        link.geneve = { vni: g.vni ?? 0, port: g.port ?? 6081, external: g.external ?? false, innerProtoInherit: g.innerProtoInherit ?? false };
+        if (g.remote) link.geneve.remote = g.remote;
+      }
       this.links.set(link.index, link);
       this.events.next({ topic: 'link', action: 'new', link: { ...link } });
       return;

@@ -91,6 +91,14 @@ export const IFLA_VXLAN_GROUP6 = 16;
 export const IFLA_VXLAN_LOCAL6 = 17;
 export const IFLA_VXLAN_GBP = 23;
 
+// IFLA_GENEVE_* (if_link.h)
+export const IFLA_GENEVE_ID = 1;
+export const IFLA_GENEVE_REMOTE = 2;
+export const IFLA_GENEVE_PORT = 5;
+export const IFLA_GENEVE_COLLECT_METADATA = 6;
+export const IFLA_GENEVE_REMOTE6 = 7;
+export const IFLA_GENEVE_INNER_PROTO_INHERIT = 14;
+
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
 export const IFA_LABEL = 3;
@@ -106,7 +114,21 @@ export const RTA_GATEWAY = 5;
 export const RTA_PRIORITY = 6;
 export const RTA_PREFSRC = 7;
 export const RTA_TABLE = 15;
+export const RTA_ENCAP_TYPE = 21;
+export const RTA_ENCAP = 22;
 export const RTA_NH_ID = 30;
+
+// Lightweight tunnel encapsulation of a route (lwtunnel.h): `ip route add … encap ip id N dst IP`
+export const LWTUNNEL_ENCAP_IP = 2;
+export const LWTUNNEL_ENCAP_IP6 = 4;
+export const LWTUNNEL_IP_ID = 1;
+export const LWTUNNEL_IP_DST = 2;
+export const LWTUNNEL_IP_SRC = 3;
+export const LWTUNNEL_IP_TTL = 4;
+export const LWTUNNEL_IP6_ID = 1;
+export const LWTUNNEL_IP6_DST = 2;
+export const LWTUNNEL_IP6_SRC = 3;
+export const LWTUNNEL_IP6_HOPLIMIT = 4;
 
 // Nexthop objects (linux/nexthop.h), kernel 5.3+
 export const RTM_NEWNEXTHOP = 104;

@@ -20,7 +20,7 @@ const common = {
   moduleNameMapper: {
     '^@flannel-ts/core/(testing|netlink|ip)$': '<rootDir>/core/src/$1/index.ts',
     '^@flannel-ts/core/internal$': '<rootDir>/core/src/internal.ts',
-    '^@flannel-ts/core/internal/(etcd|embedded)$': '<rootDir>/core/src/subnet/$1/index.ts',
+    '^@flannel-ts/core/internal/(etcd|embedded|kube)$': '<rootDir>/core/src/subnet/$1/index.ts',
     '^@flannel-ts/(core|backends|vxlan|host-gw|ipip|udp|ipsec)$': '<rootDir>/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -12,5 +12,6 @@ if (!name || !names.includes(name)) {
 }
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: 'inherit', cwd: new URL('..', import.meta.url) });
 run('npx', ['tsc', '-b']);
+run('node', ['scripts/bundle-kube-client.mjs']);
 run('npx', ['tsc', '-p', 'test/tsconfig.tools.json']);
 run('node', [`test/dist/bench/${name}.js`]);

@@ -33,5 +33,7 @@ export type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from
 export { LEASE_TTL_SECONDS, RACE_RETRIES, StoreSubnetManager, type StoreSubnetManagerOptions } from './subnet/store-subnet-manager.js';
 export { DEFAULT_EMBEDDED_STORE, DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from './subnet/store-defaults.js';
 export type { EtcdConfig } from './subnet/etcd/etcd-options.js';
-export { PreviousRun, storeModule, type StoreKind, type StoreOptions } from './subnet/store-module.js';
+export { PreviousRun, storeModule, StoredPublicIPReader, type StoredPublicIP, type StoreKind, type StoreOptions } from './subnet/store-module.js';
+export { DEFAULT_ANNOTATION_PREFIX, kubeAnnotations, type KubeAnnotations } from './subnet/kube/annotations.js';
+export type { KubeStoreOptions } from './subnet/kube/create.js';
 export { sleep, systemClock } from './util/system-clock.js';

@@ -70,6 +70,7 @@ export function flanneldContainer(opts: FlanneldOptions, logger: Logger, version
     storeModule({
       kind: opts.store,
       etcd: opts.etcd,
+      kube: opts.kube,
       embeddedStorePath: opts.embeddedStorePath,
       netConfigPath: opts.netConfigPath,
       subnetFile: opts.subnetFile,

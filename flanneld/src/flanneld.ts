@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { inject, injectable } from 'inversify';
+import { inject, injectable, optional } from 'inversify';
 import {
   Clock,
   isUserError,
@@ -13,7 +13,7 @@ import {
   type Network,
   type NetworkConfig,
 } from '@flannel-ts/core';
-import { CommandRunner, PreviousRun, TrafficManager, writeSubnetFile, type FamilyNets } from '@flannel-ts/core/internal';
+import { CommandRunner, PreviousRun, StoredPublicIPReader, TrafficManager, writeSubnetFile, type FamilyNets } from '@flannel-ts/core/internal';
 import { BackendRegistry } from '@flannel-ts/backends';
 import { DaemonState } from './daemon-state.js';
 import { HealthServer } from './healthz.js';
@@ -47,6 +47,7 @@ export class Flanneld {
     @inject(DaemonState) private readonly state: DaemonState,
     @inject(OutageTracker) private readonly outages: OutageTracker,
     @inject(NetAdminCheck) private readonly netAdminCheck: () => void,
+    @inject(StoredPublicIPReader) @optional() private readonly storedPublicIP?: StoredPublicIPReader,
   ) {}
 
   /** What startup is doing now (named by /readyz, and in the error when flanneld stalls). */
@@ -77,12 +78,16 @@ export class Flanneld {
 
       if (!config.enableNFTables) checkBrNetfilter(config);
       state.stage = 'choosing the external interface';
+      // Kube mode: the node-public-ip annotations override --public-ip/--public-ipv6, as in Go.
+      const stored = (await this.storedPublicIP?.(signal)) ?? {};
+      const publicIP = stored.publicIP ?? opts.publicIP;
+      const publicIPv6 = stored.publicIPv6 ?? opts.publicIPv6;
       const { extIface, reason } = await selectExternalInterface(this.netlink, {
         ifaces: opts.ifaces,
         ifaceRegexes: opts.ifaceRegexes,
         ...(opts.ifaceCanReach ? { ifaceCanReach: opts.ifaceCanReach } : {}),
-        ...(opts.publicIP ? { publicIP: opts.publicIP } : {}),
-        ...(opts.publicIPv6 ? { publicIPv6: opts.publicIPv6 } : {}),
+        ...(publicIP ? { publicIP } : {}),
+        ...(publicIPv6 ? { publicIPv6 } : {}),
         ipv4: config.enableIPv4,
         ipv6: config.enableIPv6,
       });

@@ -1,13 +1,24 @@
 import type { Level } from 'pino';
 import { IP, UserError } from '@flannel-ts/core';
 import { DEFAULT_PLUGIN_DIRS } from '@flannel-ts/backends';
-import { defaultLogFormat, LOG_FORMATS, LOG_LEVELS, type EtcdConfig, type LogFormat, type StoreKind } from '@flannel-ts/core/internal';
+import {
+  defaultLogFormat,
+  kubeAnnotations,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type EtcdConfig,
+  type KubeStoreOptions,
+  type LogFormat,
+  type StoreKind,
+} from '@flannel-ts/core/internal';
 import type { FlagValues } from './flags.js';
 
 /** flanneld's settings, checked and typed. */
 export interface FlanneldOptions {
   store: StoreKind;
   etcd: EtcdConfig;
+  /** --kube-api-url, --kubeconfig-file, --kube-annotation-prefix, --set-node-network-unavailable. */
+  kube: KubeStoreOptions;
   embeddedStorePath: string;
   netConfigPath: string;
   /** Where plugins are looked for, in order (--plugin-dir, else the defaults). */
@@ -63,6 +74,12 @@ export function toOptions(v: FlagValues): FlanneldOptions {
       username: str('etcd-username'),
       password: str('etcd-password'),
     },
+    kube: {
+      apiUrl: str('kube-api-url'),
+      kubeconfigFile: str('kubeconfig-file'),
+      annotationPrefix: str('kube-annotation-prefix'),
+      setNodeNetworkUnavailable: v['set-node-network-unavailable'] as boolean,
+    },
     embeddedStorePath: str('embedded-store-path'),
     netConfigPath: str('net-config-path'),
     pluginDirs: (v['plugin-dir'] as string[]).length > 0 ? (v['plugin-dir'] as string[]) : [...DEFAULT_PLUGIN_DIRS],
@@ -85,6 +102,7 @@ export function toOptions(v: FlagValues): FlanneldOptions {
   if ((opts.dryRun || opts.yes) && !opts.cleanup) {
     throw new UserError(opts.dryRun ? '-dry-run' : '-yes', 'only means something with -cleanup', 'add -cleanup, or leave it out');
   }
+  if (opts.store === 'kube') kubeAnnotations(opts.kube.annotationPrefix);
   const canReach = ip('-iface-can-reach', str('iface-can-reach'));
   if (canReach) opts.ifaceCanReach = canReach;
   const publicIP = ip('-public-ip', str('public-ip'), 4);

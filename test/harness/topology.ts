@@ -17,7 +17,8 @@ import { startProcess, stopAllProcesses, stopProcess, waitForOutput, type Starte
 import { DEADLINE, waitFor } from './wait.js';
 
 /** The built CLI, found through the workspace link so that it resolves from test/ and from test/dist/ alike. */
-export const FLANNELD = join(dirname(createRequire(import.meta.url).resolve('@flannel-ts/flanneld/package.json')), 'dist/main.js');
+/** The flanneld executable as installed: its bundle when built, else the compiled modules (flanneld/bin/flanneld.js). */
+export const FLANNELD = join(dirname(createRequire(import.meta.url).resolve('@flannel-ts/flanneld/package.json')), 'bin/flanneld.js');
 const UNDERLAY = '192.0.2';
 const STORE_IP = `${UNDERLAY}.250`;
 /** Every flanneld serves /healthz, /readyz and /metrics on loopback inside its node namespace. */

@@ -26,4 +26,4 @@ export * as requests from './requests.js';
 export * as nlconst from './nl/constants.js';
 export { netlinkMonitor, type MonitorOptions, type MonitorTopic, type NetlinkEvent } from './monitor.js';
 export { setAcceptRa, setForwarding, sysctlGet, sysctlSet } from './sysctl.js';
-export { closeTun, tunOpen, type TunDevice } from './tun.js';
+export { closeTun, tunOpen, type TunDevice, type TunOptions } from './tun.js';

@@ -75,6 +75,7 @@ export const SOCK_NONBLOCK = 0x800;
 export const SOCK_CLOEXEC = 0x80000;
 export const O_RDONLY = 0;
 export const O_RDWR = 2;
+export const O_NONBLOCK = 0x800;
 export const O_CLOEXEC = 0x80000;
 export const CLONE_NEWNET = 0x40000000;
 export const SOL_SOCKET = 1;

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Container, ContainerModule } from 'inversify';
-import { IP, SubnetManager, type Backend, type ExternalInterface } from '@flannel-ts/core';
+import { BACKEND_CONTRACT_VERSION, IP, SubnetManager, type Backend, type ExternalInterface } from '@flannel-ts/core';
 import { coreModule, loadNetConfig } from '@flannel-ts/core/internal';
 import { InMemorySubnetManager, RecordingLogger } from '@flannel-ts/core/testing';
 import { BackendLoader, BackendRegistry, backendsModule, BUILTIN_BACKENDS, PluginSearch } from '@flannel-ts/backends';
@@ -82,7 +82,7 @@ describe('Backend.Type selects a plugin package', () => {
   });
 
   it.each([
-    ['old-contract', /implements backend contract v0\.0, but this flanneld implements v1\.1/],
+    ['old-contract', new RegExp(`implements backend contract v0\\.0, but this flanneld implements v${BACKEND_CONTRACT_VERSION.replace('.', '\\.')}`)],
     ['no-descriptor', /exports no backend descriptor/],
     ['broken', /failed to load: .*a-dependency-that-is-not-installed/],
     ['missing-folder', /unknown backend type; no package .*missing-folder found.*check that the path exists/],

@@ -31,6 +31,21 @@ function formatForErrors(argv: string[]): LogFormat {
   }
 }
 
+/** Set by scripts/bundle-flanneld.mjs when this runs from flanneld's bundle. */
+declare const FLANNELD_BUNDLED: boolean | undefined;
+
+/** In the bundle, plugins must import the bundle's copy of core and backends, not the packages'. */
+function bundledEntries(): Record<string, string> | undefined {
+  if (typeof FLANNELD_BUNDLED === 'undefined' || !FLANNELD_BUNDLED) return undefined;
+  const at = (file: string) => new URL(`./${file}`, import.meta.url).href;
+  return {
+    '@flannel-ts/core': at('core.js'),
+    '@flannel-ts/core/netlink': at('core-netlink.js'),
+    '@flannel-ts/core/ip': at('core-ip.js'),
+    '@flannel-ts/backends': at('backends.js'),
+  };
+}
+
 /** Flags and environment, checked; a user error is logged without a stack and exits 2. */
 function readOptions(argv: string[]): FlanneldOptions | number {
   try {
@@ -79,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    shareCoreWithPlugins();
+    shareCoreWithPlugins(bundledEntries());
     const daemon = await container.getAsync(Flanneld);
     let finished = false;
     exitOnStall(

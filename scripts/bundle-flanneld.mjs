@@ -1,0 +1,38 @@
+// Bundles flanneld into flanneld/bundle/: its own code, core, the backends package and the built-in
+// backends, tree-shaken into a few files, so that a start reads a handful of files instead of hundreds
+// and parses only what it uses. Separate entries for '@flannel-ts/core' (and '/netlink', '/ip') and
+// '@flannel-ts/backends' share their chunks with the daemon, and plugins' imports of those packages
+// are resolved to them (backends/src/same-core-hooks.ts): one copy of core in the process.
+// Left out of the bundle: ffi-rs (a native addon), and the store clients that are imported only when
+// chosen (etcd3 with its gRPC .proto files, @kubernetes/client-node); they load from node_modules.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const root = new URL('..', import.meta.url).pathname;
+const out = join(root, 'flanneld', 'bundle');
+rmSync(out, { recursive: true, force: true });
+
+await build({
+  entryPoints: {
+    flanneld: join(root, 'flanneld/src/bin.ts'),
+    core: join(root, 'core/src/index.ts'),
+    'core-netlink': join(root, 'core/src/netlink/index.ts'),
+    'core-ip': join(root, 'core/src/ip/index.ts'),
+    backends: join(root, 'backends/src/index.ts'),
+    'same-core-hooks': join(root, 'backends/src/same-core-hooks.ts'),
+  },
+  outdir: out,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: ['ffi-rs', 'etcd3', 'cockatiel', '@kubernetes/client-node'],
+  // Some dependencies are CommonJS and call require(); ESM output has none of its own.
+  banner: { js: "import { createRequire as __flannelRequire } from 'node:module'; const require = __flannelRequire(import.meta.url);" },
+  define: { FLANNELD_BUNDLED: 'true' },
+  tsconfig: join(root, 'tsconfig.base.json'),
+  legalComments: 'none',
+  logLevel: 'error',
+});

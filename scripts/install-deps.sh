@@ -19,10 +19,28 @@ tests=(
   prometheus                         # promtool, to check /metrics
   ethtool                            # ethtool -k, to check the vxlan checksum offload option
   qemu-system-x86 busybox-static kmod cpio xz-utils  # nested kernel for ipip/ESP/wireguard
+  buildah                            # the flanneld image (scripts/build-image.sh), built offline
 )
 
 wanted=("${tests[@]}")
 [ "${1:-}" = "--demo" ] && wanted=("${demo[@]}")
+
+# kubectl for the manifest checks: Debian's kubernetes-client (1.20, as the test API server). Where another
+# package already owns /usr/bin/kubectl, the Debian package is unpacked into .cache/kubernetes-client instead
+# of fighting over the file; the tests look there first.
+if [ "${1:-}" != "--demo" ]; then
+  owner=$(dpkg-query -S /usr/bin/kubectl 2>/dev/null | cut -d: -f1 || true)
+  if [ -z "$owner" ] || [ "$owner" = kubernetes-client ]; then
+    wanted+=(kubernetes-client)
+  elif [ ! -x "$(dirname "$0")/../.cache/kubernetes-client/usr/bin/kubectl" ]; then
+    cache="$(cd "$(dirname "$0")/.." && pwd)/.cache/kubernetes-client"
+    tmp=$(mktemp -d)
+    echo "install-deps: /usr/bin/kubectl belongs to $owner; unpacking Debian's kubernetes-client into $cache" >&2
+    (cd "$tmp" && { apt-get download kubernetes-client >/dev/null 2>&1 || { apt-get update -qq && apt-get download kubernetes-client >/dev/null; }; } \
+      && mkdir -p "$cache" && dpkg-deb -x kubernetes-client_*.deb "$cache")
+    rm -rf "$tmp"
+  fi
+fi
 
 missing=()
 for p in "${wanted[@]}"; do

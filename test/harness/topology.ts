@@ -42,7 +42,9 @@ export interface TopologyNode {
 
 export interface TopologyOptions {
   nodes: number;
-  store: 'etcd' | 'embedded';
+  store: 'etcd' | 'embedded' | 'kube';
+  /** Kube topologies: each node's flanneld store flags and environment (NODE_NAME); see test/harness/kube-cluster.ts. */
+  kube?: { args(node: TopologyNode): string[]; env(node: TopologyNode): Record<string, string> };
   netConf: object;
   /** Extra namespace name part, so that two topologies of one run do not collide. */
   tag?: string;
@@ -155,7 +157,9 @@ export class Topology {
     const store =
       this.opts.store === 'etcd'
         ? [`--etcd-endpoints=${this.etcd!.endpoint}`]
-        : ['--embedded-subnet-mgr', `--embedded-store-path=${this.storePath}`, `--net-config-path=${this.netConfPath}`];
+        : this.opts.store === 'kube'
+          ? [...this.opts.kube!.args(node), `--net-config-path=${this.netConfPath}`]
+          : ['--embedded-subnet-mgr', `--embedded-store-path=${this.storePath}`, `--net-config-path=${this.netConfPath}`];
     return [...store, `--subnet-file=${node.subnetFile}`, '--healthz-ip=127.0.0.1', `--healthz-port=${HEALTHZ_PORT}`];
   }
 
@@ -173,7 +177,8 @@ export class Topology {
 
   /** Starts the real flanneld CLI inside the node and waits until it says it is ready. */
   async startFlanneld(node: TopologyNode, extra: string[] = [], timeoutMs: number = DEADLINE.readyMs): Promise<Started> {
-    node.flanneld = startProcess('node', [FLANNELD, ...this.flanneldArgs(node), ...extra], { netns: node.ns });
+    const env = this.opts.kube ? { env: { ...process.env, ...this.opts.kube.env(node) } } : {};
+    node.flanneld = startProcess('node', [FLANNELD, ...this.flanneldArgs(node), ...extra], { netns: node.ns, ...env });
     await waitForOutput(node.flanneld, (out) => out.includes('flannel is ready'), timeoutMs, `flanneld on ${node.name}`);
     return node.flanneld;
   }

@@ -1,6 +1,6 @@
 // ESLint: typescript-eslint's recommended rules, plus the layering of the workspace written as import rules.
 //
-//   flanneld ──► backends, vxlan, host-gw, ipip, udp, ipsec ──► @flannel-ts/core (index, /netlink, /ip)
+//   flanneld ──► backends, vxlan, host-gw, ipip, udp, ipsec, extension ──► @flannel-ts/core (index, /netlink, /ip)
 //       └──────────────────────────────────────────────────────► @flannel-ts/core/internal
 //   cni ──► @flannel-ts/core/ip only (it is bundled into one standalone file)
 //   test/ may import anything, flanneld's source included.
@@ -17,7 +17,7 @@ import tseslint from 'typescript-eslint';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const workspaces = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).workspaces;
-const BACKEND_PACKAGES = ['backends', 'vxlan', 'host-gw', 'ipip', 'udp', 'ipsec'];
+const BACKEND_PACKAGES = ['backends', 'vxlan', 'host-gw', 'ipip', 'udp', 'ipsec', 'extension'];
 const TESTS = ['**/*.test.ts'];
 
 /** Relative imports stay inside their own package: another package is reached by its name and public exports. */

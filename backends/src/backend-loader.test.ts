@@ -28,6 +28,7 @@ describe('BackendLoader.candidate', () => {
   it.each([
     ['vxlan', '@flannel-ts/vxlan'],
     ['VXLAN', '@flannel-ts/vxlan'],
+    ['extension', '@flannel-ts/extension'],
     ['host-gw', '@flannel-ts/host-gw'],
     ['geneve', 'flannel-backend-geneve'],
     ['flannel-backend-geneve', 'flannel-backend-geneve'],
@@ -80,7 +81,7 @@ describe('BackendLoader.load', () => {
     ]) {
       const err = (await loader.load(typo!).catch((e: unknown) => e)) as Error;
       expect(err.message).toBe(
-        `Backend.Type: ${JSON.stringify(typo)}: unknown backend type; did you mean ${meant}?; set Backend.Type to "${meant}", or another built-in type (vxlan, host-gw, ipip, udp, ipsec)`,
+        `Backend.Type: ${JSON.stringify(typo)}: unknown backend type; did you mean ${meant}?; set Backend.Type to "${meant}", or another built-in type (vxlan, host-gw, ipip, udp, ipsec, extension)`,
       );
     }
   });
@@ -89,7 +90,7 @@ describe('BackendLoader.load', () => {
     expect(BUILTIN_BACKENDS).not.toContain('wireguard');
     const err = (await new BackendLoader(new TableImporter({})).load('wireguard').catch((e: unknown) => e)) as Error;
     expect(err.message).toBe(
-      `Backend.Type: "wireguard": Go flannel's wireguard backend is not available in flannel-ts yet; use one of vxlan, host-gw, ipip, udp, ipsec (vxlan works across subnets; host-gw needs the nodes on one L2 segment)`,
+      `Backend.Type: "wireguard": Go flannel's wireguard backend is not available in flannel-ts yet; use one of vxlan, host-gw, ipip, udp, ipsec, extension (vxlan works across subnets; host-gw needs the nodes on one L2 segment)`,
     );
     expect(err.message).not.toContain('npm install');
   });

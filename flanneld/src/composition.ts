@@ -3,6 +3,7 @@ import { Clock, Logger, ReconcilerObserver, SubnetManager } from '@flannel-ts/co
 import { coreModule, rulesModule, storeModule } from '@flannel-ts/core/internal';
 import { dirname } from 'node:path';
 import { backendsModule, PluginSearch } from '@flannel-ts/backends';
+import { containerModule as extension } from '@flannel-ts/extension';
 import { containerModule as hostGw } from '@flannel-ts/host-gw';
 import { containerModule as ipip } from '@flannel-ts/ipip';
 import { containerModule as ipsec } from '@flannel-ts/ipsec';
@@ -18,7 +19,7 @@ import { NetAdminCheck, netAdminCheck } from './privileges.js';
 import { ObservedSubnetManager, OutageTracker, type StoreIdentity } from './store-monitor.js';
 
 /** The backends that ship with flanneld; any other Backend.Type is looked up as a plugin package. */
-const BUILTIN_BACKEND_MODULES = [vxlan, hostGw, ipip, udp, ipsec];
+const BUILTIN_BACKEND_MODULES = [vxlan, hostGw, ipip, udp, ipsec, extension];
 
 /** Which store the flags chose, where it is, and the flag that says so (for the outage warning). */
 export function storeIdentity(opts: FlanneldOptions): StoreIdentity {

@@ -16,10 +16,12 @@ rmSync(out, { recursive: true, force: true });
 await build({
   entryPoints: {
     flanneld: join(root, 'flanneld/src/bin.ts'),
-    core: join(root, 'core/src/index.ts'),
-    'core-netlink': join(root, 'core/src/netlink/index.ts'),
-    'core-ip': join(root, 'core/src/ip/index.ts'),
-    backends: join(root, 'backends/src/index.ts'),
+    // The packages' built entries, which is what flanneld's own imports of them resolve to (through their
+    // package.json exports): from src/ these would be a second copy of core, with its own classes.
+    core: join(root, 'core/dist/index.js'),
+    'core-netlink': join(root, 'core/dist/netlink/index.js'),
+    'core-ip': join(root, 'core/dist/ip/index.js'),
+    backends: join(root, 'backends/dist/index.js'),
     'same-core-hooks': join(root, 'backends/src/same-core-hooks.ts'),
   },
   outdir: out,

@@ -75,6 +75,10 @@ const forbid = {
     regex: '^@flannel-ts/(?!core/ip$)',
     message: "The CNI plugin is bundled on its own: from the workspace it may use only '@flannel-ts/core/ip'.",
   },
+  beyondSdk: {
+    regex: '^@flannel-ts/(?!core(/|$))',
+    message: "A third party's plugin is written against the SDK alone: '@flannel-ts/core' and its public entries.",
+  },
   implementationInContracts: {
     regex: '^(?!\\./)',
     allowTypeImports: true,
@@ -117,6 +121,10 @@ export default defineConfig(
     files: inPackages(BACKEND_PACKAGES, '**/*.test.ts'),
     rules: restrict(forbid.coreBeyondPublicApiInTests, forbid.flanneld, forbid.cni),
   },
+
+  // Example plugins (examples/): what a third party can use, the documented SDK only.
+  { files: ['examples/**/*.ts'], ignores: TESTS, rules: restrict(forbid.coreBeyondPublicApi, forbid.beyondSdk, forbid.testDoubles) },
+  { files: ['examples/**/*.test.ts'], rules: restrict(forbid.coreBeyondPublicApiInTests, forbid.beyondSdk) },
 
   // flanneld: the composition root; it may use core/internal, but not test doubles.
   { files: ['flanneld/**/*.{ts,js}'], ignores: TESTS, rules: restrict(forbid.testDoubles, forbid.cni) },

@@ -30,7 +30,7 @@ const common = {
 export default {
   reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.cjs'],
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/*/src/**/*.test.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/*/src/**/*.test.ts', '<rootDir>/examples/*/src/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.test.ts'] },
   ],
 };

@@ -3,8 +3,9 @@
 // and parses only what it uses. Separate entries for '@flannel-ts/core' (and '/netlink', '/ip') and
 // '@flannel-ts/backends' share their chunks with the daemon, and plugins' imports of those packages
 // are resolved to them (backends/src/same-core-hooks.ts): one copy of core in the process.
-// Left out of the bundle: ffi-rs (a native addon), and the store clients that are imported only when
-// chosen (etcd3 with its gRPC .proto files, @kubernetes/client-node); they load from node_modules.
+// Left out of the bundle: ffi-rs (a native addon), and the Kubernetes client, imported only in kube mode
+// (@kubernetes/client-node); they load from node_modules. The etcd client is core's own code, in a chunk
+// imported only in etcd mode.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -30,7 +31,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['ffi-rs', 'etcd3', 'cockatiel', '@kubernetes/client-node'],
+  external: ['ffi-rs', '@kubernetes/client-node'],
   // Some dependencies are CommonJS and call require(); ESM output has none of its own.
   banner: { js: "import { createRequire as __flannelRequire } from 'node:module'; const require = __flannelRequire(import.meta.url);" },
   define: { FLANNELD_BUNDLED: 'true' },

@@ -72,8 +72,6 @@ async function main(argv: string[]): Promise<number> {
   if (typeof opts === 'number') return opts;
   const logger = createLogger(opts.logLevel, process.stderr, opts.logFormat);
   installFatalHandlers(process, logger, (code) => process.exit(code));
-  // grpc-js (etcd's client) would print every failed reconnect on its own; the outage tracker says it once.
-  process.env.GRPC_VERBOSITY ??= 'NONE';
   const container = flanneldContainer(opts, logger, VERSION);
   try {
     if (opts.cleanup) {

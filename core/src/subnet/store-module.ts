@@ -42,7 +42,7 @@ const KubeStore = Symbol.for('flannel-ts.KubeStore');
 
 /**
  * The lease store the flags ask for, as the SubnetManager service. Resolved asynchronously and only when
- * something needs it: the etcd client (gRPC and protobuf, ~100 ms to load) is imported only in etcd mode, and
+ * something needs it: the etcd client (node:http2 and our own protobuf code) is imported only in etcd mode, and
  * the Kubernetes client only in kube mode.
  * Unbinding the container closes the store.
  */

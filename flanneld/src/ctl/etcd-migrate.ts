@@ -1,5 +1,4 @@
-import { Etcd3 } from 'etcd3';
-import { etcdClientOptions, type EtcdConfig } from '@flannel-ts/core/internal/etcd';
+import { EtcdClient, etcdClientOptions, type EtcdConfig } from '@flannel-ts/core/internal/etcd';
 import type { Logger } from '@flannel-ts/core';
 import { CtlError } from './client.js';
 
@@ -56,7 +55,8 @@ export async function readV2(endpoint: string, path: string): Promise<V2Node | u
 export async function migrateV2ToV3(config: EtcdConfig, apply: boolean, logger: Logger): Promise<MigrationReport> {
   const endpoint = config.endpoints.split(',')[0]!.trim();
   const prefix = config.prefix;
-  const v3 = new Etcd3(etcdClientOptions(config, logger));
+  const v3 = new EtcdClient(etcdClientOptions(config, logger));
+  const signal = () => AbortSignal.timeout(10_000);
   try {
     const steps: MigrationStep[] = [];
     const cfg = await readV2(endpoint, `${prefix}/config`);
@@ -68,7 +68,7 @@ export async function migrateV2ToV3(config: EtcdConfig, apply: boolean, logger: 
       ...leases.map((n) => ({ key: n.key, value: n.value!, ...(n.ttl !== undefined ? { ttl: n.ttl } : {}) })),
     ];
     for (const item of plan) {
-      const current = await v3.get(item.key).string();
+      const current = (await v3.range({ key: item.key }, signal())).kvs[0]?.value ?? null;
       const ttl = item.ttl !== undefined ? { ttl: item.ttl } : {};
       if (current === item.value) {
         steps.push({ key: item.key, action: 'skip', ...ttl, why: 'already in v3 with the same value' });
@@ -90,12 +90,14 @@ export async function migrateV2ToV3(config: EtcdConfig, apply: boolean, logger: 
               : 'no TTL: a reservation',
       });
       if (!apply) continue;
+      // Created only if absent (etcd version 0): a node that wrote the key meanwhile keeps it.
+      const absent = { key: item.key, target: 'version', result: '==', value: 0 } as const;
       if (item.ttl !== undefined) {
-        const { ID } = await v3.leaseClient.leaseGrant({ TTL: Math.max(1, item.ttl), ID: 0 });
-        const ok = await v3.if(item.key, 'Version', '==', 0).then(v3.put(item.key).value(item.value).lease(ID)).commit();
-        if (!ok.succeeded) await v3.leaseClient.leaseRevoke({ ID });
+        const { id } = await v3.leaseGrant(Math.max(1, item.ttl), signal());
+        const ok = await v3.txn({ compare: [absent], success: [{ put: { key: item.key, value: item.value, lease: id } }] }, signal());
+        if (!ok.succeeded) await v3.leaseRevoke(id, signal());
       } else {
-        await v3.if(item.key, 'Version', '==', 0).then(v3.put(item.key).value(item.value)).commit();
+        await v3.txn({ compare: [absent], success: [{ put: { key: item.key, value: item.value } }] }, signal());
       }
     }
     return { applied: apply, steps };

@@ -1,10 +1,9 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
-import { ExponentialBackoff, handleWhen, noJitterGenerator, noop, retry } from 'cockatiel';
-import { isRecoverableError, type IOptions } from 'etcd3';
 import type { Logger } from '../../contracts/logger.js';
 import { UserError } from '../../errors/user-error.js';
+import type { EtcdClientOptions } from './client.js';
 
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from '../store-defaults.js';
 
@@ -20,10 +19,11 @@ export interface EtcdConfig {
 }
 
 /**
- * Client options as Go flannel builds them: TLS only when both key and cert are given, basic auth when a
- * user is. Reconnects back off from 100 ms to 5 s; no circuit breaker, so a restarted etcd is used at once.
+ * Client options as Go flannel builds them: TLS with a client certificate when both key and cert are given,
+ * basic auth when a user is. A call that finds no connection moves on to the next endpoint; a watch
+ * reconnects backing off from 100 ms to 5 s (see client.ts).
  */
-export function etcdClientOptions(config: EtcdConfig, logger: Logger): IOptions {
+export function etcdClientOptions(config: EtcdConfig, logger: Logger): EtcdClientOptions {
   const hosts = config.endpoints
     .split(',')
     .map((h) => h.trim())
@@ -33,21 +33,9 @@ export function etcdClientOptions(config: EtcdConfig, logger: Logger): IOptions 
     if (!/^https?:\/\/[^/]+\/?$/.test(h))
       throw new UserError('--etcd-endpoints', `${JSON.stringify(h)} is not an http:// or https:// URL`, 'use e.g. http://10.0.0.1:2379');
   }
-  const options: IOptions = {
-    hosts,
-    dialTimeout: 5000,
-    // gRPC refuses replies over 4 MiB by default; etcd itself caps values at its --max-request-bytes, so
-    // a large net-conf (or a big listing) is limited by etcd, not by us.
-    grpcOptions: { 'grpc.max_receive_message_length': -1 },
-    faultHandling: {
-      host: () => noop,
-      global: retry(handleWhen(isRecoverableError), {
-        maxAttempts: 2,
-        backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000, generator: noJitterGenerator }),
-      }),
-      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 5000, generator: noJitterGenerator }).next(),
-    },
-  };
+  // No cap on what we receive: etcd caps values at its --max-request-bytes, so a large net-conf (or a big
+  // listing) is limited by etcd, not by us.
+  const options: EtcdClientOptions = { hosts, dialTimeout: 5000 };
   if (config.keyfile && config.certfile) {
     options.credentials = {
       rootCertificate: config.cafile ? readPem('--etcd-cafile', config.cafile, 'cert') : Buffer.from(tls.rootCertificates.join('\n')),
@@ -62,7 +50,7 @@ export function etcdClientOptions(config: EtcdConfig, logger: Logger): IOptions 
 }
 
 /**
- * A PEM file named by a flag, checked now: gRPC would otherwise fail at every connection attempt with an
+ * A PEM file named by a flag, checked now: TLS would otherwise fail at every connection attempt with an
  * OpenSSL message that names neither the flag nor the file.
  */
 function readPem(flag: string, path: string, kind: 'key' | 'cert'): Buffer {

@@ -103,11 +103,14 @@ export function decodeGrpcMessage(text: string | string[] | undefined): string {
   }
 }
 
+/** Response headers or trailers as node:http2 gives them (`:status` is a number). */
+type Headers = Record<string, string | string[] | number | undefined>;
+
 /** What a call's headers, trailers and stream state say about its outcome; undefined for OK. */
 export function callOutcome(
   endpoint: string,
-  headers: http2.IncomingHttpHeaders | undefined,
-  trailers: http2.IncomingHttpHeaders | undefined,
+  headers: Headers | undefined,
+  trailers: Headers | undefined,
   streamError: Error | undefined,
   rstCode: number | undefined,
 ): GrpcError | undefined {
@@ -115,7 +118,8 @@ export function callOutcome(
   if (status !== undefined) {
     const code = Number(status);
     if (code === Status.OK) return undefined;
-    return new GrpcError(code, decodeGrpcMessage(trailers?.['grpc-message'] ?? headers?.['grpc-message']) || 'no message', endpoint, true);
+    const message = trailers?.['grpc-message'] ?? headers?.['grpc-message'];
+    return new GrpcError(code, decodeGrpcMessage(typeof message === 'number' ? String(message) : message) || 'no message', endpoint, true);
   }
   const http = headers?.[':status'] === undefined ? undefined : Number(headers[':status']);
   if (http !== undefined && http !== 200) {
@@ -170,8 +174,10 @@ export class Channel {
   private keepalive: NodeJS.Timeout | undefined;
   private readonly origin: string;
   private closed = false;
+  private pingMs: number;
 
   constructor(private readonly o: ChannelOptions) {
+    this.pingMs = o.keepaliveMs;
     const url = new URL(o.endpoint);
     this.origin = `${o.tls || url.protocol === 'https:' ? 'https' : 'http'}://${url.host}`;
   }
@@ -319,7 +325,11 @@ export class Channel {
         }
         // Errors reach the calls through their streams; the session's own are not thrown.
         session.on('error', () => undefined);
-        session.on('goaway', () => this.forget(session));
+        session.on('goaway', (code: number, _lastStreamID: number, data?: Buffer) => {
+          // etcd (--grpc-keepalive-min-time) finds our pings too frequent: ping half as often, as gRPC clients do.
+          if (code === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM && data?.toString() === 'too_many_pings') this.slowDownPings();
+          this.forget(session);
+        });
         session.on('close', () => this.forget(session));
         try {
           session.setLocalWindowSize(SESSION_WINDOW);
@@ -337,8 +347,15 @@ export class Channel {
     if (this.session === session) this.session = undefined;
   }
 
+  private slowDownPings(): void {
+    this.pingMs *= 2;
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = undefined;
+    if (this.openStreams > 0) this.startKeepalive();
+  }
+
   private startKeepalive(): void {
-    if (this.keepalive || !this.o.keepaliveMs) return;
+    if (this.keepalive || !this.pingMs) return;
     this.keepalive = setInterval(() => {
       const s = this.session;
       if (this.openStreams === 0) {
@@ -349,8 +366,8 @@ export class Channel {
       if (!s || s.destroyed) return;
       const deadline = setTimeout(() => {
         // A connection that does not answer a ping is dead (a partition, a host gone): its streams fail and reconnect.
-        s.destroy(new Error(`no answer to a keepalive ping within ${this.o.keepaliveMs} ms`));
-      }, this.o.keepaliveMs);
+        s.destroy(new Error(`no answer to a keepalive ping within ${this.pingMs} ms`));
+      }, this.pingMs);
       deadline.unref();
       try {
         s.ping((err) => {
@@ -360,7 +377,7 @@ export class Channel {
       } catch {
         clearTimeout(deadline);
       }
-    }, this.o.keepaliveMs);
+    }, this.pingMs);
     this.keepalive.unref();
   }
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { startEtcd, type EtcdServer } from './etcd.js';
+import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdOptions, type EtcdServer } from './etcd.js';
 import { IPNet } from '@flannel-ts/core/ip';
 import { cniAddList } from './cni.js';
 import { cleanupNetns, createNetns, deleteNetns, execIn, ipIn, ipJson, RUN_PREFIX } from './netns.js';
@@ -52,6 +52,10 @@ export interface TopologyOptions {
   ipv6?: boolean;
   /** A host outside the cluster at the nodes' default gateway, 192.0.2.1 (namespace `gw`). */
   gateway?: boolean;
+  /** etcd topologies: this many etcd members in the store namespace (192.0.2.250, .249, ...) forming one cluster. */
+  etcdMembers?: number;
+  /** etcd topologies with one member: extra etcd options (e.g. maxRequestBytes). */
+  etcdOptions?: Pick<EtcdOptions, 'maxRequestBytes'>;
 }
 
 export class Topology {
@@ -60,6 +64,8 @@ export class Topology {
   gatewayNs?: string;
   readonly dir: string;
   etcd?: EtcdServer;
+  /** With `etcdMembers` > 1: the cluster (`etcd` is then its first member). */
+  etcdCluster?: EtcdCluster;
   private readonly namespaces: string[] = [];
   private readonly tag: string;
   /** The extra flanneld flags up() started the nodes with, for restore(). */
@@ -116,7 +122,15 @@ export class Topology {
     if (this.opts.store === 'etcd') {
       const storeNs = this.ns('store');
       this.plug(storeNs, 'store', `${STORE_IP}/24`);
-      this.etcd = await startEtcd({ netns: storeNs, host: STORE_IP });
+      const members = this.opts.etcdMembers ?? 1;
+      if (members > 1) {
+        const hosts = Array.from({ length: members }, (_, i) => `${UNDERLAY}.${250 - i}`);
+        for (const h of hosts.slice(1)) ipIn(storeNs, 'addr', 'add', `${h}/24`, 'dev', 'eth0');
+        this.etcdCluster = await startEtcdCluster({ netns: storeNs, hosts });
+        this.etcd = this.etcdCluster.members[0]!;
+      } else {
+        this.etcd = await startEtcd({ netns: storeNs, host: STORE_IP, ...this.opts.etcdOptions });
+      }
       await this.etcdctl('put', `${this.etcdPrefix}/config`, JSON.stringify(this.opts.netConf));
     }
     if (this.opts.gateway) {
@@ -148,15 +162,20 @@ export class Topology {
     ipIn(ns, 'link', 'set', 'eth0', 'up');
   }
 
+  /** Every etcd member's client URL, comma-separated (one member: its endpoint). */
+  get etcdEndpoints(): string {
+    return this.etcdCluster?.endpoints ?? this.etcd!.endpoint;
+  }
+
   /** etcdctl inside the store namespace. */
   async etcdctl(...args: string[]): Promise<string> {
-    return execIn(this.etcdNs, 'etcdctl', '--endpoints', this.etcd!.endpoint, '--dial-timeout=1s', '--command-timeout=3s', ...args);
+    return execIn(this.etcdNs, 'etcdctl', '--endpoints', this.etcdEndpoints, '--dial-timeout=1s', '--command-timeout=3s', ...args);
   }
 
   flanneldArgs(node: TopologyNode): string[] {
     const store =
       this.opts.store === 'etcd'
-        ? [`--etcd-endpoints=${this.etcd!.endpoint}`]
+        ? [`--etcd-endpoints=${this.etcdEndpoints}`]
         : this.opts.store === 'kube'
           ? [...this.opts.kube!.args(node), `--net-config-path=${this.netConfPath}`]
           : ['--embedded-subnet-mgr', `--embedded-store-path=${this.storePath}`, `--net-config-path=${this.netConfPath}`];
@@ -175,10 +194,17 @@ export class Topology {
     return m ? Number(m[1]) : undefined;
   }
 
-  /** Starts the real flanneld CLI inside the node and waits until it says it is ready. */
+  /**
+   * Starts the real flanneld CLI inside the node and waits until it says it is ready. FTS_FLANNELD_NODE_FLAGS
+   * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") are passed to node before the script, for profiling a suite.
+   */
   async startFlanneld(node: TopologyNode, extra: string[] = [], timeoutMs: number = DEADLINE.readyMs): Promise<Started> {
     const env = this.opts.kube ? { env: { ...process.env, ...this.opts.kube.env(node) } } : {};
-    node.flanneld = startProcess('node', [FLANNELD, ...this.flanneldArgs(node), ...extra], { netns: node.ns, ...env });
+    node.flanneld = startProcess(
+      'node',
+      [...(process.env.FTS_FLANNELD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), FLANNELD, ...this.flanneldArgs(node), ...extra],
+      { netns: node.ns, ...env },
+    );
     await waitForOutput(node.flanneld, (out) => out.includes('flannel is ready'), timeoutMs, `flanneld on ${node.name}`);
     return node.flanneld;
   }
@@ -203,7 +229,7 @@ export class Topology {
    * Waits for readiness only; that the kernel has caught up is for the caller to check.
    */
   async restore(timeoutMs: number = DEADLINE.readyMs): Promise<void> {
-    if (this.etcd && this.etcd.pid() === -1) await this.etcd.start();
+    for (const m of this.etcdCluster?.members ?? (this.etcd ? [this.etcd] : [])) if (m.pid() === -1) await m.start();
     await Promise.all(this.nodes.filter((n) => !this.isRunning(n)).map((n) => this.startFlanneld(n, this.upFlags, timeoutMs)));
   }
 
@@ -307,7 +333,8 @@ export class Topology {
 
   async destroy(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.stopFlanneld(n)));
-    await this.etcd?.destroy();
+    if (this.etcdCluster) await this.etcdCluster.destroy();
+    else await this.etcd?.destroy();
     for (const ns of this.namespaces.reverse()) deleteNetns(ns);
     rmSync(this.dir, { recursive: true, force: true });
   }

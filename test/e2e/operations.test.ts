@@ -13,7 +13,8 @@ import { DEADLINE, waitFor } from '../harness/wait.js';
 
 jest.setTimeout(DEADLINE.testMs);
 
-const FLANNELCTL = join(dirname(FLANNELD), 'ctl/main.js');
+// bin/flannelctl.js beside bin/flanneld.js (FLANNELD is the executable, no longer dist/main.js).
+const FLANNELCTL = join(dirname(FLANNELD), 'flannelctl.js');
 const NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan', ChecksumOffload: 'off' } };
 let topo: Topology;
 let n1: TopologyNode;

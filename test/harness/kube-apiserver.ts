@@ -1,7 +1,7 @@
 // The real kube-apiserver fixture (../shared/kube/, or $KUBE_APISERVER_DIR) for the kube suites: started once
 // per test run with its own KUBE_RUN and free ports, stopped by the PIDs its script recorded, even after a
-// failure (afterAll, and a process-exit hook as a last resort). Where there is no fixture the suites are
-// skipped with a loud line, unless KUBE_REQUIRED=1 (CI), where that is a failure.
+// failure (afterAll, and a process-exit hook as a last resort). test/kube/describe-kube.ts decides whether
+// the suites run.
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -28,41 +28,6 @@ export function repoRoot(): string {
 /** Where the fixture is looked for: $KUBE_APISERVER_DIR, else shared/kube beside the repository. */
 export function kubeFixtureDir(): string {
   return resolve(process.env.KUBE_APISERVER_DIR ?? join(repoRoot(), '..', 'shared', 'kube'));
-}
-
-function missingReason(): string | undefined {
-  const dir = kubeFixtureDir();
-  for (const f of ['kube-apiserver', 'start-apiserver.sh', 'stop-apiserver.sh']) {
-    if (!existsSync(join(dir, f))) return `no ${f} in ${dir}`;
-  }
-  if (process.getuid?.() !== 0) return 'not root (the kube suites build network namespaces)';
-  try {
-    execFileSync('sh', ['-c', 'command -v etcd'], { stdio: 'ignore' });
-  } catch {
-    return 'no etcd on PATH (scripts/install-deps.sh installs etcd-server)';
-  }
-  return undefined;
-}
-
-/**
- * `describe` for a kube suite: runs where the fixture is; elsewhere skipped with a loud line saying how to
- * provide one, or (KUBE_REQUIRED=1, as in CI) a failing test.
- */
-export function describeKube(name: string, fn: () => void): void {
-  const why = missingReason();
-  if (!why) return describe(name, fn);
-  const msg =
-    `KUBE SUITES NOT RUN (${name}): ${why}. Put Kubernetes' kube-apiserver fixture (kube-apiserver, start-apiserver.sh, ` +
-    `stop-apiserver.sh) in ../shared/kube/ beside the repository, or point KUBE_APISERVER_DIR at it, and run as root.`;
-  if (process.env.KUBE_REQUIRED === '1') {
-    return describe(name, () => {
-      it('has a kube-apiserver fixture (KUBE_REQUIRED=1)', () => {
-        throw new Error(msg);
-      });
-    });
-  }
-  console.warn(`\n${'#'.repeat(110)}\n# ${msg}\n${'#'.repeat(110)}\n`);
-  describe.skip(name, fn);
 }
 
 async function freePort(): Promise<number> {

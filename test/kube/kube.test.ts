@@ -1,7 +1,8 @@
 // Every suite that needs the Kubernetes API, in one file, so that the API server fixture starts once per
 // test run (and is stopped by PID even when a suite fails). Each suite uses its own Node names.
 import { jest } from '@jest/globals';
-import { describeKube, KubeFixture } from '../harness/kube-apiserver.js';
+import { KubeFixture } from '../harness/kube-apiserver.js';
+import { describeKube } from './describe-kube.js';
 import { tearDown } from '../harness/topology.js';
 import { DEADLINE } from '../harness/wait.js';
 import { hostGwSuite, vxlanSuite } from './e2e.js';

@@ -15,7 +15,7 @@ export { ExternalInterface } from './contracts/external-interface.js';
 export type { JsonValue, Lease, LeaseAttrs, LeaseEvent, LeaseEventType, LeaseWatchResult } from './contracts/lease.js';
 export { Logger } from './contracts/logger.js';
 export { Netlink, type OpResult } from './contracts/netlink.js';
-export type { DataplaneDiff, DiffEntry, Network, NetworkStats, NetworkStatus, PeerStatus } from './contracts/network.js';
+export type { DataplaneDiff, DiffEntry, Network, NetworkStats, NetworkStatus, PeerStatus, PeerTraffic } from './contracts/network.js';
 export { ReconcilerObserver } from './contracts/observer.js';
 export type { NetworkConfig } from './contracts/network-config.js';
 export { FLANNEL_ROUTE_PROTOCOL } from './contracts/route-protocol.js';

@@ -13,8 +13,11 @@ import type { SubnetManager } from './subnet-manager.js';
  * the loader refuses a plugin of another major instead of letting it fail at run time.
  * 1.1: the descriptor's `cleanup`. 1.2: geneve devices (`LinkSpec` kind 'geneve'), routes with tunnel
  * encapsulation (`Route.encap`), and `LeaseWatcher` for backends that watch leases themselves.
+ * 1.3: generic netlink and WireGuard (`Netlink.genlFamily`, `wgGetDevice`, `wgSetDevice`, the
+ * `requests.wgSetDevice`/`wgPeerSet` that `Netlink.apply` sends, `LinkSpec` kind 'wireguard'), and
+ * `Network.peerTraffic` for per-peer tunnel counters.
  */
-export const BACKEND_CONTRACT_VERSION = '1.2';
+export const BACKEND_CONTRACT_VERSION = '1.3';
 
 /** What flanneld hands a backend when it builds it. */
 export interface BackendContext {

@@ -8,6 +8,8 @@ import type { Nexthop } from '../netlink/nexthop.js';
 import type { Route, RouteFilter } from '../netlink/route.js';
 import type { NetlinkError } from '../netlink/errors.js';
 import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
+import type { GenlFamily } from '../netlink/genl.js';
+import type { WgDevice, WgDeviceConfig } from '../netlink/wireguard.js';
 
 /** One result per request of a batch: undefined for success, else the kernel's error. */
 export type OpResult = NetlinkError | undefined;
@@ -19,6 +21,7 @@ export type OpResult = NetlinkError | undefined;
  * fake of it; the daemon hands backends the real socket.
  */
 export interface Netlink {
+  /** Rtnetlink requests, and generic netlink ones (`requests.wgSetDevice`, `requests.wgPeerSet`) alike. */
   apply(requests: readonly NetlinkRequest[]): Promise<OpResult[]>;
   /** Kernel change notifications (`ip monitor`); errors when the kernel dropped some (re-list, then resubscribe). */
   monitor(topics: readonly MonitorTopic[], opts?: Pick<MonitorOptions, 'deletionsOnly'>): Observable<NetlinkEvent>;
@@ -63,5 +66,14 @@ export interface Netlink {
   fdbAppend(f: FdbEntry): Promise<void>;
   fdbReplace(f: FdbEntry): Promise<void>;
   fdbDel(f: FdbEntry): Promise<void>;
+
+  // Generic netlink (contract 1.3; optional, so that other implementations of this interface stay valid)
+
+  /** `genl ctrl get name NAME`; NetlinkError ENOENT when the kernel has no such family. */
+  genlFamily?(name: string): Promise<GenlFamily>;
+  /** `wg show DEV` (WG_CMD_GET_DEVICE): keys, listen port, fwmark, peers with handshakes and byte counts. */
+  wgGetDevice?(device: string | number): Promise<WgDevice>;
+  /** `wg set DEV …` (WG_CMD_SET_DEVICE), split into several messages when it must be. */
+  wgSetDevice?(config: WgDeviceConfig): Promise<void>;
 }
 export const Netlink = Symbol.for('flannel-ts.Netlink');

@@ -15,6 +15,24 @@ export interface Network {
   status?(): NetworkStatus;
   /** What the kernel holds against what the leases ask for, read now (nothing is written); optional. */
   diff?(): Promise<DataplaneDiff>;
+  /** Each tunnel peer's handshake and byte counts, read from the kernel now (wireguard); optional, contract 1.3. */
+  peerTraffic?(): Promise<PeerTraffic[]>;
+}
+
+/** One peer of a tunnel device with per-peer state in the kernel (a wireguard peer), as read now. */
+export interface PeerTraffic {
+  /** The device it is on (flannel-wg). */
+  device: string;
+  /** Its identity on the tunnel: a wireguard public key (base64). */
+  publicKey: string;
+  /** The subnets it carries (its allowed IPs), which are its lease's subnets. */
+  subnets: string[];
+  /** Where its packets go (`ip:port`, `[ip6]:port`). */
+  endpoint?: string;
+  /** ISO time of the latest handshake; absent before the first. */
+  latestHandshake?: string;
+  rxBytes: number;
+  txBytes: number;
 }
 
 export interface NetworkStats {

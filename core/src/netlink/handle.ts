@@ -7,7 +7,22 @@ import { decodeAddr, encodeAddrDump, type Addr } from './addr.js';
 import { NetlinkError } from './errors.js';
 import { checkLinkName, decodeLink, writeIfinfomsg, type Link, type LinkChange, type LinkSpec } from './link.js';
 import { decodeFdb, decodeNeigh, encodeNeighDump, type FdbEntry, type Neigh } from './neigh.js';
-import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, IFLA_IFNAME, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETNEXTHOP, RTM_GETROUTE } from './nl/constants.js';
+import {
+  AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  IFLA_IFNAME,
+  NETLINK_GENERIC,
+  RTM_GETADDR,
+  RTM_GETLINK,
+  RTM_GETNEIGH,
+  RTM_GETNEXTHOP,
+  RTM_GETROUTE,
+  WG_GENL_NAME,
+} from './nl/constants.js';
+import { decodeGenlFamily, genlGetFamily, resolveGenlRequest, type GenlFamily } from './genl.js';
+import { decodeWgDevice, encodeWgGetDevice, type WgDevice, type WgDeviceConfig } from './wireguard.js';
 import * as req from './requests.js';
 import { decodeNexthop, encodeNexthopDump, type Nexthop } from './nexthop.js';
 import { netlinkMonitor, type MonitorOptions, type MonitorTopic, type NetlinkEvent } from './monitor.js';
@@ -19,26 +34,103 @@ export type { OpResult } from '../contracts/netlink.js';
 /**
  * An rtnetlink handle, bound to one network namespace for its whole life. Method names mirror iproute2
  * (`routeReplace` is `ip route replace`). Single operations throw NetlinkError; `apply` runs a batch and
- * returns a result per operation.
+ * returns a result per operation. Generic netlink (wireguard) goes over a second socket, opened on first use.
  */
 export class NetlinkHandle implements Netlink {
+  private genlSock: NetlinkSocket | undefined;
+  private readonly families = new Map<string, GenlFamily>();
+
   private constructor(
     private readonly sock: NetlinkSocket,
     readonly netns: string | undefined,
+    private readonly timeoutMs: number | undefined,
   ) {}
 
   /** A handle on the current namespace, or on `netns` (a name under /var/run/netns, or a path). */
   static open(opts: NetlinkSocketOptions = {}): NetlinkHandle {
-    return new NetlinkHandle(NetlinkSocket.open(opts), opts.netns);
+    return new NetlinkHandle(NetlinkSocket.open(opts), opts.netns, opts.timeoutMs);
   }
 
   close(): void {
     this.sock.close();
+    this.genlSock?.close();
   }
 
-  /** Runs the requests as batches (one sendto per batch), in order; one result per request. */
-  apply(requests: readonly NetlinkRequest[]): Promise<OpResult[]> {
-    return this.sock.execute(requests);
+  /**
+   * Runs the requests as batches (one sendto per batch), in order; one result per request. Generic netlink
+   * requests (`genlFamily` set) go to the generic socket with their family's id; a family the kernel does
+   * not know fails each of its requests with ENOENT.
+   */
+  async apply(requests: readonly NetlinkRequest[]): Promise<OpResult[]> {
+    if (!requests.some((r) => r.genlFamily !== undefined)) return this.sock.execute(requests);
+    const results: OpResult[] = [];
+    for (let i = 0; i < requests.length;) {
+      const generic = requests[i]!.genlFamily !== undefined;
+      let j = i + 1;
+      while (j < requests.length && (requests[j]!.genlFamily !== undefined) === generic) j++;
+      const run = requests.slice(i, j);
+      results.push(...(generic ? await this.applyGeneric(run) : await this.sock.execute(run)));
+      i = j;
+    }
+    return results;
+  }
+
+  private async applyGeneric(requests: readonly NetlinkRequest[]): Promise<OpResult[]> {
+    const resolved: (NetlinkRequest | NetlinkError)[] = [];
+    for (const r of requests) {
+      try {
+        resolved.push(resolveGenlRequest(r, await this.genlFamily(r.genlFamily!)));
+      } catch (err) {
+        if (!(err instanceof NetlinkError)) throw err;
+        resolved.push(new NetlinkError(r.op, err.errno, err.extAck ?? `generic netlink family ${r.genlFamily} not available`));
+      }
+    }
+    const sendable = resolved.filter((r): r is NetlinkRequest => !(r instanceof NetlinkError));
+    const sent = await this.genl().execute(sendable);
+    let k = 0;
+    const results = resolved.map((r) => (r instanceof NetlinkError ? r : sent[k++]));
+    // ENOENT from the generic socket is an unknown family id: the family was reloaded; look it up again.
+    results.forEach((r, n) => {
+      if (r?.code === 'ENOENT') this.families.delete(requests[n]!.genlFamily!);
+    });
+    return results;
+  }
+
+  private genl(): NetlinkSocket {
+    this.genlSock ??= NetlinkSocket.open({
+      protocol: NETLINK_GENERIC,
+      ...(this.netns ? { netns: this.netns } : {}),
+      ...(this.timeoutMs ? { timeoutMs: this.timeoutMs } : {}),
+    });
+    return this.genlSock;
+  }
+
+  // Generic netlink
+
+  /** `genl ctrl get name NAME`: the family's id and version; NetlinkError ENOENT if the kernel has no such family. */
+  async genlFamily(name: string): Promise<GenlFamily> {
+    const known = this.families.get(name);
+    if (known) return known;
+    const [msg] = this.genl().query(genlGetFamily(name));
+    if (!msg) throw new NetlinkError(`genl ctrl get name ${name}`, constants.errno.ENOENT);
+    const family = decodeGenlFamily(msg.payload);
+    this.families.set(name, family);
+    return family;
+  }
+
+  /** `wg show DEV`: keys, port, fwmark and peers (with their handshakes and byte counts). */
+  async wgGetDevice(device: string | number): Promise<WgDevice> {
+    const family = await this.genlFamily(WG_GENL_NAME);
+    const op = `wg show ${typeof device === 'number' ? `#${device}` : device}`;
+    const msgs = this.genl().dump({ op, type: family.id, body: (w) => encodeWgGetDevice(w, device) });
+    return decodeWgDevice(msgs.map((m) => m.payload));
+  }
+
+  /** `wg set DEV …`, split into as many messages as it needs; throws the first error. */
+  async wgSetDevice(config: WgDeviceConfig): Promise<void> {
+    const results = await this.apply(req.wgSetDevice(config));
+    const err = results.find((r) => r !== undefined);
+    if (err) throw err;
   }
 
   /** `ip monitor` in this handle's namespace. */

@@ -18,6 +18,21 @@ export {
   type VxlanSpec,
 } from './link.js';
 export type { FdbEntry, Neigh } from './neigh.js';
+export { decodeGenlFamily, genlGetFamily, type GenlFamily } from './genl.js';
+export {
+  decodeWgDevice,
+  describeWgSet,
+  formatEndpoint,
+  WG_SET_MESSAGE_BYTES,
+  wgKeyFromBase64,
+  wgKeyToBase64,
+  WgSecret,
+  type WgDevice,
+  type WgDeviceConfig,
+  type WgEndpoint,
+  type WgPeer,
+  type WgPeerConfig,
+} from './wireguard.js';
 export type { Nexthop } from './nexthop.js';
 export type { IpTunnelEncap, Route, RouteFilter } from './route.js';
 export type { NetlinkRequest, NetlinkSocketOptions, RequestWhat } from './socket/netlink-socket.js';

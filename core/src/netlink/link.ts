@@ -67,7 +67,7 @@ export interface Link {
   /** IFLA_LINK: the parent device (a veth's peer, a vlan's parent). */
   parentIndex?: number | undefined;
   operState?: number | undefined;
-  /** IFLA_INFO_KIND: "vxlan", "bridge", "veth", "tun"...; absent for plain devices such as lo. */
+  /** IFLA_INFO_KIND: "vxlan", "bridge", "veth", "tun", "wireguard"...; absent for plain devices such as lo. */
   kind?: string | undefined;
   vxlan?: VxlanInfo | undefined;
   ipip?: IpipInfo | undefined;
@@ -117,6 +117,8 @@ export type LinkSpec =
   | (LinkBase & { kind: 'bridge' })
   | (LinkBase & { kind: 'ipip'; ipip: IpipInfo })
   | (LinkBase & { kind: 'geneve'; geneve: GeneveSpec })
+  /** `ip link add NAME type wireguard`: keys, port and peers are set over generic netlink (`wgSetDevice`). */
+  | (LinkBase & { kind: 'wireguard' })
   | (LinkBase & { kind: 'veth'; peer: { name: string; mac?: MAC; /** fd of the peer's network namespace */ netnsFd?: number } });
 
 export function checkLinkName(name: string): void {

@@ -21,6 +21,8 @@ import {
 import { encodeNexthop, type Nexthop } from './nexthop.js';
 import { describeEncap, encodeRoute, type Route } from './route.js';
 import type { NetlinkRequest, RequestWhat } from './socket/netlink-socket.js';
+import { NetlinkArgumentError } from './errors.js';
+import { wgSetDeviceRequests, type WgDeviceConfig, type WgPeerConfig } from './wireguard.js';
 
 // Request builders, one per iproute2 verb, each with a fixed set of flags:
 // add = create+exclusive, replace/set = create+replace, append = create+append, del.
@@ -175,3 +177,16 @@ const nexthopReq =
     );
 export const nexthopReplace = nexthopReq('replace', RTM_NEWNEXTHOP, REPLACE);
 export const nexthopDel = nexthopReq('del', RTM_DELNEXTHOP, 0, true);
+
+/**
+ * `wg set DEV …` (WG_CMD_SET_DEVICE on the generic netlink socket), one request per message: usually one;
+ * more when the peers do not fit in one message, split as the kernel's wireguard documentation asks.
+ */
+export const wgSetDevice = (config: WgDeviceConfig, maxBytes?: number): NetlinkRequest[] => wgSetDeviceRequests(config, maxBytes);
+
+/** One peer of a wireguard device, added or changed (or, with `remove`, removed) by one message. */
+export function wgPeerSet(device: string | number, peer: WgPeerConfig): NetlinkRequest {
+  const [r, ...more] = wgSetDeviceRequests({ device, peers: [peer] });
+  if (more.length > 0) throw new NetlinkArgumentError(`${r!.op}: too many allowed IPs for one message; use wgSetDevice`);
+  return r!;
+}

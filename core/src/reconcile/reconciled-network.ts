@@ -1,7 +1,7 @@
 import type { BackendContext } from '../contracts/backend-plugin.js';
 import type { Dataplane } from '../contracts/dataplane.js';
 import type { JsonValue, Lease } from '../contracts/lease.js';
-import type { Network } from '../contracts/network.js';
+import type { Network, PeerTraffic } from '../contracts/network.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
 import { DEFAULT_TIMING, Reconciler, type ReconcilerTiming } from './reconciler.js';
 
@@ -16,6 +16,8 @@ export interface ReconciledNetworkOptions {
   timing?: Partial<ReconcilerTiming>;
   /** Settings worth showing in `flannelctl status` (NetworkStatus.details). */
   details?: () => Record<string, JsonValue>;
+  /** Per-peer tunnel counters read from the kernel (Network.peerTraffic), for /metrics and status. */
+  peerTraffic?: () => Promise<PeerTraffic[]>;
 }
 
 /**
@@ -43,5 +45,6 @@ export function reconciledNetwork(ctx: BackendContext, o: ReconciledNetworkOptio
     stats: () => engine.stats(),
     status: () => (o.details ? { ...engine.status(), details: o.details() } : engine.status()),
     diff: () => engine.diff(),
+    ...(o.peerTraffic ? { peerTraffic: o.peerTraffic } : {}),
   };
 }

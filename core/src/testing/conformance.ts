@@ -1,7 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import type { BackendDescriptor } from '../contracts/backend-plugin.js';
 import type { Lease } from '../contracts/lease.js';
-import type { Network } from '../contracts/network.js';
 import { loadNetConfig } from '../config/net-conf.js';
 import { DEFAULT_TIMING } from '../reconcile/reconciler.js';
 import { settle } from './fake-clock.js';
@@ -118,9 +117,17 @@ export function backendConformance(descriptor: BackendDescriptor, o: Conformance
 
 type KernelState = Map<string, () => Promise<void>>;
 
-/** Every route, neighbour, FDB entry and nexthop in the fake kernel, each with a way to delete it. */
+/** Every route, neighbour, FDB entry, nexthop and wireguard peer in the fake kernel, each with a way to delete it. */
 function kernelState(nl: FakeNetlink): KernelState {
   const state: KernelState = new Map();
+  for (const [index, dev] of nl.wgDevices) {
+    for (const [key, p] of dev.peers) {
+      const endpoint = p.endpoint ? `${p.endpoint.ip}:${p.endpoint.port}` : '-';
+      state.set(`wgpeer ${index} ${key} ${endpoint} ${p.allowedIPs.join(',')}`, () =>
+        nl.wgSetDevice({ device: index, peers: [{ publicKey: p.publicKey, remove: true }] }),
+      );
+    }
+  }
   for (const r of nl.routes.values()) state.set(`route ${r.table} ${r.dst} ${r.nhid ?? `${r.gw} ${r.linkIndex}`}`, () => nl.routeDel(r));
   for (const n of nl.neighs.values()) state.set(`neigh ${n.linkIndex} ${n.ip} ${n.mac}`, () => nl.neighDel(n));
   for (const f of nl.fdbs.values()) state.set(`fdb ${f.linkIndex} ${f.mac} ${f.dst}`, () => nl.fdbDel(f));

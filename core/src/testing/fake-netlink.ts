@@ -15,8 +15,19 @@ const RTPROT_KERNEL = 2;
 import { routeMatches, type Route, type RouteFilter } from '../netlink/route.js';
 import * as requests from '../netlink/requests.js';
 import type { NetlinkRequest, RequestWhat } from '../netlink/socket/netlink-socket.js';
+import type { GenlFamily } from '../netlink/genl.js';
+import { wgKeyToBase64, type WgDevice, type WgDeviceConfig, type WgPeer } from '../netlink/wireguard.js';
 
-const { EEXIST, ENOENT, ENODEV, ESRCH, ENETUNREACH } = constants.errno;
+const { EEXIST, ENOENT, ENODEV, EOPNOTSUPP, ESRCH, ENETUNREACH } = constants.errno;
+
+/** A wireguard device's state in the fake kernel: what `wg show` would print. */
+export interface FakeWgDevice {
+  privateKey?: WgDevice['privateKey'];
+  listenPort: number;
+  fwmark: number;
+  /** Peers by public key (base64). */
+  peers: Map<string, WgPeer>;
+}
 
 const routeKey = (r: Route) => `${r.table ?? RT_TABLE_MAIN} ${r.dst ?? 'default'}`;
 const neighKey = (n: Neigh) => `${n.linkIndex} ${n.ip}`;
@@ -39,6 +50,10 @@ export class FakeNetlink implements Netlink {
   addrs: Addr[] = [];
   /** Linux before 5.3 has no nexthop objects: set false to be such a kernel. */
   nexthopObjects = true;
+  /** Set false to be a kernel without wireguard (no device kind, no generic netlink family). */
+  wireguard = true;
+  /** Wireguard devices by link index (`wg show`). Nothing notifies changes to them, as in the kernel. */
+  readonly wgDevices = new Map<number, FakeWgDevice>();
   private nextIndex = 2;
   private readonly events = new Subject<NetlinkEvent>();
   private readonly failures: { match: RegExp; errno: number; times: number }[] = [];
@@ -205,6 +220,83 @@ export class FakeNetlink implements Netlink {
     this.run(requests.fdbDel(f));
   }
 
+  async genlFamily(name: string): Promise<GenlFamily> {
+    const known: Record<string, number> = { nlctrl: 0x10, ...(this.wireguard ? { wireguard: 0x20 } : {}) };
+    const id = known[name];
+    if (id === undefined) throw new NetlinkError(`genl ctrl get name ${name}`, ENOENT);
+    return { name, id, version: 1, hdrSize: 0, maxAttr: 8, mcastGroups: {} };
+  }
+
+  async wgGetDevice(device: string | number): Promise<WgDevice> {
+    const op = `wg show ${typeof device === 'number' ? `#${device}` : device}`;
+    const [index, dev] = this.wgDevice(device, (errno) => new NetlinkError(op, errno));
+    const link = this.links.get(index)!;
+    return {
+      ifindex: index,
+      name: link.name,
+      ...(dev.privateKey ? { privateKey: dev.privateKey } : {}),
+      listenPort: dev.listenPort,
+      fwmark: dev.fwmark,
+      peers: [...dev.peers.values()].map((p) => ({ ...p, publicKey: Buffer.from(p.publicKey), allowedIPs: [...p.allowedIPs] })),
+    };
+  }
+
+  async wgSetDevice(config: WgDeviceConfig): Promise<void> {
+    for (const r of requests.wgSetDevice(config)) this.run(r);
+  }
+
+  /** What the kernel would count for a peer (`wg show` transfer and latest handshake), for tests. */
+  setWgPeerTraffic(index: number, publicKey: string, t: { rxBytes: bigint; txBytes: bigint; latestHandshake?: Date }): void {
+    const peer = this.wgDevices.get(index)?.peers.get(publicKey);
+    if (!peer) throw new Error(`no wireguard peer ${publicKey} on #${index}`);
+    Object.assign(peer, t);
+  }
+
+  private wgDevice(device: string | number, fail: (errno: number) => NetlinkError): [number, FakeWgDevice] {
+    const link = typeof device === 'number' ? this.links.get(device) : [...this.links.values()].find((l) => l.name === device);
+    if (!link) throw fail(ENODEV);
+    const dev = this.wgDevices.get(link.index);
+    if (!dev) throw fail(EOPNOTSUPP);
+    return [link.index, dev];
+  }
+
+  /** WG_CMD_SET_DEVICE with the kernel's semantics: an allowed IP belongs to one peer, so adding it moves it. */
+  private applyWireguard(c: WgDeviceConfig, fail: (errno: number) => NetlinkError): void {
+    const [, dev] = this.wgDevice(c.device, fail);
+    if (c.privateKey !== undefined) {
+      if (c.privateKey && !c.privateKey.isZero()) dev.privateKey = c.privateKey;
+      else delete dev.privateKey;
+    }
+    if (c.listenPort !== undefined) dev.listenPort = c.listenPort || 40000 + Math.floor(Math.random() * 20000);
+    if (c.fwmark !== undefined) dev.fwmark = c.fwmark;
+    if (c.replacePeers) dev.peers.clear();
+    for (const p of c.peers ?? []) {
+      const key = wgKeyToBase64(p.publicKey);
+      let peer = dev.peers.get(key);
+      if (p.remove) {
+        dev.peers.delete(key);
+        continue;
+      }
+      if (!peer && p.updateOnly) continue;
+      if (!peer) {
+        peer = { publicKey: Buffer.from(p.publicKey), persistentKeepalive: 0, rxBytes: 0n, txBytes: 0n, allowedIPs: [], protocolVersion: 1 };
+        dev.peers.set(key, peer);
+      }
+      if (p.presharedKey !== undefined) {
+        if (p.presharedKey && !p.presharedKey.isZero()) peer.presharedKey = p.presharedKey;
+        else delete peer.presharedKey;
+      }
+      if (p.endpoint) peer.endpoint = { ...p.endpoint };
+      if (p.persistentKeepalive !== undefined) peer.persistentKeepalive = p.persistentKeepalive;
+      if (p.replaceAllowedIPs) peer.allowedIPs = [];
+      for (const ip of p.allowedIPs ?? []) {
+        const net = new IPNet(ip.ip, ip.prefixLen);
+        for (const other of dev.peers.values()) other.allowedIPs = other.allowedIPs.filter((n) => !n.equals(net));
+        peer.allowedIPs.push(net);
+      }
+    }
+  }
+
   private run(request: NetlinkRequest): void {
     this.execute(request.op, request.what);
   }
@@ -258,6 +350,8 @@ export class FakeNetlink implements Netlink {
           fdb: x,
         }));
       }
+      case 'wireguard':
+        return this.applyWireguard(what.value as WgDeviceConfig, fail);
       case 'nexthop': {
         const nh = what.value as Nexthop;
         if (what.verb === 'del') {
@@ -319,6 +413,11 @@ export class FakeNetlink implements Netlink {
         link.geneve = { vni: g.vni ?? 0, port: g.port ?? 6081, external: g.external ?? false, innerProtoInherit: g.innerProtoInherit ?? false };
         if (g.remote) link.geneve.remote = g.remote;
       }
+      if (spec.kind === 'wireguard') {
+        if (!this.wireguard) throw fail(EOPNOTSUPP);
+        link.mtu = spec.mtu ?? 1420;
+        this.wgDevices.set(link.index, { listenPort: 0, fwmark: 0, peers: new Map() });
+      }
       this.links.set(link.index, link);
       this.events.next({ topic: 'link', action: 'new', link: { ...link } });
       return;
@@ -342,6 +441,7 @@ export class FakeNetlink implements Netlink {
         this.events.next({ topic: 'neigh', action: 'del', fdb: f });
       }
       for (const [id, nh] of this.nexthops) if (nh.linkIndex === index) this.nexthops.delete(id);
+      this.wgDevices.delete(index);
       this.addrs = this.addrs.filter((a) => a.linkIndex !== index);
       this.events.next({ topic: 'link', action: 'del', link });
       return;

@@ -35,7 +35,9 @@ export class InMemorySubnetManager implements SubnetManager {
   async acquireLease(attrs: LeaseAttrs): Promise<Lease> {
     const mine = await this.lookupLease(attrs);
     const subnet = mine?.subnet ?? this.firstFree();
-    return this.putLease({ subnet, attrs, expiration: new Date(this.clock.now().getTime() + DAY_MS) });
+    // Dual stack: an IPv6 subnet too (kept across a re-acquire, like the IPv4 one).
+    const ipv6Subnet = this.config.enableIPv6 ? (mine?.ipv6Subnet ?? this.firstFreeV6()) : undefined;
+    return this.putLease({ subnet, ...(ipv6Subnet ? { ipv6Subnet } : {}), attrs, expiration: new Date(this.clock.now().getTime() + DAY_MS) });
   }
 
   async renewLease(lease: Lease): Promise<Lease> {
@@ -76,5 +78,15 @@ export class InMemorySubnetManager implements SubnetManager {
       if (!this.leases.has(String(sn))) return sn;
     }
     throw new Error('out of subnets');
+  }
+
+  private firstFreeV6(): IPNet {
+    const { ipv6Network, ipv6SubnetLen, ipv6SubnetMin, ipv6SubnetMax } = this.config;
+    if (!ipv6Network || !ipv6SubnetMin || !ipv6SubnetMax) throw new Error('InMemorySubnetManager needs a validated IPv6 config');
+    const used = new Set([...this.leases.values()].map((l) => String(l.ipv6Subnet)));
+    for (let sn = new IPNet(ipv6SubnetMin, ipv6SubnetLen); sn.ip.compare(ipv6SubnetMax) <= 0; sn = sn.next()) {
+      if (!used.has(String(sn))) return sn;
+    }
+    throw new Error('out of IPv6 subnets');
   }
 }

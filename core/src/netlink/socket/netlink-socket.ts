@@ -34,7 +34,7 @@ import {
   SOL_SOCKET,
 } from './libc.js';
 
-/** One rtnetlink request: the message type and flags, and a writer for its body (fixed header + attributes). */
+/** One netlink request: the message type and flags, and a writer for its body (fixed header + attributes). */
 export interface NetlinkRequest {
   /** What it does, in iproute2 words, for error messages: "ip route add 10.1.0.0/24 dev eth0". */
   op: string;
@@ -43,10 +43,15 @@ export interface NetlinkRequest {
   body(w: MessageWriter): void;
   /** The same request as data (object, verb, value), for a fake kernel that does not decode bytes. */
   what?: RequestWhat;
+  /**
+   * A generic netlink request (NETLINK_GENERIC) of this family ("wireguard"): `type` is then unused, the
+   * handle sends it with the family's id, resolved by name, and `body` starts with the genl header.
+   */
+  genlFamily?: string;
 }
 
 export interface RequestWhat {
-  object: 'link' | 'addr' | 'route' | 'neigh' | 'fdb' | 'nexthop';
+  object: 'link' | 'addr' | 'route' | 'neigh' | 'fdb' | 'nexthop' | 'wireguard';
   verb: 'add' | 'replace' | 'append' | 'del' | 'set';
   value: unknown;
 }
@@ -61,6 +66,8 @@ export interface NetlinkMessage {
 export interface NetlinkSocketOptions {
   /** A named network namespace (/var/run/netns/NAME) or a path to a namespace file. */
   netns?: string;
+  /** NETLINK_ROUTE (the default) or NETLINK_GENERIC. */
+  protocol?: number;
   /** Replies must arrive within this time; nothing may hang forever. Default 5 s. */
   timeoutMs?: number;
 }
@@ -76,7 +83,7 @@ const MMSGHDR = 64;
 const IOVEC = 16;
 
 /**
- * An rtnetlink socket. Requests go out in batches, one sendto per batch, every message asking for an
+ * A netlink socket (rtnetlink, or generic netlink with `protocol`). Requests go out in batches, one sendto per batch, every message asking for an
  * ack; the acks come back many per ffi call through recvmmsg into native memory. The calls are
  * synchronous: the kernel has queued every reply by the time sendto returns, so nothing blocks for long,
  * and batches are separated by a yield to the event loop.
@@ -102,7 +109,7 @@ export class NetlinkSocket {
   }
 
   static open(opts: NetlinkSocketOptions = {}): NetlinkSocket {
-    const fd = openRouteSocket(opts.netns, 0, false);
+    const fd = openRouteSocket(opts.netns, 0, false, opts.protocol ?? NETLINK_ROUTE);
     try {
       setInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1, 'NETLINK_CAP_ACK');
       setInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1, 'NETLINK_EXT_ACK');
@@ -306,12 +313,12 @@ function trySetInt(fd: number, level: number, opt: number, value: number): void 
 }
 
 /**
- * A bound NETLINK_ROUTE socket made inside `netns`, subscribed to the multicast `groups` bit mask
- * (0 for a request socket). Non-blocking sockets are for event-loop readers (the monitor).
+ * A bound NETLINK_ROUTE (or `protocol`) socket made inside `netns`, subscribed to the multicast `groups` bit
+ * mask (0 for a request socket). Non-blocking sockets are for event-loop readers (the monitor).
  */
-export function openRouteSocket(netns: string | undefined, groups: number, nonBlocking: boolean): number {
+export function openRouteSocket(netns: string | undefined, groups: number, nonBlocking: boolean, protocol = NETLINK_ROUTE): number {
   const type = SOCK_RAW | SOCK_CLOEXEC | (nonBlocking ? SOCK_NONBLOCK : 0);
-  const fd = inNetns(netns, () => check('socket(AF_NETLINK)', c().socket([AF_NETLINK, type, NETLINK_ROUTE])));
+  const fd = inNetns(netns, () => check('socket(AF_NETLINK)', c().socket([AF_NETLINK, type, protocol])));
   const bound = c().bind([fd, sockaddrNl(groups), 12]);
   if (bound.value < 0) {
     c().close([fd]);

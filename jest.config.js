@@ -21,7 +21,7 @@ const common = {
     '^@flannel-ts/core/(testing|netlink|ip)$': '<rootDir>/core/src/$1/index.ts',
     '^@flannel-ts/core/internal$': '<rootDir>/core/src/internal.ts',
     '^@flannel-ts/core/internal/(etcd|embedded|kube)$': '<rootDir>/core/src/subnet/$1/index.ts',
-    '^@flannel-ts/(core|backends|vxlan|host-gw|ipip|udp|ipsec|extension)$': '<rootDir>/$1/src/index.ts',
+    '^@flannel-ts/(core|backends|vxlan|host-gw|ipip|udp|ipsec|extension|wireguard)$': '<rootDir>/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],

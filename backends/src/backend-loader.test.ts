@@ -78,19 +78,20 @@ describe('BackendLoader.load', () => {
       ['hostgw', 'host-gw'],
       ['host_gw', 'host-gw'],
       ['IPIP4', 'ipip'],
+      ['wiregaurd', 'wireguard'],
     ]) {
       const err = (await loader.load(typo!).catch((e: unknown) => e)) as Error;
       expect(err.message).toBe(
-        `Backend.Type: ${JSON.stringify(typo)}: unknown backend type; did you mean ${meant}?; set Backend.Type to "${meant}", or another built-in type (vxlan, host-gw, ipip, udp, ipsec, extension)`,
+        `Backend.Type: ${JSON.stringify(typo)}: unknown backend type; did you mean ${meant}?; set Backend.Type to "${meant}", or another built-in type (vxlan, host-gw, ipip, udp, ipsec, extension, wireguard)`,
       );
     }
   });
 
-  it('names a Go backend flannel-ts does not have instead of asking to install it; wireguard is not built in', async () => {
-    expect(BUILTIN_BACKENDS).not.toContain('wireguard');
-    const err = (await new BackendLoader(new TableImporter({})).load('wireguard').catch((e: unknown) => e)) as Error;
+  it('names a Go backend flannel-ts does not have instead of asking to install it; wireguard is built in', async () => {
+    expect(BUILTIN_BACKENDS).toContain('wireguard');
+    const err = (await new BackendLoader(new TableImporter({})).load('alloc').catch((e: unknown) => e)) as Error;
     expect(err.message).toBe(
-      `Backend.Type: "wireguard": Go flannel's wireguard backend is not available in flannel-ts yet; use one of vxlan, host-gw, ipip, udp, ipsec, extension (vxlan works across subnets; host-gw needs the nodes on one L2 segment)`,
+      `Backend.Type: "alloc": Go flannel's alloc backend is not available in flannel-ts yet; use one of vxlan, host-gw, ipip, udp, ipsec, extension, wireguard (vxlan works across subnets; host-gw needs the nodes on one L2 segment)`,
     );
     expect(err.message).not.toContain('npm install');
   });

@@ -1,8 +1,8 @@
 /** Backend types that ship with flannel-ts; each lives in the package `@flannel-ts/<type>`. */
-export const BUILTIN_BACKENDS = ['vxlan', 'host-gw', 'ipip', 'udp', 'ipsec', 'extension'] as const;
+export const BUILTIN_BACKENDS = ['vxlan', 'host-gw', 'ipip', 'udp', 'ipsec', 'extension', 'wireguard'] as const;
 
 /** Go flannel backends that flannel-ts does not have (yet): named in the error instead of "install a plugin". */
-export const NOT_YET_BACKENDS = ['wireguard', 'alloc', 'tencent-vpc'] as const;
+export const NOT_YET_BACKENDS = ['alloc', 'tencent-vpc'] as const;
 
 export function isBuiltinBackend(type: string): boolean {
   return (BUILTIN_BACKENDS as readonly string[]).includes(type);

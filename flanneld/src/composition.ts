@@ -9,6 +9,7 @@ import { containerModule as ipip } from '@flannel-ts/ipip';
 import { containerModule as ipsec } from '@flannel-ts/ipsec';
 import { containerModule as udp } from '@flannel-ts/udp';
 import { containerModule as vxlan } from '@flannel-ts/vxlan';
+import { containerModule as wireguard } from '@flannel-ts/wireguard';
 import { NodeCleanup } from './cleanup.js';
 import { DaemonState } from './daemon-state.js';
 import { Flanneld } from './flanneld.js';
@@ -19,7 +20,7 @@ import { NetAdminCheck, netAdminCheck } from './privileges.js';
 import { ObservedSubnetManager, OutageTracker, type StoreIdentity } from './store-monitor.js';
 
 /** The backends that ship with flanneld; any other Backend.Type is looked up as a plugin package. */
-const BUILTIN_BACKEND_MODULES = [vxlan, hostGw, ipip, udp, ipsec, extension];
+const BUILTIN_BACKEND_MODULES = [vxlan, hostGw, ipip, udp, ipsec, extension, wireguard];
 
 /** Which store the flags chose, where it is, and the flag that says so (for the outage warning). */
 export function storeIdentity(opts: FlanneldOptions): StoreIdentity {

@@ -10,7 +10,7 @@ import { startProcess, stopAllProcesses, stopProcess, waitForOutput } from '../h
 import { DEADLINE } from '../harness/wait.js';
 
 const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-const PACKAGES = ['core', 'backends', 'vxlan', 'host-gw', 'ipip', 'udp', 'ipsec', 'extension', 'flanneld'];
+const PACKAGES = ['core', 'backends', 'vxlan', 'host-gw', 'ipip', 'udp', 'ipsec', 'extension', 'wireguard', 'flanneld'];
 const npm = (cwd: string, ...args: string[]) => execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8' });
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { inject, injectable } from 'inversify';
-import { Clock, Logger, type ExternalInterface, type Lease, type Network, type NetworkStatus } from '@flannel-ts/core';
+import { Clock, Logger, type ExternalInterface, type Lease, type Network, type NetworkStatus, type PeerTraffic } from '@flannel-ts/core';
 import { DaemonMetrics } from './metrics.js';
 
 /** The readiness checks, in the order /readyz lists them. */
@@ -32,6 +32,8 @@ export interface StatusDocument {
   mtu?: number;
   rules?: { mode: string; chains: string[]; inPlace: boolean; lastResync?: string; lastError?: string };
   network?: NetworkStatus;
+  /** Per tunnel peer (wireguard): endpoint, latest handshake, bytes; read from the kernel for this answer. */
+  tunnels?: PeerTraffic[];
 }
 
 /**

@@ -122,7 +122,10 @@ export class Flanneld {
         'lease acquired',
       );
       state.network = network;
-      this.metrics.watchNetwork(() => network.status?.());
+      this.metrics.watchNetwork(
+        () => network.status?.(),
+        () => network.peerTraffic?.(),
+      );
 
       const traffic = new TrafficManager(this.runner, logger, this.clock, {
         nftables: config.enableNFTables,

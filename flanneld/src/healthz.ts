@@ -69,8 +69,11 @@ export class HealthServer {
         const body = await this.metrics.registry.metrics();
         return void res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body);
       }
-      case '/debug/status':
-        return void json(200, this.state.status());
+      case '/debug/status': {
+        const status = this.state.status();
+        const tunnels = await this.state.network?.peerTraffic?.().catch((err: Error) => this.logger.warn({ err: err.message }, 'cannot read tunnel peers'));
+        return void json(200, tunnels ? { ...status, tunnels } : status);
+      }
       case '/debug/diff':
         return void json(200, await this.diff());
       default:

@@ -1,6 +1,6 @@
 import { injectable } from 'inversify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { NetworkStatus, ReconcilerObserver } from '@flannel-ts/core';
+import type { NetworkStatus, PeerTraffic, ReconcilerObserver } from '@flannel-ts/core';
 
 /**
  * prom-client default metrics that break Prometheus' naming rules (`promtool check metrics`): gauges with a
@@ -92,6 +92,8 @@ export class DaemonMetrics implements ReconcilerObserver {
   });
 
   private status: (() => NetworkStatus | undefined) | undefined;
+  /** The backend's per-peer tunnel counters (wireguard), read at each scrape. */
+  private traffic: (() => Promise<PeerTraffic[]> | undefined) | undefined;
   /** Told after every pass of the engine (readiness re-evaluates then). */
   onPass: (() => void) | undefined;
 
@@ -111,11 +113,55 @@ export class DaemonMetrics implements ReconcilerObserver {
         for (const [state, n] of Object.entries(counts)) peers.set({ state }, n);
       },
     });
+    this.peerTrafficMetrics();
   }
 
-  /** Where the peer gauge reads from, once the backend's network exists. */
-  watchNetwork(status: () => NetworkStatus | undefined): void {
+  /** Where the peer gauge reads from, once the backend's network exists; and its tunnel counters, if it has them. */
+  watchNetwork(status: () => NetworkStatus | undefined, traffic?: () => Promise<PeerTraffic[]> | undefined): void {
     this.status = status;
+    this.traffic = traffic;
+  }
+
+  /**
+   * Per tunnel peer (wireguard): the latest handshake, and bytes received and sent, as the kernel counts them,
+   * read once per scrape. Labelled by device, the peer's subnets and its public key. The byte counters restart
+   * from zero when a device is recreated, which Prometheus' rate() takes as a counter reset.
+   */
+  private peerTrafficMetrics(): void {
+    const labelNames = ['device', 'peer', 'public_key'];
+    let reading: Promise<PeerTraffic[]> | undefined;
+    // The three collectors of one scrape share one read of the kernel: prom-client calls them all in one turn.
+    const read = (): Promise<PeerTraffic[]> => {
+      reading ??= Promise.resolve(this.traffic?.() ?? [])
+        .catch(() => [])
+        .finally(() => (reading = undefined));
+      return reading;
+    };
+    const labels = (p: PeerTraffic) => ({ device: p.device, peer: p.subnets.join(','), public_key: p.publicKey });
+    const handshake: Gauge = new Gauge({
+      name: 'flannel_peer_latest_handshake_timestamp_seconds',
+      help: "a tunnel peer's latest handshake (wireguard), in seconds since the Unix epoch; absent before the first",
+      labelNames,
+      registers: this.r,
+      collect: async () => {
+        handshake.reset();
+        for (const p of await read()) if (p.latestHandshake) handshake.set(labels(p), Date.parse(p.latestHandshake) / 1000);
+      },
+    });
+    const counter = (name: string, help: string, value: (p: PeerTraffic) => number) => {
+      const c: Counter = new Counter({
+        name,
+        help,
+        labelNames,
+        registers: this.r,
+        collect: async () => {
+          c.reset();
+          for (const p of await read()) c.inc(labels(p), value(p));
+        },
+      });
+    };
+    counter('flannel_peer_receive_bytes_total', 'bytes received from a tunnel peer (wireguard), as the kernel counts them', (p) => p.rxBytes);
+    counter('flannel_peer_transmit_bytes_total', 'bytes sent to a tunnel peer (wireguard), as the kernel counts them', (p) => p.txBytes);
   }
 
   leaseEvents(type: string, count: number): void {

@@ -109,4 +109,29 @@ describe('metrics', () => {
     }
     expect(out.trim()).toBe('');
   });
+
+  it("serves each tunnel peer's handshake time and byte counts, read at scrape time, promtool-clean", async () => {
+    const m = new DaemonMetrics();
+    let rx = 1000;
+    const key = 'jTbrpui9F1lcWt18KRnDdKJRez/ckda5t/w1zTozCH4=';
+    m.watchNetwork(
+      () => undefined,
+      async () => [
+        { device: 'flannel-wg', publicKey: key, subnets: ['10.244.2.0/24'], latestHandshake: '2026-01-01T00:00:05.000Z', rxBytes: rx, txBytes: 2000 },
+        { device: 'flannel-wg-v6', publicKey: key, subnets: ['fd00:10:244:2::/64'], rxBytes: 0, txBytes: 0 },
+      ],
+    );
+    const labels = `device="flannel-wg",peer="10.244.2.0/24",public_key="${key}"`;
+    let text = await m.registry.metrics();
+    expect(text).toContain(`flannel_peer_latest_handshake_timestamp_seconds{${labels}} 1767225605`);
+    expect(text).toContain(`flannel_peer_receive_bytes_total{${labels}} 1000`);
+    expect(text).toContain(`flannel_peer_transmit_bytes_total{${labels}} 2000`);
+    // No handshake yet: no sample, rather than a made-up time.
+    expect(text).not.toMatch(/flannel_peer_latest_handshake_timestamp_seconds\{device="flannel-wg-v6"/);
+    expect(text).toContain('flannel_peer_receive_bytes_total{device="flannel-wg-v6",peer="fd00:10:244:2::/64"');
+    rx = 5000;
+    text = await m.registry.metrics();
+    expect(text).toContain(`flannel_peer_receive_bytes_total{${labels}} 5000`);
+    expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', stdio: 'pipe' }).trim()).toBe('');
+  });
 });

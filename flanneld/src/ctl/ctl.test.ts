@@ -2,7 +2,7 @@ import type { PeerStatus } from '@flannel-ts/core';
 import type { StatusDocument } from '../daemon-state.js';
 import { svgDiagram, textDiagram } from './diagram.js';
 import { parsePing, probe, probeTarget } from './probe.js';
-import { renderDiff } from './render.js';
+import { bytes, renderDiff, renderStatus } from './render.js';
 
 const status = (peers: PeerStatus[]): StatusDocument => ({
   version: 'v0.1.0',
@@ -34,6 +34,7 @@ describe('flannelctl probe', () => {
   it("pings a vxlan peer's overlay address and a host-gw peer's public IP; a skipped peer is not pinged", async () => {
     expect(probeTarget('vxlan', peer(2))).toEqual({ target: '10.244.2.0', via: 'overlay' });
     expect(probeTarget('host-gw', peer(2))).toEqual({ target: '192.0.2.12', via: 'underlay' });
+    expect(probeTarget('wireguard', peer(2))).toEqual({ target: '10.244.2.0', via: 'overlay' });
     const pinged: string[] = [];
     const results = await probe(status([peer(2), peer(3, 'skipped')]), 2, async (t) => {
       pinged.push(t);
@@ -41,6 +42,40 @@ describe('flannelctl probe', () => {
     });
     expect(pinged).toEqual(['10.244.2.0']);
     expect(results[1]).toMatchObject({ peer: '10.244.3.0/24', skipped: 'malformed VtepMAC' });
+  });
+});
+
+describe('flannelctl status', () => {
+  it("lists each tunnel peer's endpoint, latest handshake and transfer", () => {
+    const key = 'jTbrpui9F1lcWt18KRnDdKJRez/ckda5t/w1zTozCH4=';
+    const s: StatusDocument = {
+      ...status([peer(2)]),
+      backend: 'wireguard',
+      tunnels: [
+        {
+          device: 'flannel-wg',
+          publicKey: key,
+          subnets: ['10.244.2.0/24'],
+          endpoint: '192.0.2.12:51820',
+          latestHandshake: '2026-01-01T00:00:05.000Z',
+          rxBytes: 1536,
+          txBytes: 3 * 1024 ** 3,
+        },
+        { device: 'flannel-wg-v6', publicKey: key, subnets: ['fd00:10:244:2::/64'], rxBytes: 0, txBytes: 0 },
+      ],
+    };
+    const text = renderStatus(s);
+    expect(text.slice(text.indexOf('tunnel peers'))).toBe(
+      [
+        'tunnel peers (2):',
+        '  DEVICE         SUBNETS             ENDPOINT          LATEST HANDSHAKE          RECEIVED  SENT      PUBLIC KEY',
+        `  flannel-wg     10.244.2.0/24       192.0.2.12:51820  2026-01-01T00:00:05.000Z  1.50 KiB  3.00 GiB  ${key}`,
+        `  flannel-wg-v6  fd00:10:244:2::/64  -                 never                     0 B       0 B       ${key}`,
+        '',
+      ].join('\n'),
+    );
+    expect(renderStatus(status([]))).not.toContain('tunnel peers');
+    expect([bytes(1023), bytes(1024), bytes(5 * 1024 ** 2)]).toEqual(['1023 B', '1.00 KiB', '5.00 MiB']);
   });
 });
 

@@ -28,7 +28,8 @@ export const systemPing: Pinger = (target, count) =>
 
 /** What to ping for a peer: the overlay address (its subnet's network address, on flannel.<VNI>) for vxlan, else the public IP. */
 export function probeTarget(backend: string | undefined, p: PeerStatus): { target: string; via: 'overlay' | 'underlay' } | undefined {
-  if (backend === 'vxlan' && p.subnet) return { target: p.subnet.split('/')[0]!, via: 'overlay' };
+  // vxlan and wireguard peers hold their subnet's first address on their device: pinging it tests the tunnel.
+  if ((backend === 'vxlan' || backend === 'wireguard') && p.subnet) return { target: p.subnet.split('/')[0]!, via: 'overlay' };
   if (p.publicIP) return { target: p.publicIP, via: 'underlay' };
   if (p.publicIPv6) return { target: p.publicIPv6, via: 'underlay' };
   return undefined;

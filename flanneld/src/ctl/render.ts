@@ -62,7 +62,35 @@ export function renderStatus(s: StatusDocument): string {
       out.push(table(['SUBNET', 'PUBLIC IP', 'STATE', 'BACKEND DATA', 'WHY'], rows));
     }
   }
+  if (s.tunnels) {
+    out.push('', `tunnel peers (${s.tunnels.length}):`);
+    if (s.tunnels.length === 0) out.push('  none');
+    else {
+      const rows = s.tunnels.map((t) => [
+        t.device,
+        t.subnets.join(' '),
+        t.endpoint ?? '-',
+        t.latestHandshake ?? 'never',
+        bytes(t.rxBytes),
+        bytes(t.txBytes),
+        t.publicKey,
+      ]);
+      out.push(table(['DEVICE', 'SUBNETS', 'ENDPOINT', 'LATEST HANDSHAKE', 'RECEIVED', 'SENT', 'PUBLIC KEY'], rows));
+    }
+  }
   return `${out.join('\n')}\n`;
+}
+
+/** 1536 → "1.50 KiB", as `wg show` prints transfer. */
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(2)} ${units[i]}`;
 }
 
 /** `flannelctl diff` as text, grouped per device. */

@@ -1,0 +1,240 @@
+// udp on etcd, 3 nodes on one L2 underlay, the real flanneld CLI in each node namespace, pods through the CNI
+// plugin. The cases share one topology; beforeEach puts back what a case stopped, deleted or wrote.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { jest } from '@jest/globals';
+import { IP, IPNet } from '@flannel-ts/core/ip';
+import { execIn, ipJson, sh } from '../harness/netns.js';
+import { startProcess, stopProcess, waitForOutput } from '../harness/processes.js';
+import { tearDown, Topology, type Pod, type TopologyNode } from '../harness/topology.js';
+import { DEADLINE, waitFor } from '../harness/wait.js';
+
+jest.setTimeout(DEADLINE.testMs);
+
+const NETWORK = '10.244.0.0/16';
+const SUBNETS = '/coreos.com/network/subnets/';
+let topo: Topology;
+
+interface LinkJson {
+  ifname: string;
+  ifindex: number;
+  mtu: number;
+  flags: string[];
+  linkinfo?: { info_kind?: string; info_data?: { type?: string; pi?: boolean } };
+}
+interface AddrJson {
+  addr_info: { local: string; prefixlen: number }[];
+}
+interface RouteJson {
+  dst: string;
+  dev: string;
+  protocol?: string;
+  scope?: string;
+  gateway?: string;
+}
+
+const subnetOf = (n: TopologyNode) => topo.leaseSubnet(n);
+const keyOf = (n: TopologyNode) => `${SUBNETS}${subnetOf(n).replace('/', '-')}`;
+/** flannel0's address: the lease's network address. */
+const tunIP = (n: TopologyNode) => subnetOf(n).split('/')[0]!;
+const flannel0 = (n: TopologyNode): LinkJson | undefined => ipJson<LinkJson[]>(n.ns, '-d', 'link', 'show').find((l) => l.ifname === 'flannel0');
+const networkRoute = (n: TopologyNode) => ipJson<RouteJson[]>(n.ns, 'route', 'show', NETWORK)[0];
+const pod = (n: TopologyNode): Pod => n.pods[0]!;
+const failedPings = () =>
+  topo
+    .pingMatrix()
+    .filter((p) => !p.ok)
+    .map((p) => `${p.from.ip} -> ${p.to.ip}`);
+
+/** ping's own report, whether it got an answer or not. */
+function pingOutput(from: Pod, to: string, ...args: string[]): { ok: boolean; out: string } {
+  try {
+    return { ok: true, out: execIn(from.ns, 'ping', '-c1', '-W2', ...args, to) };
+  } catch (err) {
+    return { ok: false, out: String((err as { stdout?: string }).stdout ?? err) };
+  }
+}
+
+beforeAll(async () => {
+  topo = await Topology.create({ nodes: 3, store: 'etcd', tag: 'udp', netConf: { Network: NETWORK, Backend: { Type: 'udp' } } });
+  await topo.up();
+}, DEADLINE.setupMs);
+
+beforeEach(async () => {
+  await topo.restore();
+  const own = new Set(topo.nodes.map(keyOf));
+  const keys = (await topo.etcdctl('get', '--keys-only', '--prefix', SUBNETS)).split('\n').filter(Boolean);
+  for (const key of keys) if (!own.has(key)) await topo.etcdctl('del', key);
+  // Every node forwards to every other one: the only sign of convergence a udp node gives is traffic.
+  expect(await waitFor(() => failedPings().length === 0, DEADLINE.convergeMs, 100)).toBe(true);
+}, DEADLINE.setupMs);
+
+afterAll(() => tearDown([topo]));
+
+interface Captured {
+  outer: { src: string; dst: string; proto: number; sport?: number; dport?: number; udpLength?: number };
+  payload: Buffer;
+}
+
+const dotted = (b: Buffer, off: number) => [...b.subarray(off, off + 4)].join('.');
+
+/** The IPv4 packets of an Ethernet pcap file (tcpdump -w), outer headers parsed, UDP payload kept. */
+function readPcap(file: string): Captured[] {
+  const b = readFileSync(file);
+  const le = b.readUInt32LE(0) === 0xa1b2c3d4 || b.readUInt32LE(0) === 0xa1b23c4d;
+  const u32 = (off: number) => (le ? b.readUInt32LE(off) : b.readUInt32BE(off));
+  expect(u32(20)).toBe(1); // LINKTYPE_ETHERNET
+  const out: Captured[] = [];
+  for (let off = 24; off + 16 <= b.length;) {
+    const len = u32(off + 8);
+    const frame = b.subarray(off + 16, off + 16 + len);
+    off += 16 + len;
+    expect(frame.readUInt16BE(12)).toBe(0x0800);
+    const ip = frame.subarray(14);
+    const ihl = (ip[0]! & 0xf) * 4;
+    const c: Captured = { outer: { src: dotted(ip, 12), dst: dotted(ip, 16), proto: ip[9]! }, payload: Buffer.alloc(0) };
+    if (c.outer.proto === 17) {
+      const udp = ip.subarray(ihl, ip.readUInt16BE(2));
+      Object.assign(c.outer, { sport: udp.readUInt16BE(0), dport: udp.readUInt16BE(2), udpLength: udp.readUInt16BE(4) });
+      c.payload = udp.subarray(8);
+    }
+    out.push(c);
+  }
+  return out;
+}
+
+/** RFC 1071 over an IPv4 header: 0 when its checksum is right. */
+function headerChecksum(b: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < (b[0]! & 0xf) * 4; i += 2) sum += b.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+describe('udp with etcd, 3 nodes', () => {
+  it('every pod pair pings', () => {
+    expect(failedPings()).toEqual([]);
+  });
+
+  it('makes flannel0 as Go does: a TUN without packet information, MTU − 28, the lease address as /32, the network routed into it', async () => {
+    for (const n of topo.nodes) {
+      const link = flannel0(n)!;
+      expect(link.linkinfo?.info_kind).toBe('tun');
+      expect(link.linkinfo?.info_data).toMatchObject({ type: 'tun', pi: false });
+      expect(link.mtu).toBe(1472);
+      expect(link.flags).toContain('UP');
+      const addrs = ipJson<AddrJson[]>(n.ns, '-4', 'addr', 'show', 'dev', 'flannel0')[0]!.addr_info.map((a) => `${a.local}/${a.prefixlen}`);
+      expect(addrs).toEqual([`${tunIP(n)}/32`]);
+      expect(networkRoute(n)).toMatchObject({ dst: NETWORK, dev: 'flannel0' });
+      expect(networkRoute(n)!.gateway).toBeUndefined();
+      expect(topo.subnetEnv(n).FLANNEL_MTU).toBe('1472');
+    }
+  });
+
+  it('marks its lease BackendType "udp", without BackendData', async () => {
+    const n = topo.nodes[0]!;
+    expect(JSON.parse(await topo.etcdctl('get', '--print-value-only', keyOf(n)))).toEqual({ PublicIP: n.ip, PublicIPv6: null, BackendType: 'udp' });
+  });
+
+  it('answers a packet to a subnet no node holds with ICMP net-unreachable from flannel0', () => {
+    const [n1] = topo.nodes as [TopologyNode];
+    const r = pingOutput(pod(n1), '10.244.250.7');
+    expect(r.ok).toBe(false);
+    expect(r.out).toContain(`From ${tunIP(n1)} icmp_seq=1 Destination Net Unreachable`);
+  });
+
+  it('passes DF pings of MTU − 28 bytes, and not one byte more', () => {
+    const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
+    const mtu = Number(topo.subnetEnv(n1).FLANNEL_MTU);
+    expect(pingOutput(pod(n1), pod(n2).ip, '-M', 'do', '-s', String(mtu - 28)).ok).toBe(true);
+    const tooBig = pingOutput(pod(n1), pod(n2).ip, '-M', 'do', '-s', String(mtu - 27));
+    expect(tooBig.ok).toBe(false);
+  });
+
+  it('puts back flannel0 deleted by hand, and traffic flows again', async () => {
+    const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
+    const before = flannel0(n1)!.ifindex;
+    sh('ip', ['-n', n1.ns, 'link', 'del', 'flannel0']);
+    expect(await waitFor(() => (flannel0(n1)?.ifindex ?? before) !== before && networkRoute(n1)?.dev === 'flannel0', DEADLINE.convergeMs)).toBe(true);
+    expect(flannel0(n1)!.mtu).toBe(1472);
+    expect(await waitFor(() => topo.ping(pod(n1), pod(n2)) && topo.ping(pod(n2), pod(n1)), DEADLINE.convergeMs, 100)).toBe(true);
+  });
+
+  it('puts back the route of the network deleted by hand', async () => {
+    const n1 = topo.nodes[0]!;
+    sh('ip', ['-n', n1.ns, 'route', 'del', NETWORK]);
+    expect(await waitFor(() => networkRoute(n1)?.dev === 'flannel0', DEADLINE.convergeMs)).toBe(true);
+  });
+
+  it('keeps flannel0 across a restart of flanneld, and attaches to it again', async () => {
+    const n1 = topo.nodes[0]!;
+    const before = flannel0(n1)!.ifindex;
+    await topo.stopFlanneld(n1);
+    expect(flannel0(n1)?.ifindex).toBe(before);
+    expect(networkRoute(n1)?.dev).toBe('flannel0');
+    await topo.startFlanneld(n1);
+    expect(flannel0(n1)?.ifindex).toBe(before);
+    expect(await waitFor(() => failedPings().length === 0, DEADLINE.convergeMs, 100)).toBe(true);
+  });
+
+  it('puts nothing on the wire but UDP 8285 → 8285 whose whole payload is the inner IP packet, as a Go node expects', async () => {
+    const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
+    const [p1, p2] = [pod(n1), pod(n2)];
+    const file = join(topo.dir, 'udp-interop.pcap');
+    // On a NIC, UDP GSO messages are cut into datagrams before the wire; a veth hands them on whole, so both
+    // nodes' eth0 are told to cut them in software, and the capture shows what a wire (and a Go peer) gets.
+    for (const n of [n1, n2]) execIn(n.ns, 'ethtool', '-K', 'eth0', 'tx-udp-segmentation', 'off');
+    const server = startProcess('iperf3', ['-s', '-1', '-B', p2.ip], { netns: p2.ns });
+    try {
+      expect(await waitFor(() => execIn(p2.ns, 'ss', '-Hltn', 'sport = :5201').trim() !== '', DEADLINE.convergeMs)).toBe(true);
+      const dump = startProcess('tcpdump', ['-n', '-U', '-i', 'eth0', '-w', file, 'ip', 'and', 'host', n1.ip], { netns: n2.ns });
+      await waitForOutput(dump, (o) => o.includes('listening on'), DEADLINE.convergeMs, 'tcpdump start');
+      execIn(p1.ns, 'ping', '-c3', '-i0.2', '-W2', p2.ip);
+      execIn(p2.ns, 'ping', '-c3', '-i0.2', '-W2', p1.ip);
+      execIn(p1.ns, 'iperf3', '-c', p2.ip, '-n', '2M');
+      await stopProcess(dump.child, 5000, 'SIGINT');
+    } finally {
+      await stopProcess(server.child, 2000);
+      for (const n of [n1, n2]) execIn(n.ns, 'ethtool', '-K', 'eth0', 'tx-udp-segmentation', 'on');
+    }
+    const packets = readPcap(file);
+    // Each inner packet goes from the sending node's subnet to the receiving node's (a pod, or the node's
+    // flannel0 address: without --ip-masq the CNI bridge masquerades pod traffic to other subnets).
+    const subnetOfIp = new Map([
+      [n1.ip, IPNet.parse(subnetOf(n1))],
+      [n2.ip, IPNet.parse(subnetOf(n2))],
+    ]);
+    const kinds = new Map<string, number>();
+    for (const { outer, payload } of packets) {
+      expect(outer).toEqual({ src: outer.src, dst: outer.dst, proto: 17, sport: 8285, dport: 8285, udpLength: payload.length + 8 });
+      expect(new Set([outer.src, outer.dst])).toEqual(new Set([n1.ip, n2.ip]));
+      // The payload is one whole IPv4 packet, TTL 62 (64, less the sending node's kernel, less its proxy).
+      expect(payload[0]).toBe(0x45);
+      expect(payload.readUInt16BE(2)).toBe(payload.length);
+      expect(payload.length).toBeLessThanOrEqual(1472);
+      expect(headerChecksum(payload)).toBe(0);
+      expect(payload[8]).toBe(62);
+      expect(subnetOfIp.get(outer.src)!.contains(IP.parse(dotted(payload, 12)))).toBe(true);
+      expect(subnetOfIp.get(outer.dst)!.contains(IP.parse(dotted(payload, 16)))).toBe(true);
+      const kind = payload[9] === 1 ? `icmp ${payload[(payload[0]! & 0xf) * 4]}` : payload[9] === 6 ? 'tcp' : `proto ${payload[9]}`;
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+    }
+    expect(kinds.get('icmp 8')).toBeGreaterThanOrEqual(6);
+    expect(kinds.get('icmp 0')).toBeGreaterThanOrEqual(6);
+    expect(kinds.get('tcp')).toBeGreaterThan(100); // tcpdump may drop some of a burst; every one it kept is checked above
+    expect([...kinds.keys()].sort()).toEqual(['icmp 0', 'icmp 8', 'tcp']);
+  });
+
+  it('stops sending to a peer whose lease is gone: its subnet becomes unreachable and it receives nothing', async () => {
+    const [n1, , n3] = topo.nodes as [TopologyNode, TopologyNode, TopologyNode];
+    const target = pod(n3).ip;
+    await topo.stopFlanneld(n3);
+    await topo.etcdctl('del', keyOf(n3));
+    expect(await waitFor(() => pingOutput(pod(n1), target).out.includes('Destination Net Unreachable'), DEADLINE.convergeMs, 100)).toBe(true);
+    const dump = startProcess('tcpdump', ['-n', '-l', '-i', 'eth0', 'udp', 'port', '8285'], { netns: n3.ns });
+    await waitForOutput(dump, (o) => o.includes('listening on'), DEADLINE.convergeMs, 'tcpdump start');
+    for (let i = 0; i < 3; i++) expect(pingOutput(pod(n1), target).ok).toBe(false);
+    await stopProcess(dump.child, 2000, 'SIGINT');
+    expect(dump.output()).toMatch(/\b0 packets captured/);
+  });
+});

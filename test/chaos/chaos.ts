@@ -1,0 +1,156 @@
+// Shared by the chaos suites (test/chaos/*.test.ts): measured figures, helper processes inside namespaces,
+// and flanneld started in ways the topology does not (a private mount namespace, expecting it to fail).
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { execIn, ipJson, sh } from '../harness/netns.js';
+import { startProcess, stopProcess, waitForOutput, type Started } from '../harness/processes.js';
+import { FLANNELD, HEALTHZ_PORT, type Topology, type TopologyNode } from '../harness/topology.js';
+import { DEADLINE } from '../harness/wait.js';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+export const ETCD_TOOL = join(FIXTURES, 'etcd-tool.mjs');
+const POLLER = join(FIXTURES, 'healthz-poller.mjs');
+/** Every RESULT line of a run is also appended here, so that the figures survive jest's output handling. */
+export const RESULTS_FILE = join(dirname(FIXTURES), '..', '..', '.cache', 'chaos-results.txt');
+
+/** Prints a measured figure as `RESULT key=value` on stdout (and appends it to RESULTS_FILE). */
+export function result(key: string, value: number | string): void {
+  const line = `RESULT ${key}=${typeof value === 'number' ? Math.round(value) : value}\n`;
+  process.stdout.write(line);
+  try {
+    mkdirSync(dirname(RESULTS_FILE), { recursive: true });
+    appendFileSync(RESULTS_FILE, line);
+  } catch {
+    // the figure is on stdout anyway
+  }
+}
+
+/** Runs the etcd tool (fixtures/etcd-tool.mjs) in the store namespace and returns its JSON answer. */
+export function etcdTool<T>(topo: Topology, ...args: string[]): T {
+  return JSON.parse(
+    execIn(topo.etcdNs, 'node', ETCD_TOOL, args[0]!, topo.etcdEndpoints, ...args.slice(1))
+      .trim()
+      .split('\n')
+      .pop()!,
+  ) as T;
+}
+
+export interface Poll {
+  at: number;
+  ms: number;
+  status: number;
+  lagMs: number;
+}
+
+/** Polls the node's /healthz back to back from inside its namespace; polls() reads the answers so far, stop() ends it. */
+export function pollHealthz(node: TopologyNode, intervalMs = 20): { polls(): Poll[]; stop(): Promise<Poll[]>; started: Promise<void> } {
+  const p = startProcess('node', [POLLER, `http://127.0.0.1:${HEALTHZ_PORT}/healthz`, String(intervalMs)], { netns: node.ns });
+  const started = waitForOutput(p, (o) => o.includes('"status":200'), DEADLINE.readyMs, 'the first /healthz answer');
+  const polls = (): Poll[] =>
+    p
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{') && l.endsWith('}'))
+      .map((l) => JSON.parse(l) as Poll);
+  return {
+    started,
+    polls,
+    async stop() {
+      await stopProcess(p.child);
+      await p.closed;
+      return polls();
+    },
+  };
+}
+
+/** flannel_peers{state=...} from the node's /metrics: peer leases programmed, partly programmed, or skipped. */
+export function peers(topo: Topology, node: TopologyNode, state: 'programmed' | 'partial' | 'skipped'): number | undefined {
+  const m = new RegExp(`^flannel_peers\\{state="${state}"\\} (\\S+)$`, 'm').exec(topo.httpGet(node, '/metrics'));
+  return m ? Number(m[1]) : undefined;
+}
+
+export function percentile(xs: number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+}
+
+/** Our routes (proto 70) in the node, by destination. */
+export function flannelRoutes(node: TopologyNode): string[] {
+  return ipJson<{ dst: string }[]>(node.ns, 'route', 'show', 'proto', '70').map((r) => r.dst);
+}
+
+/** The JSON log lines flanneld wrote so far, parsed. */
+export function logLines(p: Started): { level: number; msg: string; [k: string]: unknown }[] {
+  return p
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as { level: number; msg: string }];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Resolves when flanneld has logged a line for which `match` holds. */
+export function waitForLog(
+  p: Started,
+  match: (line: { msg: string; [k: string]: unknown }) => boolean,
+  what: string,
+  timeoutMs: number = DEADLINE.convergeMs,
+): Promise<void> {
+  return waitForOutput(p, () => logLines(p).some(match), timeoutMs, what);
+}
+
+/**
+ * A private mount namespace in which `dir` is a tmpfs of `sizeKb` KiB: a small disk that can fill up or go
+ * read-only without touching the host. Nobody outside sees it; a `sleep` holds it until stop(). run() runs a
+ * command in it, startFlanneld() starts flanneld in it (inside the node's network namespace).
+ */
+export async function tinyDisk(
+  dir: string,
+  sizeKb: number,
+): Promise<{
+  run(cmd: string, ...args: string[]): string;
+  startFlanneld(topo: Topology, node: TopologyNode, extra?: string[]): Started;
+  stop(): Promise<void>;
+}> {
+  mkdirSync(dir, { recursive: true });
+  const holder = startProcess('unshare', [
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    `mount -t tmpfs -o size=${sizeKb}k,mode=0755 tmpfs '${dir}' && echo mounted && exec sleep 100000`,
+  ]);
+  await waitForOutput(holder, (o) => o.includes('mounted'), DEADLINE.readyMs, 'the tmpfs');
+  const pid = String(holder.child.pid);
+  return {
+    run: (cmd, ...args) => sh('nsenter', ['-t', pid, '-m', '--', cmd, ...args]),
+    startFlanneld(topo, node, extra = []) {
+      node.flanneld = startProcess('nsenter', ['-t', pid, '-m', '--', 'ip', 'netns', 'exec', node.ns, 'node', FLANNELD, ...topo.flanneldArgs(node), ...extra]);
+      return node.flanneld;
+    },
+    async stop() {
+      await stopProcess(holder.child);
+    },
+  };
+}
+
+/**
+ * How much longer than its CPU time a CPU-bound process takes on this machine right now: the wall time of a
+ * 100 ms busy loop over its CPU time (about 1 on an idle machine, 3 or more beside stress-ng). A stall of the
+ * event loop is CPU work, so a bound on it is a bound on CPU time times this factor.
+ */
+export function cpuContention(): number {
+  const js =
+    'const t=performance.now(),c=process.cpuUsage();for(;;){const u=process.cpuUsage(c);if(u.user+u.system>=1e5)break}console.log((performance.now()-t)/100)';
+  return Math.max(1, Number(sh('node', ['-e', js]).trim()));
+}
+
+/** Milliseconds since `t0`, for RESULT lines. */
+export const since = (t0: number): number => Date.now() - t0;

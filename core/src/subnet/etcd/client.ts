@@ -261,8 +261,8 @@ export class EtcdClient {
         if (!again) throw err;
         lastErr = err;
         this.moveOn(channel);
-        // Around the whole list once: give the cluster a moment before the last attempt.
-        if (this.channels.length === 1 || attempt === this.channels.length - 1) await pause(100, signal);
+        // Around the whole list once: give the cluster a moment before trying again.
+        if (attempt + 1 < attempts && (attempt + 1) % this.channels.length === 0) await pause(100, signal);
       }
     }
     throw lastErr;

@@ -60,6 +60,8 @@ export interface EtcdCluster {
   endpoints: string;
   /** The member that leads now (asked of the members that answer). */
   leader(): EtcdServer;
+  /** Hands leadership to `member` (etcdctl move-leader, sent to the current leader). */
+  makeLeader(member: EtcdServer): void;
   destroy(): Promise<void>;
 }
 
@@ -84,7 +86,7 @@ export async function startEtcdCluster(opts: { netns: string; hosts: string[] })
     throw err;
   }
   const endpoints = members.map((m) => m.endpoint).join(',');
-  return {
+  const cluster: EtcdCluster = {
     members,
     endpoints,
     leader() {
@@ -118,10 +120,27 @@ export async function startEtcdCluster(opts: { netns: string; hosts: string[] })
       if (!leader) throw new Error(`no member leads: ${out}`);
       return leader;
     },
+    makeLeader(member) {
+      const etcdctl = (endpoints: string, ...args: string[]) =>
+        execFileSync('ip', ['netns', 'exec', opts.netns, 'etcdctl', '--endpoints', endpoints, '--dial-timeout=2s', '--command-timeout=10s', ...args], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      const current = cluster.leader();
+      if (current === member) return;
+      // "8e9e05c52164694d, started, NAME, PEER-URLS, CLIENT-URLS, false": the hex ID move-leader takes.
+      const id = etcdctl(current.endpoint, 'member', 'list')
+        .split('\n')
+        .map((l) => l.split(', '))
+        .find((f) => f[2] === member.name)?.[0];
+      if (!id) throw new Error(`${member.name} is not a member`);
+      etcdctl(current.endpoint, 'move-leader', id);
+    },
     async destroy() {
       await Promise.all(members.map((m) => m.destroy()));
     },
   };
+  return cluster;
 }
 
 interface MemberSpec extends EtcdOptions {

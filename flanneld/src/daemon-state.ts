@@ -88,11 +88,13 @@ export class DaemonState {
     if (this.backendStopped) c.backend = { ok: false, detail: this.backendStopped };
     else if (!this.network) c.backend = { ok: false, detail: this.backendType ? `the ${this.backendType} backend is not running yet` : 'no backend yet' };
     else c.backend = { ok: true, detail: `the ${this.backendType} backend is running` };
-    const status = this.network?.status?.();
+    // Counts, not the peer table: readiness is re-evaluated after every engine pass, and a table of
+    // thousands of peers built each time stalled the event loop for seconds.
+    const stats = this.network?.stats?.();
     if (!this.network) c.peersSynced = { ok: false, detail: 'no backend yet' };
-    else if (!status) c.peersSynced = { ok: true, detail: 'the backend does not report its peers' };
-    else if (!status.synced) c.peersSynced = { ok: false, detail: 'the first full sync of peers is not done yet' };
-    else c.peersSynced = { ok: true, detail: `${status.peers.filter((p) => p.state !== 'skipped').length} of ${status.peers.length} peers programmed` };
+    else if (!stats || stats.synced === undefined) c.peersSynced = { ok: true, detail: 'the backend does not report its peers' };
+    else if (!stats.synced) c.peersSynced = { ok: false, detail: 'the first full sync of peers is not done yet' };
+    else c.peersSynced = { ok: true, detail: `${stats.peers} of ${stats.peers + stats.skippedPeers - (stats.partialPeers ?? 0)} peers programmed` };
     const r = this.rules;
     if (!r) c.rules = { ok: false, detail: 'traffic rules not installed yet' };
     else if (!r.inPlace) c.rules = { ok: false, detail: `${r.mode} rules could not be restored: ${r.lastError ?? 'unknown error'}` };

@@ -123,7 +123,7 @@ export class Flanneld {
       );
       state.network = network;
       this.metrics.watchNetwork(
-        () => network.status?.(),
+        () => network.stats?.(),
         () => network.peerTraffic?.(),
       );
 

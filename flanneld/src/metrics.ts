@@ -1,6 +1,6 @@
 import { injectable } from 'inversify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { NetworkStatus, PeerTraffic, ReconcilerObserver } from '@flannel-ts/core';
+import type { NetworkStats, PeerTraffic, ReconcilerObserver } from '@flannel-ts/core';
 
 /**
  * prom-client default metrics that break Prometheus' naming rules (`promtool check metrics`): gauges with a
@@ -91,7 +91,7 @@ export class DaemonMetrics implements ReconcilerObserver {
     registers: this.r,
   });
 
-  private status: (() => NetworkStatus | undefined) | undefined;
+  private stats: (() => NetworkStats | undefined) | undefined;
   /** The backend's per-peer tunnel counters (wireguard), read at each scrape. */
   private traffic: (() => Promise<PeerTraffic[]> | undefined) | undefined;
   /** Told after every pass of the engine (readiness re-evaluates then). */
@@ -106,10 +106,11 @@ export class DaemonMetrics implements ReconcilerObserver {
       labelNames: ['state'],
       registers: this.r,
       collect: () => {
-        const s = this.status?.();
+        // Counts the engine keeps, not its peer table: a scrape must stay cheap with thousands of peers.
+        const s = this.stats?.();
         if (!s) return;
-        const counts = { programmed: 0, partial: 0, skipped: 0 };
-        for (const p of s.peers) counts[p.state]++;
+        const partial = s.partialPeers ?? 0;
+        const counts = { programmed: s.peers - partial, partial, skipped: s.skippedPeers - partial };
         for (const [state, n] of Object.entries(counts)) peers.set({ state }, n);
       },
     });
@@ -117,8 +118,8 @@ export class DaemonMetrics implements ReconcilerObserver {
   }
 
   /** Where the peer gauge reads from, once the backend's network exists; and its tunnel counters, if it has them. */
-  watchNetwork(status: () => NetworkStatus | undefined, traffic?: () => Promise<PeerTraffic[]> | undefined): void {
-    this.status = status;
+  watchNetwork(stats: () => NetworkStats | undefined, traffic?: () => Promise<PeerTraffic[]> | undefined): void {
+    this.stats = stats;
     this.traffic = traffic;
   }
 

@@ -1,7 +1,8 @@
 // npm run bench -- convergence
-// One flanneld (etcd, vxlan, Network 100.64.0.0/10 in /24s) and fake peers with PublicIPs from 198.18.0.0/15.
+// One flanneld (etcd, vxlan, Network 100.0.0.0/8 in /24s) and fake peers with PublicIPs from 198.18.0.0/15.
 // Cold: N leases exist before flanneld starts; time from spawn until the kernel holds all N routes.
 // Live: N more leases written while it runs; lag from the last acknowledged write to the last route.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FLANNEL_ROUTE_PROTOCOL } from '@flannel-ts/core';
@@ -13,6 +14,10 @@ import { FLANNELD, Topology } from '../harness/topology.js';
 const WRITER = fileURLToPath(new URL('../harness/etcd-lease-writer.js', import.meta.url));
 const PREFIX = '/coreos.com/network';
 const ROUNDS = 3;
+/** How long the idle-CPU figure watches (a minute, as the figure says; BENCH_IDLE_S to shorten a trial run). */
+const IDLE_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
+/** Kernel clock ticks per second (/proc/<pid>/stat counts in them); 100 on Linux x86-64. */
+const CLOCK_TICKS = 100;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -20,8 +25,8 @@ async function main(): Promise<void> {
   const topo = await Topology.create({
     nodes: 1,
     store: 'etcd',
-    // Our own lease comes from SubnetMin upwards, away from the fake peers' 100.64-100.103 range.
-    netConf: { Network: '100.64.0.0/10', SubnetLen: 24, SubnetMin: '100.120.0.0', Backend: { Type: 'vxlan' } },
+    // Our own lease comes from SubnetMin upwards, away from the fake peers (100.64.1.0/24 onwards; 20,000 reach 100.142).
+    netConf: { Network: '100.0.0.0/8', SubnetLen: 24, SubnetMin: '100.250.0.0', Backend: { Type: 'vxlan' } },
     tag: 'bn',
   });
   const node = topo.nodes[0]!;
@@ -51,15 +56,27 @@ async function main(): Promise<void> {
     }
   };
   const startFlanneld = () => {
-    node.flanneld = startProcess('node', [...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), FLANNELD, ...topo.flanneldArgs(node), process.env.BENCH_TRACE ? '--log-level=info' : '--log-level=warn'], { netns: node.ns });
+    node.flanneld = startProcess(
+      'node',
+      [
+        ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+        ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+        FLANNELD,
+        ...topo.flanneldArgs(node),
+        process.env.BENCH_TRACE ? '--log-level=info' : '--log-level=warn',
+      ],
+      { netns: node.ns },
+    );
     return node.flanneld;
   };
 
   try {
     const results: Record<string, string> = {};
-    for (const n of [1000, 5000]) {
+    results.version_ms = versionMs().toFixed(1);
+    for (const n of [1000, 5000, ...(process.env.BENCH_SKIP_20K ? [] : [20_000])]) {
       const times: number[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
+      // 20,000 peers take a while to write and program: one round, as a point on the growth curve.
+      for (let round = 0; round < (n > 5000 ? 1 : ROUNDS); round++) {
         await reset();
         writeLeases(0, n);
         const t0 = Date.now();
@@ -71,18 +88,26 @@ async function main(): Promise<void> {
         }
       }
       results[`cold_${n}_s`] = (median(times) / 1000).toFixed(3);
+      results[`rss_${n}_mb`] = rssMb(node.flanneld!.child.pid!);
       console.error(`cold ${n}: ${times.map((t) => `${t} ms`).join(', ')}`);
+      if (n === 1000) results.idle_cpu_ms_per_min = (await idleCpuMs(node.flanneld!.child.pid!, IDLE_MS)).toFixed(0);
+      if (n === 5000) {
+        // flanneld is running with 5,000 peers: 5,000 more, live.
+        scrapeLoopMaxMs();
+        const lastWrite = writeLeases(5000, 5000);
+        const lag = (await waitRoutes(10_000)) - lastWrite;
+        if (process.env.BENCH_TRACE) traceStartup(node.flanneld!.output().split('\n').slice(-6).join('\n'), lastWrite);
+        results.live_5000_lag_ms = String(lag);
+        results.event_loop_max_delay_ms = scrapeLoopMaxMs().toFixed(1);
+      }
     }
-    // flanneld is running with 5,000 peers: its RSS, then 5,000 more, live.
-    results.rss_5000_mb = rssMb(node.flanneld!.child.pid!);
-    if (process.env.BENCH_TRACE) console.error(scrape().split('\n').filter((l) => /^(nodejs_heap_size|nodejs_external|process_resident|nodejs_heap_space_size_used_bytes)/.test(l)).join('\n'));
-    scrapeLoopMaxMs();
-    const lastWrite = writeLeases(5000, 5000);
-    const lag = (await waitRoutes(10_000)) - lastWrite;
-    if (process.env.BENCH_TRACE) traceStartup(node.flanneld!.output().split('\n').slice(-6).join('\n'), lastWrite);
-    const loopMax = scrapeLoopMaxMs();
-    results.live_5000_lag_ms = String(lag);
-    results.event_loop_max_delay_ms = loopMax.toFixed(1);
+    if (process.env.BENCH_TRACE)
+      console.error(
+        scrape()
+          .split('\n')
+          .filter((l) => /^(nodejs_heap_size|nodejs_external|process_resident|nodejs_heap_space_size_used_bytes)/.test(l))
+          .join('\n'),
+      );
     for (const [k, v] of Object.entries(results)) console.log(`RESULT ${k}=${v}`);
   } finally {
     nl.close();
@@ -92,6 +117,29 @@ async function main(): Promise<void> {
   }
 }
 
+/** `flanneld --version`, spawned as a user would: the median wall time of 10. */
+function versionMs(): number {
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = performance.now();
+    execFileSync('node', [FLANNELD, '--version'], { stdio: 'ignore' });
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/** CPU (user + system) the process uses over `ms` of doing nothing new, scaled to a minute. */
+async function idleCpuMs(pid: number, ms: number): Promise<number> {
+  const ticks = () =>
+    readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .split(') ')[1]!
+      .split(' ')
+      .slice(11, 13)
+      .reduce((a, t) => a + Number(t), 0);
+  const before = ticks();
+  await new Promise((r) => setTimeout(r, ms));
+  return (ticks() - before) * (1000 / CLOCK_TICKS) * (60_000 / ms);
+}
 
 function rssMb(pid: number): string {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
@@ -103,7 +151,9 @@ function traceStartup(output: string, t0: number): void {
   for (const line of output.trim().split('\n')) {
     try {
       const e = JSON.parse(line) as { time: number; msg: string; ms?: number; netlinkMs?: number };
-      console.error(`  +${e.time - t0} ms ${e.msg}${e.ms !== undefined ? ` (took ${e.ms} ms${e.netlinkMs !== undefined ? `, netlink ${e.netlinkMs} ms` : ''})` : ''}`);
+      console.error(
+        `  +${e.time - t0} ms ${e.msg}${e.ms !== undefined ? ` (took ${e.ms} ms${e.netlinkMs !== undefined ? `, netlink ${e.netlinkMs} ms` : ''})` : ''}`,
+      );
     } catch {
       // not a log line
     }

@@ -36,10 +36,14 @@ export interface PeerTraffic {
 }
 
 export interface NetworkStats {
-  /** Peers whose subnets are programmed. */
+  /** Peers whose subnets are programmed (wholly, or partly: see partialPeers). */
   peers: number;
-  /** Peers left out, e.g. a host-gw peer off our L2 segment, or a lease with malformed data. */
+  /** Peers left out, wholly or partly, e.g. a host-gw peer off our L2 segment, or a lease with malformed data. */
   skippedPeers: number;
+  /** Peers counted in both: one family programmed, the other skipped. */
+  partialPeers?: number;
+  /** The first full comparison with the kernel after the first lease snapshot is done. */
+  synced?: boolean;
 }
 
 export interface PeerStatus {

@@ -84,6 +84,7 @@ export class Reconciler {
   private failure: Error | undefined;
   /** Peers with entries in the kernel, and peers with a problem; kept as counts so logging them is cheap. */
   private programmed = 0;
+  private partial = 0;
   private skipped = 0;
 
   constructor(
@@ -96,7 +97,7 @@ export class Reconciler {
   }
 
   stats(): NetworkStats {
-    return { peers: this.programmed, skippedPeers: this.skipped };
+    return { peers: this.programmed, skippedPeers: this.skipped, partialPeers: this.partial, synced: this.fullySynced };
   }
 
   /** The peer table and the engine's progress. */
@@ -378,6 +379,7 @@ export class Reconciler {
     this.peers.set(key, { lease, plan });
     if (plan.entries.length > 0) this.programmed++;
     if (plan.problems.length > 0) this.skipped++;
+    if (plan.entries.length > 0 && plan.problems.length > 0) this.partial++;
     return plan;
   }
 
@@ -387,6 +389,7 @@ export class Reconciler {
     this.peers.delete(key);
     if (peer.plan.entries.length > 0) this.programmed--;
     if (peer.plan.problems.length > 0) this.skipped--;
+    if (peer.plan.entries.length > 0 && peer.plan.problems.length > 0) this.partial--;
   }
 
   private *wantedEntries(): Iterable<KernelEntry> {

@@ -5,10 +5,12 @@ import { UdpPeers } from './peers.js';
 
 const config = loadNetConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"udp"}}');
 const own: Lease = { subnet: IPNet.parse('10.244.1.0/24'), attrs: { publicIP: IP.parse('192.0.2.1'), backendType: 'udp' } };
-const lease = (n: number, attrs: Partial<Lease['attrs']> = {}, subnet = `10.244.${n}.0/24`): Lease => ({
-  subnet: IPNet.parse(subnet),
-  attrs: { publicIP: IP.parse(`192.0.2.${n}`), backendType: 'udp', ...attrs },
-});
+/** A peer lease; an attribute given as undefined is left out. */
+const lease = (n: number, attrs: { [K in keyof Lease['attrs']]?: Lease['attrs'][K] | undefined } = {}, subnet = `10.244.${n}.0/24`): Lease => {
+  const a: Record<string, unknown> = { publicIP: IP.parse(`192.0.2.${n}`), backendType: 'udp', ...attrs };
+  for (const k of Object.keys(a)) if (a[k] === undefined) delete a[k];
+  return { subnet: IPNet.parse(subnet), attrs: a as Lease['attrs'] };
+};
 const set = (n: number) => ({ op: 'set', net: ip(`10.244.${n}.0`), len: 24, ip: ip(`192.0.2.${n}`), port: 8285 });
 const del = (n: number) => ({ op: 'del', net: ip(`10.244.${n}.0`), len: 24 });
 

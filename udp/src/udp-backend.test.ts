@@ -148,10 +148,12 @@ async function finish(t: { stop: AbortController; running: Promise<void> }) {
 
 const flannel0 = (h: Harness) => [...h.ctx.netlink.links.values()].find((l) => l.name === 'flannel0');
 const networkRoute = (h: Harness) => [...h.ctx.netlink.routes.values()].find((r) => String(r.dst) === '10.244.0.0/16');
-const peer = (n: number, attrs: Partial<Lease['attrs']> = {}): Lease => ({
-  subnet: IPNet.parse(`10.244.${n}.0/24`),
-  attrs: { publicIP: IP.parse(`192.0.2.${n}`), backendType: 'udp', ...attrs },
-});
+/** A peer lease; an attribute given as undefined is left out. */
+const peer = (n: number, attrs: { [K in keyof Lease['attrs']]?: Lease['attrs'][K] | undefined } = {}): Lease => {
+  const a: Record<string, unknown> = { publicIP: IP.parse(`192.0.2.${n}`), backendType: 'udp', ...attrs };
+  for (const k of Object.keys(a)) if (a[k] === undefined) delete a[k];
+  return { subnet: IPNet.parse(`10.244.${n}.0/24`), attrs: a as Lease['attrs'] };
+};
 /** Past the coalescing and spacing of checks, so that a requested check has run. */
 const afterCheck = (h: Harness) => h.ctx.clock.advance(UDP_TIMING.minGapMs + UDP_TIMING.settleMs);
 
@@ -299,7 +301,10 @@ describe('udp backend', () => {
   it('refuses, naming the field, a bad Port, a port in use (taking no lease), and IPv6', async () => {
     const bad = async (netConf: string) => {
       const h = harness(testBackendContext(loadNetConfig(netConf)));
-      const err = await new UdpBackend(h.ctx, h.io).registerNetwork(loadNetConfig(netConf), AbortSignal.timeout(5000)).catch((e: unknown) => e as Error);
+      const err = await new UdpBackend(h.ctx, h.io).registerNetwork(loadNetConfig(netConf), AbortSignal.timeout(5000)).then(
+        () => new Error('registerNetwork succeeded'),
+        (e: unknown) => e as Error,
+      );
       return { err, h };
     };
     const port = await bad('{"Network":"10.244.0.0/16","Backend":{"Type":"udp","Port":"8285"}}');

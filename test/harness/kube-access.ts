@@ -18,6 +18,9 @@ for (const l of listens) {
   const [host, port] = l.split(':');
   net.createServer((c) => {
     const u = net.connect(Number(tport), thost);
+    // Watch events are small writes: without TCP_NODELAY, Nagle and delayed ACKs hold each for ~40 ms.
+    c.setNoDelay(true);
+    u.setNoDelay(true);
     c.pipe(u).pipe(c);
     const end = () => { c.destroy(); u.destroy(); };
     c.on('error', end); u.on('error', end); c.on('close', end); u.on('close', end);

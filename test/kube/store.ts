@@ -110,6 +110,9 @@ export function storeSuite(fixture: () => KubeFixture): void {
         peers.pipe(filter((r) => (r.kind === 'snapshot' ? r.snapshot : r.events.map((e) => e.lease)).some((l) => String(l.subnet) === '10.246.2.0/24'))),
       );
       expect(seen).toBeDefined();
+      // The node-public-ip annotation a person sets is what flanneld takes as --public-ip at its next start.
+      await f.annotateNode('st-a', { [`${P}node-public-ip`]: '198.51.100.31' });
+      expect(String((await m.storedPublicIP(ac.signal)).publicIP)).toBe('198.51.100.31');
       ac.abort();
       await holding;
     },

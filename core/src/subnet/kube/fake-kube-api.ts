@@ -39,6 +39,12 @@ export class FakeKubeApi implements KubeApi {
     for (const w of [...this.watchers]) w.end();
   }
 
+  /** A write no node watch sees (another object), then a BOOKMARK to every watch with the new resourceVersion. */
+  bookmark(): void {
+    const rv = String(++this.rv);
+    for (const w of this.watchers) w.push([{ type: 'BOOKMARK', node: { metadata: { name: '', resourceVersion: rv } } }]);
+  }
+
   /** Forgets the event history: resuming from any older resourceVersion now answers 410 Gone. */
   compact(): void {
     this.history.length = 0;

@@ -113,6 +113,22 @@ describe('KubeSubnetManager', () => {
     expect(api.watching).toBe(0);
   });
 
+  it('resumes from a bookmark: a watch ended after others wrote elsewhere needs no re-list', async () => {
+    const { api, sm, results, signal } = setup();
+    api.put(node('n1', '10.244.1.0/24'));
+    await sm.acquireLease(attrs, signal);
+    const sub = sm.watchLeases().subscribe((r) => results.push(r));
+    await settle();
+    api.bookmark();
+    api.compact();
+    api.endWatches();
+    await settle();
+    expect(api.calls.list).toBe(1);
+    expect(api.watching).toBe(1);
+    expect(results.map(summary)).toEqual(['snapshot 10.244.1.0/24']);
+    sub.unsubscribe();
+  });
+
   it('retries a failing API server with backoff, and says the store is down meanwhile', async () => {
     const { api, clock, sm, results, signal } = setup();
     api.put(node('n1', '10.244.1.0/24'));

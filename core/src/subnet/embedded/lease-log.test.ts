@@ -94,6 +94,19 @@ describe('LeaseLog: checksums', () => {
     expect(reader.integrityProblem()).toEqual(problems[0]);
   });
 
+  it('judges a corrupt last record at once, without waiting for another record after it', () => {
+    const writer = open();
+    writer.append(put('a', 'A'));
+    writer.append(create('b', 'B', 'b1'));
+    const text = readFileSync(writer.path, 'utf8');
+    const at = text.lastIndexOf('"B"');
+    writeFileSync(writer.path, `${text.slice(0, at)}"X"${text.slice(at + 3)}`);
+    const reader = open(writer.path);
+    reader.refresh();
+    expect(reader.corrupt).toEqual([{ kind: 'corrupt', line: 4, offset: text.indexOf('{"op":"create"'), reason: 'checksum mismatch' }]);
+    expect(reader.integrityProblem()?.reason).toBe('checksum mismatch');
+  });
+
   it('reports garbage that ran over a record end and its newline as corrupt, not torn', () => {
     const writer = open();
     writer.append(put('a', 'A'));
@@ -113,11 +126,7 @@ describe('LeaseLog: checksums', () => {
     const json = JSON.stringify({ op: 'steal', key: 'k', at: 1, id: 'z' });
     appendFileSync(log.path, `\n${json.slice(0, -1)},"crc":"${crc32(json).toString(16).padStart(8, '0')}"}\n`);
     log.refresh();
-    // The last line of the file, not yet followed by anything: not judged yet, but enough to refuse.
-    expect(log.corrupt).toEqual([]);
-    expect(log.integrityProblem()).toMatchObject({ kind: 'corrupt', line: 2, reason: 'the end of the file is not a record' });
-    appendFileSync(log.path, '\n');
-    log.refresh();
+    // Judged at once, even as the last line of the file: it holds a whole record's end, so it is no torn one.
     expect(log.corrupt.map((p) => p.reason)).toEqual(['the checksum holds, but it is no record this version knows']);
   });
 

@@ -280,10 +280,12 @@ export class LeaseLog {
         if (parsed.checksummed) this.checksummed = true;
         this.apply(parsed.record);
       } else {
-        // Whole records are followed by a blank separator; a torn one by the next record. Wait to see which.
-        if (nl + 1 >= data.length) break;
+        // A line that could be the start of a record is torn if the next record's newline ended it, and corrupt
+        // if a blank separator follows (it was whole once): wait for the next byte to tell. Any other is corrupt.
+        const torn = looksTorn(line);
+        if (torn && nl + 1 >= data.length) break;
         const problem: LogProblem =
-          data[nl + 1] !== NEWLINE && looksTorn(line)
+          torn && data[nl + 1] !== NEWLINE
             ? { kind: 'torn', ...where, reason: 'cut short by an interrupted write' }
             : { kind: 'corrupt', ...where, reason: parsed.problem! };
         if (problem.kind === 'torn') this.torn++;

@@ -8,7 +8,7 @@ import { jest } from '@jest/globals';
 import { chmodSync, chownSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh } from '../harness/netns.js';
-import { startProcess, waitForExit } from '../harness/processes.js';
+import { startProcess, waitForExit, type Started } from '../harness/processes.js';
 import { FLANNELD, tearDown, Topology, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
 import { flannelRoutes, logLines, result, waitForLog } from './chaos.js';
@@ -32,10 +32,10 @@ beforeAll(async () => {
 afterAll(() => tearDown([topo]));
 
 /** Runs flanneld on node3 with these extra flags and returns its exit code and output once it exits. */
-async function runToExit(extra: string[]): Promise<{ code: number | string; out: string }> {
+async function runToExit(extra: string[]): Promise<{ code: number | string; out: string; p: Started }> {
   const p = startProcess('node', [FLANNELD, ...topo.flanneldArgs(n3), ...extra], { netns: n3.ns });
   const code = await waitForExit(p, DEADLINE.readyMs, 'flanneld on node3');
-  return { code, out: p.output() };
+  return { code, out: p.output(), p };
 }
 
 /** The 1-based line of the store that holds `node`'s create record, and that line's byte offset. */
@@ -61,10 +61,13 @@ describe('a corrupt record in the embedded store', () => {
 
     const refused = await runToExit([]);
     expect(refused.code).toBe(1);
-    expect(refused.out).toContain(
-      `--embedded-store-path: ${topo.storePath} holds a corrupt record at line ${rec.line} (byte ${rec.offset}: checksum mismatch); it may have given a subnet to a node that still holds it, so no lease is created or taken over until it is repaired; stop and look: delete that line (sed -i '${rec.line}d' ${topo.storePath})`,
+    const said = logLines(refused.p);
+    expect(said.filter((l) => l.msg === 'corrupt record in the embedded store: no lease will be created or taken over until it is repaired')).toEqual([
+      expect.objectContaining({ file: topo.storePath, line: rec.line, offset: rec.offset, reason: 'checksum mismatch' }),
+    ]);
+    expect(said.map((l) => l.msg)).toContain(
+      `--embedded-store-path: ${topo.storePath} holds a corrupt record at line ${rec.line} (byte ${rec.offset}: checksum mismatch); it may have given a subnet to a node that still holds it, so no lease is created or taken over until it is repaired; stop and look: delete that line (sed -i '${rec.line}d' ${topo.storePath}) or the whole file; every running flanneld then reads the file again and writes back a lease of its own that went missing`,
     );
-    expect(refused.out).toMatch(/"msg":"corrupt record in the embedded store: no lease will be created or taken over until it is repaired"/);
     // Nothing was written for node3, and the running nodes did not notice anything.
     expect(readFileSync(topo.storePath, 'utf8')).not.toContain(`"PublicIP\\":\\"${n3.ip}\\"`);
     expect(topo.isRunning(n1) && topo.isRunning(n2)).toBe(true);
@@ -76,7 +79,7 @@ describe('a corrupt record in the embedded store', () => {
     sh('sed', ['-i', `${rec.line}d`, topo.storePath]);
     await waitForLog(n1.flanneld!, (l) => l.msg === 'our lease had vanished from the store (wiped or restored?); wrote it back', 'n1 writing its lease back');
     result('embedded_repair_lease_back_ms', Date.now() - t0);
-    expect(logLines(n2.flanneld!).some((l) => l.msg === 'the embedded store file changed under us; read it again from the start')).toBe(true);
+    await waitForLog(n2.flanneld!, (l) => l.msg === 'the embedded store file changed under us; read it again from the start', 'n2 reading the file again');
     expect(await waitFor(() => flannelRoutes(n2).includes(s1), DEADLINE.convergeMs)).toBe(true);
     result('embedded_repair_routes_back_ms', Date.now() - t0);
     expect(topo.leaseSubnet(n1)).toBe(s1);

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { deleteNetns, ipIn } from '../harness/netns.js';
 import { tearDown, Topology, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
-import { flannelRoutes, logLines, result, waitForLog } from './chaos.js';
+import { flannelRoutes, result, waitForLog } from './chaos.js';
 
 jest.setTimeout(DEADLINE.setupMs);
 
@@ -112,13 +112,18 @@ describe('etcd loses its data while the nodes run', () => {
     expect(back).toBe(true);
     result('etcd_wipe_leases_back_ms', Date.now() - t0);
     for (const n of [n1, n2]) {
-      // Noticed by the probe (another cluster, or the revision went back) or by the watch etcd cancelled.
-      expect(
-        logLines(n.flanneld!).some(
-          (l) => l.msg === 'the etcd store was replaced or restored; listing leases again' || l.msg === 'etcd watch lost its place; listing leases again',
-        ),
-      ).toBe(true);
-      expect(logLines(n.flanneld!).some((l) => l.msg === 'our lease had vanished from the store (wiped or restored?); wrote it back')).toBe(true);
+      // Noticed by the probe (another cluster, or the revision went back) or by the watch etcd cancelled; the
+      // log lines may reach us after the writes they explain.
+      await waitForLog(
+        n.flanneld!,
+        (l) => l.msg === 'the etcd store was replaced or restored; listing leases again' || l.msg === 'etcd watch lost its place; listing leases again',
+        `${n.name} noticing the wipe`,
+      );
+      await waitForLog(
+        n.flanneld!,
+        (l) => l.msg === 'our lease had vanished from the store (wiped or restored?); wrote it back',
+        `${n.name} writing its lease back`,
+      );
     }
     // A node that re-lists before its peer has written its lease back withdraws that peer until it has:
     // the routes may go for a moment, and must come back.
@@ -156,11 +161,12 @@ describe('etcd loses its data while the nodes run', () => {
     expect(await waitFor(async () => holder((await leases(topo)).get(keyOf(s3))) === n3.ip, DEADLINE.convergeMs * 2, 100)).toBe(true);
     result('etcd_restore_lease_back_ms', Date.now() - t0);
     // Noticed by the probe (the revision went back) or by the watch (etcd cancels one from a future revision).
-    expect(
-      logLines(n3.flanneld!).some(
-        (l) => l.msg === 'the etcd store was replaced or restored; listing leases again' || l.msg === 'etcd watch lost its place; listing leases again',
-      ),
-    ).toBe(true);
+    // The log line may reach us after the write it explains: wait for it.
+    await waitForLog(
+      n3.flanneld!,
+      (l) => l.msg === 'the etcd store was replaced or restored; listing leases again' || l.msg === 'etcd watch lost its place; listing leases again',
+      'node3 noticing the restore',
+    );
     await topo.waitConverged();
     const restoreRoutes = await routes.stop();
     result('etcd_restore_route_gap_ms', restoreRoutes.gapMs);

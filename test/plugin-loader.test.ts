@@ -71,8 +71,8 @@ describe('Backend.Type selects a plugin package', () => {
   });
 
   it('says a skeleton backend is not implemented yet, as a user error', async () => {
-    const { config, getBackend } = daemonContainer('{"Network": "10.50.0.0/16", "Backend": {"Type": "udp"}}');
-    await expect(getBackend(config.backendType)).rejects.toThrow(/Backend.Type: "udp" is not implemented yet/);
+    const { config, getBackend } = daemonContainer('{"Network": "10.50.0.0/16", "Backend": {"Type": "ipsec"}}');
+    await expect(getBackend(config.backendType)).rejects.toThrow(/Backend.Type: "ipsec" is not implemented yet/);
   });
 
   it('accepts a path to a plugin folder', async () => {

@@ -9,7 +9,7 @@
 //          before they were written (catchup_: from its request to the last event)
 //   flanneld (with BENCH_FLANNELD_B=<another build's bin/flanneld.js>): that build (b) and this one (or
 //          BENCH_FLANNELD_A), alternating, each started with N peer leases in etcd: time to all N routes and
-//          its RSS then, and 5 s later (N = 0, 1,000, 5,000). A copy of a build: its bin/ and bundle/ under the
+//          its RSS then, 5 s later, and its peak (VmHWM) by then (N = 0, 1,000, 5,000). A copy of a build: its bin/ and bundle/ under the
 //          checkout (so that what it leaves out of the bundle resolves from node_modules).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -274,6 +274,7 @@ async function benchFlanneld(other: string): Promise<void> {
       const cold: Record<string, number[]> = { b: [], this: [] };
       const rss: Record<string, number[]> = { b: [], this: [] };
       const settled: Record<string, number[]> = { b: [], this: [] };
+      const peak: Record<string, number[]> = { b: [], this: [] };
       const loads: string[] = [];
       for (let round = 0; round < Math.min(ROUNDS, 3); round++) {
         for (const which of round % 2 ? (['this', 'b'] as const) : (['b', 'this'] as const)) {
@@ -300,6 +301,7 @@ async function benchFlanneld(other: string): Promise<void> {
           // And once the start's garbage had time to go: SETTLE_MS later (a measurement, not a wait for anything).
           await new Promise((r) => setTimeout(r, SETTLE_MS));
           settled[which]!.push(rssMb(node.flanneld.child.pid!));
+          peak[which]!.push(rssMb(node.flanneld.child.pid!, 'VmHWM'));
         }
         loads.push(load());
       }
@@ -307,6 +309,10 @@ async function benchFlanneld(other: string): Promise<void> {
         result(`flanneld_${which}_cold_${n}_ms`, String(median(cold[which]!)));
         result(`flanneld_${which}_rss_${n}_mb`, median(rss[which]!).toFixed(1));
         result(`flanneld_${which}_rss_${n}_settled_mb`, median(settled[which]!).toFixed(1));
+        result(`flanneld_${which}_rss_${n}_peak_mb`, median(peak[which]!).toFixed(1));
+        console.error(
+          `    ${which}: cold ${cold[which]!.join(', ')} ms; RSS ${rss[which]!.map((x) => x.toFixed(0)).join(', ')}, settled ${settled[which]!.map((x) => x.toFixed(0)).join(', ')}, peak ${peak[which]!.map((x) => x.toFixed(0)).join(', ')} MB`,
+        );
       }
       result(`flanneld_${n}_loadavg`, loads.join('/'));
     }
@@ -316,8 +322,9 @@ async function benchFlanneld(other: string): Promise<void> {
   }
 }
 
-function rssMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+/** VmRSS now, or VmHWM: the most it was resident at any time. */
+function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 async function main(): Promise<void> {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { IP, IPNet } from '@flannel-ts/core/ip';
-import { execIn, ipJson, sh } from '../harness/netns.js';
+import { execIn, ipIn, ipJson, sh } from '../harness/netns.js';
 import { startProcess, stopProcess, waitForOutput } from '../harness/processes.js';
 import { tearDown, Topology, type Pod, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
@@ -223,6 +223,25 @@ describe('udp with etcd, 3 nodes', () => {
     expect(kinds.get('icmp 0')).toBeGreaterThanOrEqual(6);
     expect(kinds.get('tcp')).toBeGreaterThan(100); // tcpdump may drop some of a burst; every one it kept is checked above
     expect([...kinds.keys()].sort()).toEqual(['icmp 0', 'icmp 8', 'tcp']);
+  });
+
+  it('falls back to one datagram per message where the way to a peer refuses UDP GSO, and traffic goes on', async () => {
+    const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
+    const [p1, p2] = [pod(n1), pod(n2)];
+    // A path MTU below flannel0's + 28 (the underlay shrank under a running node): the kernel refuses GSO
+    // messages of full-size packets (EINVAL), single datagrams are fragmented as Go's would be.
+    ipIn(n1.ns, 'link', 'set', 'eth0', 'mtu', '1400');
+    const server = startProcess('iperf3', ['-s', '-1', '-B', p2.ip], { netns: p2.ns });
+    try {
+      expect(await waitFor(() => execIn(p2.ns, 'ss', '-Hltn', 'sport = :5201').trim() !== '', DEADLINE.convergeMs)).toBe(true);
+      const out = JSON.parse(execIn(p1.ns, 'iperf3', '-c', p2.ip, '-t', '2', '-J')) as { end: { sum_received: { bytes: number } } };
+      expect(out.end.sum_received.bytes).toBeGreaterThan(1024 * 1024);
+      await waitForOutput(n1.flanneld!, (o) => o.includes('UDP GSO refused'), DEADLINE.convergeMs, 'the GSO fallback warning');
+    } finally {
+      await stopProcess(server.child, 2000);
+      ipIn(n1.ns, 'link', 'set', 'eth0', 'mtu', '1500');
+    }
+    expect(await waitFor(() => failedPings().length === 0, DEADLINE.convergeMs, 100)).toBe(true);
   });
 
   it('stops sending to a peer whose lease is gone: its subnet becomes unreachable and it receives nothing', async () => {

@@ -1,10 +1,21 @@
 import { MAX_GSO_SEGMENTS, planMessages } from './gso.js';
 
-function plan(hops: string[], lens: number[], gso = true): [number, number][] {
+const hopsOf: Record<string, { noGso?: boolean }> = { a: {}, b: {}, slow: { noGso: true } };
+
+function plan(hops: string[], lens: number[], gso = true, from = 0, at = 0): [number, number][] {
   const firsts: number[] = [];
   const counts: number[] = [];
-  const m = planMessages(hops, lens, hops.length, gso, firsts, counts);
-  return Array.from({ length: m }, (_, i) => [firsts[i]!, counts[i]!]);
+  const end = planMessages(
+    hops.map((h) => hopsOf[h]),
+    lens,
+    from,
+    hops.length,
+    gso,
+    firsts,
+    counts,
+    at,
+  );
+  return Array.from({ length: end - at }, (_, i) => [firsts[at + i]!, counts[at + i]!]);
 }
 
 describe('planMessages', () => {
@@ -30,6 +41,15 @@ describe('planMessages', () => {
       [0, 1],
       [1, 1],
     ]);
+  });
+
+  it('sends singly to a peer on whose way GSO was refused, and plans from any packet into any message slot', () => {
+    expect(plan(['slow', 'slow', 'a', 'a'], [1472, 1472, 1472, 1472])).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(plan(['a', 'a', 'a', 'a'], [1472, 1472, 1472, 1472], true, 2, 5)).toEqual([[2, 2]]);
   });
 
   it('keeps a message within 64 segments and one datagram’s 65,507 bytes', () => {

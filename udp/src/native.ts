@@ -58,7 +58,7 @@ export const MSG_DONTWAIT = 0x40;
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 export const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? `errno ${n}`;
-export const { EAGAIN, EINTR, EINVAL, EIO } = constants.errno;
+export const { EAGAIN, EINTR, EINVAL, EIO, EMSGSIZE } = constants.errno;
 
 export class NativeError extends Error {
   override readonly name = 'NativeError';

@@ -4,6 +4,8 @@
 export interface NextHop {
   ip: number;
   port: number;
+  /** Set by the data path when the way to this peer refused a UDP GSO message; a new lease brings a new hop. */
+  noGso?: boolean;
 }
 
 /** One table change as the control thread sends it to the data path. */

@@ -20,6 +20,7 @@ import {
   EINTR,
   EINVAL,
   EIO,
+  EMSGSIZE,
   errnoName,
   libc,
   MSG_DONTWAIT,
@@ -57,7 +58,7 @@ export interface ProxyInit {
 /** Control thread → worker, on `port`. */
 export type ProxyCommand = { type: 'peers'; ops: PeerTableOp[] } | { type: 'tun'; fd: number } | { type: 'stop' };
 /** Worker → control thread, on `port`. */
-export type ProxyNotice = { type: 'ready' } | { type: 'tun-lost'; code: string } | { type: 'gso-off'; code: string } | { type: 'stopped' };
+export type ProxyNotice = { type: 'ready' } | { type: 'tun-lost'; code: string } | { type: 'gso-off'; code: string; peer: string } | { type: 'stopped' };
 
 const BATCH = 64;
 const RX_BATCH = 16;
@@ -81,7 +82,7 @@ export class ProxyLoop {
   private readonly counters: Float64Array;
   private readonly control: Int32Array;
   private tunFd: number;
-  private gso: boolean;
+  private readonly gso: boolean;
   private stopping = false;
 
   // flannel0 → peers: BATCH slots, each with its iovec, destination and GSO control message.
@@ -267,7 +268,7 @@ export class ProxyLoop {
   /** Sends the `n` queued packets; what the kernel refuses is dropped and counted, never kept. */
   private send(n: number): void {
     const k = this.counters;
-    let msgs = planMessages(this.hops, this.lens, n, this.gso, this.firsts, this.counts);
+    let msgs = planMessages(this.hops, this.lens, 0, n, this.gso, this.firsts, this.counts);
     for (let j = 0; j < msgs; j++) this.writeMessage(j, this.firsts[j]!, this.counts[j]!);
     let next = 0;
     const c = libc();
@@ -289,18 +290,15 @@ export class ProxyLoop {
         for (let j = next; j < msgs; j++) k[C.sendDropped]! += this.counts[j]!;
         return;
       }
-      if ((errno === EIO || errno === EINVAL) && this.counts[next]! > 1) {
-        // No UDP GSO on this path (a device without checksum offload, a smaller path MTU): send singly from now on.
-        this.gso = false;
-        this.notify({ type: 'gso-off', code: errnoName(errno) });
+      if ((errno === EIO || errno === EINVAL || errno === EMSGSIZE) && this.counts[next]! > 1) {
+        // The way to this peer takes no UDP GSO (a path MTU below flannel0's + 28, IPsec): send to it one
+        // datagram per message from now on (the kernel fragments what the path cannot carry, as for Go's).
         const p0 = this.firsts[next]!;
-        for (let p = p0; p < n; p++) {
-          const j = next + (p - p0);
-          this.firsts[j] = p;
-          this.counts[j] = 1;
-          this.writeMessage(j, p, 1);
-        }
-        msgs = next + (n - p0);
+        const hop = this.hops[p0]!;
+        hop.noGso = true;
+        this.notify({ type: 'gso-off', code: errnoName(errno), peer: `${hop.ip >>> 24}.${(hop.ip >>> 16) & 0xff}.${(hop.ip >>> 8) & 0xff}.${hop.ip & 0xff}` });
+        msgs = planMessages(this.hops, this.lens, p0, n, this.gso, this.firsts, this.counts, next);
+        for (let j = next; j < msgs; j++) this.writeMessage(j, this.firsts[j]!, this.counts[j]!);
         continue;
       }
       // This datagram cannot go (no route to the peer, a firewall): drop it and carry on with the rest.
@@ -328,7 +326,8 @@ export class ProxyLoop {
       buf.writeUInt32LE(0, m + 36);
       buf.writeUInt32LE(0, m + 40);
     }
-    buf.writeUInt32LE(0, m + 44);
+    buf.writeUInt32LE(0, m + 44); // msg_controllen's upper half
+    buf.writeUInt32LE(0, m + 48); // msg_flags
   }
 
   /** One recvmmsg; every datagram in it (GRO batches cut apart) that is for our subnet goes to flannel0. Returns messages received. */

@@ -85,7 +85,7 @@ export class UdpNetwork implements Network {
     const live = AbortSignal.any([signal, failed.signal]);
     dataPath.onNotice((n) => {
       if (n.type === 'tun-lost') this.requestCheck(`${device.name}'s queue failed (${n.code})`, 0);
-      else if (n.type === 'gso-off') logger.warn({ err: n.code }, 'UDP GSO refused on the way to a peer; sending one datagram per message from now on');
+      else if (n.type === 'gso-off') logger.warn({ peer: n.peer, err: n.code }, 'UDP GSO refused on the way to a peer; sending it one datagram per message');
     });
     try {
       await dataPath.start();

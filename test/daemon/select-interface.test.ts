@@ -14,7 +14,11 @@ const pick = async (q: Partial<InterfaceQuery>) => {
 
 beforeAll(() => {
   ns = createNetns('iface');
-  for (const [dev, cidr] of [['eth0', '192.0.2.5/24'], ['eth1', '198.51.100.5/24'], ['bare', undefined]] as const) {
+  for (const [dev, cidr] of [
+    ['eth0', '192.0.2.5/24'],
+    ['eth1', '198.51.100.5/24'],
+    ['bare', undefined],
+  ] as const) {
     ipIn(ns, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}-p`);
     if (cidr) ipIn(ns, 'addr', 'add', cidr, 'dev', dev);
     ipIn(ns, 'link', 'set', dev, 'up');
@@ -56,7 +60,9 @@ describe('selectExternalInterface', () => {
   });
 
   it('says what failed', async () => {
-    await expect(pick({ ifaces: ['nosuch'], ifaceRegexes: [/^zz/] })).rejects.toThrow('--iface: Failed to find interface to use that matches the interfaces and/or regexes provided');
+    await expect(pick({ ifaces: ['nosuch'], ifaceRegexes: [/^zz/] })).rejects.toThrow(
+      '--iface: Failed to find interface to use that matches the interfaces and/or regexes provided',
+    );
     await expect(pick({ ifaces: ['bare'] })).rejects.toThrow('--iface: failed to find IPv4 address for interface bare');
   });
 });

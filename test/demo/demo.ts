@@ -96,7 +96,15 @@ async function main(): Promise<number> {
     if (failed >= 0) {
       const node = topo.nodes[failed]!;
       const lines = (node.flanneld?.output() ?? String((started[failed] as PromiseRejectedResult).reason)).trim().split('\n');
-      const last = lines.map((l) => { try { return (JSON.parse(l) as { msg?: string }).msg ?? l; } catch { return l; } }).slice(-3);
+      const last = lines
+        .map((l) => {
+          try {
+            return (JSON.parse(l) as { msg?: string }).msg ?? l;
+          } catch {
+            return l;
+          }
+        })
+        .slice(-3);
       console.error(`demo: flanneld did not become ready on ${node.name}:\n  ${last.join('\n  ')}`);
       return 1;
     }

@@ -27,7 +27,10 @@ for (let i = first; i < first + count; i += PER_TXN) {
     puts.push(client.put(`${prefix}/subnets/${subnet}-24`).value(value).lease(leaseID));
   }
   // A transaction whose guard always holds (the config exists) is etcd's way to batch puts.
-  await client.if(`${prefix}/config`, 'Version', '>', 0).then(...puts).commit();
+  await client
+    .if(`${prefix}/config`, 'Version', '>', 0)
+    .then(...puts)
+    .commit();
 }
 console.log(JSON.stringify({ doneAt: Date.now() }));
 client.close();

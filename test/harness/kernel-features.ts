@@ -9,7 +9,25 @@ const PROBES: Record<string, { feature: string; args: string[] }> = {
   geneve: { feature: 'CONFIG_GENEVE (geneve devices)', args: ['link', 'add', 'probe0', 'type', 'geneve', 'external', 'innerprotoinherit'] },
   ipsec: {
     feature: 'CONFIG_INET_ESP with AES-GCM (ESP tunnels)',
-    args: ['xfrm', 'state', 'add', 'src', '192.0.2.1', 'dst', '192.0.2.2', 'proto', 'esp', 'spi', '0x100', 'mode', 'tunnel', 'aead', 'rfc4106(gcm(aes))', '0x0102030405060708091011121314151617181920', '128'],
+    args: [
+      'xfrm',
+      'state',
+      'add',
+      'src',
+      '192.0.2.1',
+      'dst',
+      '192.0.2.2',
+      'proto',
+      'esp',
+      'spi',
+      '0x100',
+      'mode',
+      'tunnel',
+      'aead',
+      'rfc4106(gcm(aes))',
+      '0x0102030405060708091011121314151617181920',
+      '128',
+    ],
   },
 };
 

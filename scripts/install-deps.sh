@@ -20,6 +20,7 @@ tests=(
   ethtool                            # ethtool -k, to check the vxlan checksum offload option
   qemu-system-x86 busybox-static kmod cpio xz-utils  # nested kernel for ipip/ESP/wireguard
   buildah                            # the flanneld image (scripts/build-image.sh), built offline
+  curl                               # the kube-apiserver fixture's readiness wait (../shared/kube)
 )
 
 wanted=("${tests[@]}")

@@ -225,6 +225,40 @@ describe('udp with etcd, 3 nodes', () => {
     expect([...kinds.keys()].sort()).toEqual(['icmp 0', 'icmp 8', 'tcp']);
   });
 
+  it('talks to a Go node: a lease without BackendType is a peer, and Go-framed datagrams go both ways', async () => {
+    const n1 = topo.nodes[0]!;
+    const p1 = pod(n1);
+    // A "Go node" at the store's address: Go's lease (no BackendType), then an echo request framed as Go
+    // frames it (the bare IPv4 packet as the UDP payload, from :8285), and the answer it should get back.
+    const goKey = `${SUBNETS}10.244.200.0-24`;
+    await topo.etcdctl('put', goKey, JSON.stringify({ PublicIP: '192.0.2.250', PublicIPv6: null }));
+    try {
+      const script = `
+        const dgram = require('node:dgram');
+        const sum = (b) => { let s = 0; for (let i = 0; i < b.length; i += 2) s += b.readUInt16BE(i); while (s > 0xffff) s = (s & 0xffff) + (s >>> 16); return ~s & 0xffff; };
+        const ip = Buffer.alloc(28);
+        ip.writeUInt8(0x45, 0); ip.writeUInt16BE(28, 2); ip.writeUInt16BE(0x4000, 6); ip.writeUInt8(63, 8); ip.writeUInt8(1, 9);
+        Buffer.from([10, 244, 200, 5]).copy(ip, 12); Buffer.from('${p1.ip}'.split('.').map(Number)).copy(ip, 16);
+        ip.writeUInt16BE(sum(ip.subarray(0, 20)), 10);
+        ip.writeUInt8(8, 20); ip.writeUInt16BE(0x4242, 24); ip.writeUInt16BE(7, 26); ip.writeUInt16BE(sum(ip.subarray(20)), 22);
+        const s = dgram.createSocket('udp4');
+        s.on('message', (m, r) => { console.log(JSON.stringify({ from: r.address + ':' + r.port, hex: m.toString('hex') })); process.exit(0); });
+        s.bind(8285, '192.0.2.250', () => { const t = setInterval(() => s.send(ip, 8285, '${n1.ip}'), 200); setTimeout(() => { clearInterval(t); process.exit(3); }, ${DEADLINE.convergeMs}); });`;
+      const got = JSON.parse(execIn(topo.etcdNs, 'node', '-e', script)) as { from: string; hex: string };
+      expect(got.from).toBe(`${n1.ip}:8285`);
+      const reply = Buffer.from(got.hex, 'hex');
+      // The pod's echo reply, whole, as the datagram's payload: 64, less n1's kernel, less n1's proxy.
+      expect(reply.readUInt16BE(2)).toBe(reply.length);
+      expect([reply[0], reply[8], reply[9], reply[20]]).toEqual([0x45, 62, 1, 0]);
+      expect(dotted(reply, 12)).toBe(p1.ip);
+      expect(dotted(reply, 16)).toBe('10.244.200.5');
+      expect([reply.readUInt16BE(24), reply.readUInt16BE(26)]).toEqual([0x4242, 7]);
+      expect(headerChecksum(reply)).toBe(0);
+    } finally {
+      await topo.etcdctl('del', goKey);
+    }
+  });
+
   it('falls back to one datagram per message where the way to a peer refuses UDP GSO, and traffic goes on', async () => {
     const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
     const [p1, p2] = [pod(n1), pod(n2)];

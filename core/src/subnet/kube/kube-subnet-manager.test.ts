@@ -40,6 +40,14 @@ function setup(nodeName = 'n1') {
   return { api, clock, logger, sm, results, ac, signal: ac.signal };
 }
 
+/** Until `ok()` holds: the manager reads net-conf.json from disk, which takes real time on a busy machine. */
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !ok(); i++) {
+    await settle();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const summary = (r: LeaseWatchResult) =>
   r.kind === 'snapshot'
     ? `snapshot ${r.snapshot.map((l) => String(l.subnet)).join(',')}`
@@ -64,7 +72,8 @@ describe('KubeSubnetManager', () => {
     const { api, clock, logger, sm, signal } = setup();
     api.put(node('n1', undefined));
     const acquired = sm.acquireLease(attrs, signal);
-    await settle();
+    const said = () => logger.entries.map((l) => JSON.stringify(l)).join('\n');
+    await until(() => said().includes('pod cidr not assigned'));
     expect(logger.entries.map((l) => JSON.stringify(l)).join('\n')).toMatch(/pod cidr not assigned.*--allocate-node-cidrs.*--pod-network-cidr/);
     api.put(node('n1', '10.244.8.0/24'));
     await clock.advance(1000);

@@ -4,7 +4,7 @@
 import { IPNet } from '@flannel-ts/core/ip';
 import type { KubeFixture } from '../harness/kube-apiserver.js';
 import { KubeCluster } from '../harness/kube-cluster.js';
-import { ipIn, ipJson, sh } from '../harness/netns.js';
+import { createNetns, deleteNetns, ipIn, ipJson, sh } from '../harness/netns.js';
 import { waitForOutput } from '../harness/processes.js';
 import type { TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
@@ -82,6 +82,46 @@ export function vxlanSuite(fixture: () => KubeFixture): void {
       ) &&
       bridgeFdb(n).some((e) => e.mac === '4e:2f:8a:11:22:33' && e.dst === '192.0.2.99');
     expect(await waitFor(() => others().every(programmed), DEADLINE.convergeMs)).toBe(true);
+
+    // And traffic flows: a namespace set up as Go flanneld would set up that node (flannel.1 with that MAC at
+    // 192.0.2.99, and its entries for node1) answers a ping from node1's pod to an address in its subnet.
+    const n1 = c.topo.nodes[0]!;
+    const goNs = createNetns('kvgo');
+    try {
+      ipIn(goNs, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'kvgo', 'netns', c.topo.underlayNs);
+      ipIn(c.topo.underlayNs, 'link', 'set', 'kvgo', 'master', 'br0', 'up');
+      ipIn(goNs, 'addr', 'add', '192.0.2.99/24', 'dev', 'eth0');
+      ipIn(goNs, 'link', 'set', 'eth0', 'up');
+      ipIn(
+        goNs,
+        'link',
+        'add',
+        'flannel.1',
+        'address',
+        '4e:2f:8a:11:22:33',
+        'type',
+        'vxlan',
+        'id',
+        '1',
+        'local',
+        '192.0.2.99',
+        'dev',
+        'eth0',
+        'dstport',
+        '8472',
+        'nolearning',
+      );
+      ipIn(goNs, 'addr', 'add', '10.244.9.0/32', 'dev', 'flannel.1');
+      ipIn(goNs, 'link', 'set', 'flannel.1', 'up');
+      ipIn(goNs, 'addr', 'add', '10.244.9.1/32', 'dev', 'lo');
+      const mac1 = ipJson<{ address: string }[]>(n1.ns, 'link', 'show', 'flannel.1')[0]!.address;
+      ipIn(goNs, 'route', 'add', '10.244.1.0/24', 'via', '10.244.1.0', 'dev', 'flannel.1', 'onlink');
+      ipIn(goNs, 'neigh', 'add', '10.244.1.0', 'lladdr', mac1, 'dev', 'flannel.1', 'nud', 'permanent');
+      sh('bridge', ['-n', goNs, 'fdb', 'append', mac1, 'dev', 'flannel.1', 'dst', n1.ip]);
+      expect(c.topo.ping(n1.pods[0]!, { ns: goNs, ip: '10.244.9.1' })).toBe(true);
+    } finally {
+      deleteNetns(goNs);
+    }
 
     await f.deleteNode('kv-gonode');
     const gone = (n: TopologyNode) => !routeDsts(n).has('10.244.9.0/24') && !bridgeFdb(n).some((e) => e.mac === '4e:2f:8a:11:22:33');

@@ -90,7 +90,7 @@ const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patter
 const inPackages = (names, glob = '**/*.ts') => names.map((n) => `${n}/${glob}`);
 
 export default defineConfig(
-  { ignores: ['**/node_modules/', '**/dist/', '.cache/', '**/*.d.ts'] },
+  { ignores: ['**/node_modules/', '**/dist/', 'flanneld/bundle/', '.cache/', '**/*.d.ts'] },
 
   { files: ['**/*.{js,mjs,cjs}'], extends: [js.configs.recommended], languageOptions: { globals: { ...globals.node } } },
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs' } },

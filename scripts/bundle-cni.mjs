@@ -18,7 +18,8 @@ import { build } from 'esbuild';
 const root = new URL('..', import.meta.url).pathname;
 const dist = join(root, 'cni', 'dist');
 const out = join(dist, 'flannel');
-const work = join(dist, 'sea');
+// Per process: two builds at once (two people in one checkout) must not delete each other's files.
+const work = join(dist, `sea-${process.pid}`);
 // Node's own marker for "a SEA blob is present"; postject flips it when it injects NODE_SEA_BLOB.
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 

@@ -12,9 +12,8 @@ import { DEADLINE } from '../harness/wait.js';
 import { MANIFEST_RULES } from './manifest.js';
 
 const P = 'flannel.alpha.coreos.com/';
-const dir = mkdtempSync(join(tmpdir(), 'fts-kube-store-'));
-const netConf = join(dir, 'net-conf.json');
-writeFileSync(netConf, JSON.stringify({ Network: '10.246.0.0/16', Backend: { Type: 'vxlan' } }));
+let dir = '';
+let netConf = '';
 const vxlanAttrs = (ip: string, mac: string) => ({ backendType: 'vxlan', publicIP: IP.parse(ip), backendData: { VNI: 1, VtepMAC: mac } });
 
 /** A ServiceAccount bound to `rules` only, and a kubeconfig with its token (from the TokenRequest API). */
@@ -47,6 +46,11 @@ async function serviceAccountWith(f: KubeFixture, name: string, rules: object[])
 
 export function storeSuite(fixture: () => KubeFixture): void {
   const managers: KubeSubnetManager[] = [];
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fts-kube-store-'));
+    netConf = join(dir, 'net-conf.json');
+    writeFileSync(netConf, JSON.stringify({ Network: '10.246.0.0/16', Backend: { Type: 'vxlan' } }));
+  });
   const open = async (kubeconfigFile: string, nodeName: string, extra: Record<string, string> = {}) => {
     const logger = new RecordingLogger();
     const m = await createKubeSubnetManager(

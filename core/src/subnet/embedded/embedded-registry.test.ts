@@ -58,6 +58,17 @@ describe('EmbeddedRegistry', () => {
     expect(updates.flatMap((u) => (u.kind === 'changes' ? u.changes.map((c) => c.type) : []))).toEqual(['put', 'delete']);
   });
 
+  it('gives a new watcher every change from its revision on, those read before it came and those read as it comes', async () => {
+    const a = open();
+    const b = open();
+    await b.create('10.1.2.0-24', 'first', 60);
+    await a.get('10.1.2.0-24'); // a has read the first create, with nobody watching yet
+    await b.create('10.1.3.0-24', 'second', 60); // written after a's last read
+    const seen = firstValueFrom(a.watch(0).pipe(take(2), toArray()));
+    const keys = (await seen).flatMap((u) => (u.kind === 'changes' ? u.changes.map((c) => (c.type === 'put' ? c.entry.key : c.key)) : []));
+    expect(keys).toEqual(['10.1.2.0-24', '10.1.3.0-24']);
+  });
+
   it('expires a lease when its TTL runs out, and keeps reservations', async () => {
     const a = open();
     await a.create('10.1.3.0-24', 'short', 1);

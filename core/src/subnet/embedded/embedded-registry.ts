@@ -125,11 +125,13 @@ export class EmbeddedRegistry implements LeaseRegistry {
         subscriber.next({ kind: 'reset', entries: this.log.live(this.now()), revision });
       };
       const sub = this.changes.subscribe((u) => (u.kind === 'reset' ? reset() : emit(u.batch)));
-      this.startWatching();
-      this.sync();
-      // A watcher from before the file was last read from scratch cannot be caught up change by change.
+      // What this process has applied already, in order, before what a sync finds: the other way round, the
+      // sync's newer changes would move `revision` past older ones this watcher has not seen yet. A watcher
+      // from before the file was last read from scratch cannot be caught up change by change.
       if (revision < this.log.resetAt) reset();
       else emit(this.log.history);
+      this.startWatching();
+      this.sync();
       return () => {
         sub.unsubscribe();
         this.stopWatching();

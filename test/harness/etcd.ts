@@ -46,12 +46,21 @@ export interface EtcdOptions {
 /** With `tls`, etcd serves https and requires a client certificate signed by `ca`. */
 export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
   const host = opts.host ?? '127.0.0.1';
-  const port = randomPort();
   const name = `${RUN_PREFIX}etcd`;
-  const peer = `http://127.0.0.1:${port + 1}`;
-  const server = etcdMember({ ...opts, name, host, port, peer, initialCluster: `${name}=${peer}`, state: 'new' });
-  await server.start();
-  return server;
+  for (let attempt = 1; ; attempt++) {
+    const port = randomPort();
+    const peer = `http://127.0.0.1:${port + 1}`;
+    const server = etcdMember({ ...opts, name, host, port, peer, initialCluster: `${name}=${peer}`, state: 'new' });
+    try {
+      await server.start();
+      return server;
+    } catch (err) {
+      await server.destroy();
+      // The ports are picked at random: when something else holds one, pick again.
+      if (attempt < 5 && /address already in use/.test((err as Error).message)) continue;
+      throw err;
+    }
+  }
 }
 
 export interface EtcdCluster {

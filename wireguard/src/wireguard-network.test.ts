@@ -177,6 +177,9 @@ describe('wireguard backend', () => {
     expect(now).toMatchObject({ up: true, mtu: 1440 });
     expect(peers(t.ctx, 'flannel-wg').sort()).toEqual([`${keyOf(2)} 192.0.2.2:51820 10.244.2.0/24`, `${keyOf(3)} 192.0.2.3:51820 10.244.3.0/24`].sort());
     expect((await t.nl.wgGetDevice(now.index)).listenPort).toBe(51820);
+    expect(t.ctx.logger.entries.filter((e) => e.level === 'warn').map((e) => [e.msg, (e.obj as { problem: string }).problem])).toEqual([
+      ['wireguard device is not as we left it; recreating it and replaying every peer', 'missing'],
+    ]);
     expect([...t.nl.routes.values()].filter((r) => r.linkIndex === now.index).map((r) => String(r.dst))).toEqual(['10.244.0.0/16']);
     await finish(t);
   });

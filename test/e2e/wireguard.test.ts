@@ -256,10 +256,14 @@ describeWithKernelFeature('wireguard', fileURLToPath(import.meta.url), 'wireguar
         const cap = startProcess('tcpdump', ['-n', '-t', '-q', '-l', '-i', 'br0', 'ip or ip6'], { netns: t.underlayNs });
         await waitForOutput(cap, (o) => o.includes('listening on'), CATCH_UP, 'tcpdump');
         const failed = await pingMatrix();
-        await stopProcess(cap.child, 2000, 'SIGINT');
         expect(failed).toEqual([]);
-        const lines = cap.stdout().trim().split('\n');
+        // SIGINT drops what is still in tcpdump's ring buffer, and under emulation the last ping's packets may be
+        // there: wait until it has printed them (or the wait runs out and the count below says what it saw).
         const wireguard = /^IP6? (\S+)\.(5182[01]) > (\S+)\.(5182[01]): UDP/;
+        const wgLines = (o: string): number => o.split('\n').filter((l) => wireguard.test(l)).length;
+        await waitForOutput(cap, (o) => wgLines(o) >= 24, 20_000, '24 WireGuard packets in the capture').catch(() => undefined);
+        await stopProcess(cap.child, 2000, 'SIGINT');
+        const lines = cap.stdout().trim().split('\n');
         const neighbourDiscovery = /^IP6 \S+ > \S+: ICMP6, (neighbor|router|multicast listener)/;
         expect(lines.filter((l) => !wireguard.test(l) && !neighbourDiscovery.test(l))).toEqual([]);
         const nodeIPs = new Set(t.nodes.flatMap((n) => [n.ip, n.ip6!]));

@@ -22,6 +22,7 @@ const common = {
     '^@flannel-ts/core/internal$': '<rootDir>/core/src/internal.ts',
     '^@flannel-ts/core/internal/(etcd|embedded|kube)$': '<rootDir>/core/src/subnet/$1/index.ts',
     '^@flannel-ts/(core|backends|vxlan|host-gw|ipip|udp|ipsec|extension|wireguard)$': '<rootDir>/$1/src/index.ts',
+    '^@flannel-ts/vici$': '<rootDir>/ipsec/vici/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
@@ -30,7 +31,11 @@ const common = {
 export default {
   reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.cjs'],
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/*/src/**/*.test.ts', '<rootDir>/examples/*/src/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/*/src/**/*.test.ts', '<rootDir>/ipsec/vici/src/**/*.test.ts', '<rootDir>/examples/*/src/**/*.test.ts'],
+    },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.test.ts'] },
   ],
 };

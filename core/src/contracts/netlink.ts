@@ -36,8 +36,10 @@ export interface Netlink {
   linkSetDown(index: number): Promise<void>;
   linkSetMtu(index: number, mtu: number): Promise<void>;
   /**
-   * Turns a device's TX checksum offload on or off (`ethtool -K NAME tx on|off`, which covers
-   * tx-checksum-ip-generic on a vxlan device). Optional: a Netlink without it cannot change offloads.
+   * Turns a device's TX checksum offload on or off, as `ethtool -K NAME tx on|off` does (every
+   * tx-checksum-* feature: tx-checksum-ip-generic on a vxlan device), and checks that it took. The real
+   * handle uses the ethtool generic netlink family, or the SIOCETHTOOL ioctl on kernels before 5.7; no
+   * program. Optional: a Netlink without it cannot change offloads.
    */
   linkSetTxChecksum?(name: string, on: boolean): Promise<void>;
   linkSetHardwareAddr(index: number, mac: NonNullable<LinkChange['mac']>): Promise<void>;

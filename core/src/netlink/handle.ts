@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Observable } from 'rxjs';
 import type { Netlink, OpResult } from '../contracts/netlink.js';
@@ -22,6 +21,16 @@ import {
   WG_GENL_NAME,
 } from './nl/constants.js';
 import { decodeGenlFamily, genlGetFamily, resolveGenlRequest, type GenlFamily } from './genl.js';
+import {
+  decodeEthtoolFeatures,
+  ETHTOOL_GENL_NAME,
+  ethtoolFeaturesGet,
+  ethtoolFeaturesSet,
+  txChecksumProblem,
+  txChecksumWanted,
+  type EthtoolFeatures,
+} from './ethtool.js';
+import { ioctlSetTxChecksum } from './ethtool-ioctl.js';
 import { decodeWgDevice, encodeWgGetDevice, type WgDevice, type WgDeviceConfig } from './wireguard.js';
 import * as req from './requests.js';
 import { decodeNexthop, encodeNexthopDump, type Nexthop } from './nexthop.js';
@@ -187,24 +196,34 @@ export class NetlinkHandle implements Netlink {
   }
 
   /**
-   * `ethtool -K NAME tx on|off` in this handle's namespace. Offloads are the ethtool family's, not
-   * rtnetlink's; Debian's ethtool does the generic-netlink (or ioctl) work and says clearly what failed.
+   * `ethtool -K NAME tx on|off` in this handle's namespace: every tx-checksum-* feature through the ethtool
+   * generic netlink family (FEATURES_SET), then read back; on kernels without it (before 5.7) through the
+   * SIOCETHTOOL ioctl. Throws when the device is not as asked afterwards, naming the features that stayed.
    */
-  linkSetTxChecksum(name: string, on: boolean): Promise<void> {
+  async linkSetTxChecksum(name: string, on: boolean): Promise<void> {
     checkLinkName(name);
-    const args = ['-K', name, 'tx', on ? 'on' : 'off'];
-    const [cmd, argv] = this.netns ? ['ip', ['netns', 'exec', this.netns, 'ethtool', ...args]] : ['ethtool', args];
-    return new Promise((resolve, reject) => {
-      execFile(cmd, argv, { encoding: 'utf8' }, (err, _stdout, stderr) => {
-        if (!err) return resolve();
-        const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-        reject(
-          new Error(
-            missing ? 'ethtool is not installed (Debian: apt-get install ethtool)' : `ethtool ${args.join(' ')} failed: ${stderr.trim() || err.message}`,
-          ),
-        );
-      });
-    });
+    const what = `ethtool -K ${name} tx ${on ? 'on' : 'off'}`;
+    let before: EthtoolFeatures;
+    try {
+      before = await this.ethtoolFeatures(name);
+    } catch (err) {
+      if (!lacksEthtoolFeaturesNetlink(err)) throw err;
+      if (ioctlSetTxChecksum(this.netns, name, on) !== on) throw new Error(`${what}: TX checksum offload stayed ${on ? 'off' : 'on'} (SIOCETHTOOL)`);
+      return;
+    }
+    const results = await this.apply([ethtoolFeaturesSet(name, txChecksumWanted(before, on))]);
+    if (results[0]) throw results[0];
+    const problem = txChecksumProblem(await this.ethtoolFeatures(name), on);
+    if (problem) throw new Error(`${what}: ${problem}`);
+  }
+
+  /** `ethtool -k NAME` (ETHTOOL_MSG_FEATURES_GET): every feature the kernel knows, as the device has it. */
+  async ethtoolFeatures(name: string): Promise<EthtoolFeatures> {
+    const family = await this.genlFamily(ETHTOOL_GENL_NAME);
+    const request = ethtoolFeaturesGet(name);
+    const [msg] = this.genl().query(resolveGenlRequest(request, family));
+    if (!msg) throw new NetlinkError(request.op, constants.errno.ENODATA, 'no FEATURES_GET_REPLY');
+    return decodeEthtoolFeatures(msg.payload);
   }
 
   /** `ip link set DEV master BR`; 0 for `nomaster`. */
@@ -327,4 +346,12 @@ export class NetlinkHandle implements Netlink {
       throw err;
     }
   }
+}
+
+/**
+ * The kernel has no FEATURES_GET/SET: no ethtool family (before 5.6, or CONFIG_ETHTOOL_NETLINK off), or a
+ * family without the features commands (5.6), which generic netlink refuses with EOPNOTSUPP.
+ */
+export function lacksEthtoolFeaturesNetlink(err: unknown): boolean {
+  return err instanceof NetlinkError && (err.code === 'ENOENT' || err.code === 'EOPNOTSUPP');
 }

@@ -1,7 +1,7 @@
 /**
  * @flannel-ts/core/netlink: rtnetlink over libc through ffi-rs. Names mirror iproute2; requests batch.
  */
-export { NetlinkHandle } from './handle.js';
+export { lacksEthtoolFeaturesNetlink, NetlinkHandle } from './handle.js';
 export { Netlink, type OpResult } from '../contracts/netlink.js';
 export { NetlinkArgumentError, NetlinkError, errnoName } from './errors.js';
 export { addrNet, type Addr } from './addr.js';
@@ -18,6 +18,18 @@ export {
   type VxlanSpec,
 } from './link.js';
 export type { FdbEntry, Neigh } from './neigh.js';
+export {
+  decodeEthtoolFeatures,
+  ethtoolFeaturesGet,
+  ethtoolFeaturesSet,
+  txChecksumProblem,
+  txChecksumWanted,
+  TX_CHECKSUM_PREFIX,
+  type EthtoolFeature,
+  type EthtoolFeatures,
+} from './ethtool.js';
+export { decodeBitset, type EthtoolBit, type EthtoolBitset } from './ethtool-bitset.js';
+export { ioctlGetTxChecksum, ioctlSetTxChecksum } from './ethtool-ioctl.js';
 export { decodeGenlFamily, genlGetFamily, type GenlFamily } from './genl.js';
 export {
   decodeWgDevice,

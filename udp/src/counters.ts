@@ -27,6 +27,8 @@ export const COUNTER_NAMES = [
   'sendDropped',
   'tunWriteDropped',
   'receiveErrors',
+  /** Reads of flannel0 that failed for a reason other than an empty queue or a deleted device. */
+  'tunReadErrors',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -7,7 +7,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { newCounterBuffer, readCounters, type ProxyCounters } from './counters.js';
 import { closeFd, openEventFd } from './native.js';
 import type { PeerTableOp } from './peer-table.js';
-import type { ProxyCommand, ProxyInit, ProxyNotice } from './proxy-loop.js';
+import { CONTROL_FLAG, QUEUE_STATE, type ProxyCommand, type ProxyInit, type ProxyNotice } from './proxy-loop.js';
 
 /** What the data path is started with. It takes over both fds: it closes them when it stops. */
 export interface DataPathInit {
@@ -27,8 +27,13 @@ export interface DataPath {
   start(): Promise<void>;
   /** Changes to the peer table, applied in order, before the next packet is looked up. */
   update(ops: PeerTableOp[]): void;
-  /** flannel0 was recreated: read and write this fd from now on (the old one is closed). */
-  replaceTun(fd: number): void;
+  /**
+   * flannel0 was recreated (or its queue failed): read and write this fd from now on (the old one is
+   * closed). Settles once the data path reads the new queue, so that what follows sees traffic flow.
+   */
+  replaceTun(fd: number): Promise<void>;
+  /** Whether the data path gave up the last queue it was handed (its device went away) and has no other. */
+  queueLost(): boolean;
   counters(): ProxyCounters;
   /** Notices from the data path: flannel0's fd failed, GSO was turned off. */
   onNotice(listener: (n: ProxyNotice) => void): void;
@@ -53,14 +58,18 @@ export function workerFile(): string {
 const WAKE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 /** How long stop() waits for the worker to finish its round and close its fds before terminating it. */
 const STOP_GRACE_MS = 5000;
+/** How long replaceTun waits for the worker to take the new queue (it does so within one poll round). */
+const ATTACH_WAIT_MS = 5000;
 
 /** The data path on a worker thread: commands go through a MessagePort, plus a flag and an eventfd that wake its poll(). */
 export class WorkerDataPath implements DataPath {
   private readonly channel = new MessageChannel();
   private readonly counterBuf = newCounterBuffer();
   private readonly counterView = new Float64Array(this.counterBuf);
-  private readonly control = new Int32Array(new SharedArrayBuffer(4));
+  private readonly control = new Int32Array(new SharedArrayBuffer(8));
   private readonly listeners: ((n: ProxyNotice) => void)[] = [];
+  /** The generation of the last queue handed to the worker (see ProxyInit.control). */
+  private tunGen = 1;
   private eventFd = -1;
   private worker: Worker | undefined;
   private stopped = false;
@@ -112,8 +121,32 @@ export class WorkerDataPath implements DataPath {
     if (ops.length > 0) this.post({ type: 'peers', ops });
   }
 
-  replaceTun(fd: number): void {
-    this.post({ type: 'tun', fd });
+  async replaceTun(fd: number): Promise<void> {
+    if (this.eventFd < 0) {
+      closeFd(fd);
+      return;
+    }
+    const gen = ++this.tunGen;
+    let listener: ((n: ProxyNotice) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const attached = new Promise<void>((resolve) => {
+      listener = (n) => n.type === 'tun-attached' && n.gen >= gen && resolve();
+      this.listeners.push(listener);
+      timer = setTimeout(resolve, ATTACH_WAIT_MS);
+    });
+    this.post({ type: 'tun', fd, gen });
+    try {
+      await Promise.race([attached, this.ended.catch(() => undefined)]);
+    } finally {
+      clearTimeout(timer);
+      this.listeners.splice(this.listeners.indexOf(listener!), 1);
+    }
+  }
+
+  queueLost(): boolean {
+    // The worker writes minus the generation it lost; a loss of an older queue while a newer one is on its
+    // way is no loss.
+    return Atomics.load(this.control, QUEUE_STATE) === -this.tunGen;
   }
 
   counters(): ProxyCounters {
@@ -146,7 +179,7 @@ export class WorkerDataPath implements DataPath {
   private post(cmd: ProxyCommand): void {
     if (this.eventFd < 0) return;
     this.channel.port1.postMessage(cmd);
-    Atomics.store(this.control, 0, 1);
+    Atomics.store(this.control, CONTROL_FLAG, 1);
     writeSync(this.eventFd, WAKE);
   }
 }

@@ -95,14 +95,15 @@ export class Flannel0 {
     return opened.fd;
   }
 
-  /** Makes the device, its address and its route right again; see Repair. */
-  async ensure(): Promise<Repair> {
+  /**
+   * Makes the device, its address and its route right again; see Repair. With `reattach` (the proxy gave
+   * up its queue) a new queue is opened on the device even when the device itself is fine.
+   */
+  async ensure(o: { reattach?: boolean } = {}): Promise<Repair> {
     const repaired: string[] = [];
     const link = await this.nl.linkByName(this.name);
-    let newFd: number | undefined;
     if (!link || link.index !== this.index || link.kind !== 'tun') {
       const opened = this.tun.open(this.name);
-      newFd = opened.fd;
       repaired.push('device');
       try {
         await this.configure();
@@ -110,7 +111,7 @@ export class Flannel0 {
         this.tun.close(opened.fd);
         throw err;
       }
-      return { newFd, repaired };
+      return { newFd: opened.fd, repaired };
     }
     if (link.mtu !== this.spec.mtu) {
       await this.nl.linkSetMtu(link.index, this.spec.mtu);
@@ -123,7 +124,10 @@ export class Flannel0 {
     if (await this.ensureAddress()) repaired.push('address');
     if (await this.ensureRoute()) repaired.push('route');
     if (this.tun.acceptLocal(this.name)) repaired.push('accept_local');
-    return { repaired };
+    // Last, so that a failed repair above leaves no queue open behind it.
+    if (!o.reattach) return { repaired };
+    repaired.push('queue');
+    return { newFd: this.tun.open(this.name).fd, repaired };
   }
 
   /** Whether a kernel notification concerns what ensure() looks after, and why. */

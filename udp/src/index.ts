@@ -7,11 +7,12 @@ export { Flannel0, TUN_NAME_PATTERN, type TunKernel } from './device.js';
 export { decrementTtl, internetChecksum, isIPv4, netUnreachable, UDP_OVERHEAD } from './ipv4.js';
 export { PeerTable, type NextHop, type PeerTableOp } from './peer-table.js';
 export { planMessages } from './gso.js';
-export { UdpPeers } from './peers.js';
+export { UdpDataplane, type UdpDataplaneDeps } from './udp-dataplane.js';
+export { ProxyPeerEntry, ProxyTableMirror, withProxyTable } from './proxy-entries.js';
 export { WorkerDataPath, type DataPath, type DataPathInit } from './data-path.js';
 export { COUNTER_NAMES, type ProxyCounters } from './counters.js';
 export { kernelHasUdpGso, kernelIo, UdpBackend, type UdpIo } from './udp-backend.js';
-export { UdpNetwork, UDP_TIMING, type UdpTiming } from './udp-network.js';
+export { udpNetwork, UDP_TIMING, type UdpNetworkOptions, type UdpTiming } from './udp-network.js';
 
 /** flannelN TUN devices (not flannel.1, vxlan's): what `flanneld --cleanup` removes; their route goes with them. */
 async function removeTunDevices(nl: Netlink, dryRun: boolean): Promise<string[]> {

@@ -44,7 +44,11 @@ export interface ProxyInit {
   port: MessagePort;
   /** COUNTER_NAMES, as Float64s. */
   counters: SharedArrayBuffer;
-  /** One Int32: set to 1 by the control thread when a message is waiting on `port`. */
+  /**
+   * Two Int32s. [CONTROL_FLAG]: set to 1 by the control thread when a message is waiting on `port`.
+   * [QUEUE_STATE]: written by the worker: the generation of the flannel0 queue it reads (the first is 1,
+   * each `tun` command brings the next), or minus it once that queue failed.
+   */
   control: SharedArrayBuffer;
   /** Our subnet (network and mask as unsigned numbers): only packets to it are written to flannel0. */
   ownNet: number;
@@ -55,10 +59,19 @@ export interface ProxyInit {
   gso: boolean;
 }
 
-/** Control thread → worker, on `port`. */
-export type ProxyCommand = { type: 'peers'; ops: PeerTableOp[] } | { type: 'tun'; fd: number } | { type: 'stop' };
-/** Worker → control thread, on `port`. */
-export type ProxyNotice = { type: 'ready' } | { type: 'tun-lost'; code: string } | { type: 'gso-off'; code: string; peer: string } | { type: 'stopped' };
+/** Indexes into ProxyInit.control. */
+export const CONTROL_FLAG = 0;
+export const QUEUE_STATE = 1;
+
+/** Control thread → worker, on `port`. A `tun` queue of generation `gen` replaces the one the worker reads. */
+export type ProxyCommand = { type: 'peers'; ops: PeerTableOp[] } | { type: 'tun'; fd: number; gen: number } | { type: 'stop' };
+/** Worker → control thread, on `port`. `gen` names the flannel0 queue a notice is about. */
+export type ProxyNotice =
+  | { type: 'ready' }
+  | { type: 'tun-attached'; gen: number }
+  | { type: 'tun-lost'; code: string; gen: number }
+  | { type: 'gso-off'; code: string; peer: string }
+  | { type: 'stopped' };
 
 const BATCH = 64;
 const RX_BATCH = 16;
@@ -75,6 +88,13 @@ const POLL_MS = 250;
 const ROUNDS_PER_CONTROL_CHECK = 8;
 
 const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+/**
+ * Whether a read or write error means the queue itself is gone: EBADFD is the kernel's word for a queue
+ * whose device was deleted (EBADF for an fd closed under us). Anything else (EIO while flannel0 is down,
+ * ENOBUFS, EINVAL for a packet it refuses) costs that packet only; giving up the queue for it would leave
+ * a device that exists with nobody reading it.
+ */
+const queueGone = (code: string): boolean => code === 'EBADFD' || code === 'EBADF';
 
 export class ProxyLoop {
   private readonly table = new PeerTable();
@@ -82,6 +102,8 @@ export class ProxyLoop {
   private readonly counters: Float64Array;
   private readonly control: Int32Array;
   private tunFd: number;
+  /** Which queue tunFd is (see ProxyInit.control); it stays the lost one's while tunFd is -1. */
+  private tunGen = 1;
   private readonly gso: boolean;
   private stopping = false;
 
@@ -111,6 +133,7 @@ export class ProxyLoop {
     this.counters = new Float64Array(init.counters);
     this.control = new Int32Array(init.control);
     this.tunFd = init.tunFd;
+    Atomics.store(this.control, QUEUE_STATE, this.tunGen);
     this.gso = init.gso;
     this.framer = new Framer(this.table, init.tunIp, init.ownNet, init.ownMask);
     this.slot = Math.max(2048, Math.ceil((init.mtu + 64) / 64) * 64);
@@ -157,16 +180,21 @@ export class ProxyLoop {
     Error.stackTraceLimit = 0;
     try {
       while (!this.stopping) {
+        const polled = this.tunFd >= 0 ? this.tunGen : 0;
         const r = c.poll([this.pollFds.address, 3, POLL_MS]);
         if (r.value < 0 && r.errnoCode !== EINTR) throw new Error(`poll: ${errnoName(r.errnoCode)}`);
-        if (Atomics.load(this.control, 0) !== 0) this.handleControl();
+        if (Atomics.load(this.control, CONTROL_FLAG) !== 0) this.handleControl();
         if (this.stopping) break;
-        if (this.tunFd >= 0 && (this.pollFds.buf.readInt16LE(14) & (POLLERR | POLLHUP | POLLNVAL)) !== 0) this.tunLost('EBADFD');
+        // poll's verdict is about the queue it polled. When handleControl has just put a new queue in its
+        // place (flannel0 deleted and made again: the old queue reports POLLERR), that verdict is stale:
+        // taking it for the new queue's would close the new queue, and nothing would ever hand over another.
+        const failed = (this.pollFds.buf.readInt16LE(14) & (POLLERR | POLLHUP | POLLNVAL)) !== 0;
+        if (failed && polled !== 0 && polled === this.tunGen && this.tunFd >= 0) this.tunLost('EBADFD');
         let rounds = 0;
         while (!this.stopping) {
           const moved = (this.tunFd >= 0 ? this.fromTun() : 0) + this.fromUdp();
           if (moved === 0) break;
-          if (++rounds % ROUNDS_PER_CONTROL_CHECK === 0 && Atomics.load(this.control, 0) !== 0) this.handleControl();
+          if (++rounds % ROUNDS_PER_CONTROL_CHECK === 0 && Atomics.load(this.control, CONTROL_FLAG) !== 0) this.handleControl();
         }
       }
     } finally {
@@ -180,7 +208,7 @@ export class ProxyLoop {
   }
 
   private handleControl(): void {
-    Atomics.store(this.control, 0, 0);
+    Atomics.store(this.control, CONTROL_FLAG, 0);
     try {
       readSync(this.init.eventFd, this.eventBuf, 0, 8, null);
     } catch {
@@ -189,15 +217,19 @@ export class ProxyLoop {
     for (let msg = receiveMessageOnPort(this.init.port); msg; msg = receiveMessageOnPort(this.init.port)) {
       const cmd = msg.message as ProxyCommand;
       if (cmd.type === 'peers') for (const op of cmd.ops) this.table.apply(op);
-      else if (cmd.type === 'tun') this.replaceTun(cmd.fd);
+      else if (cmd.type === 'tun') this.replaceTun(cmd.fd, cmd.gen);
       else this.stopping = true;
     }
   }
 
-  private replaceTun(fd: number): void {
+  private replaceTun(fd: number, gen: number): void {
     this.closeTun();
     this.tunFd = fd;
+    this.tunGen = gen;
     this.pollFds.buf.writeInt32LE(fd, 8);
+    this.pollFds.buf.writeInt16LE(0, 14);
+    Atomics.store(this.control, QUEUE_STATE, gen);
+    this.notify({ type: 'tun-attached', gen });
   }
 
   private closeTun(): void {
@@ -206,10 +238,15 @@ export class ProxyLoop {
     this.pollFds.buf.writeInt32LE(-1, 8);
   }
 
-  /** flannel0's device went away under us: stop reading it until the control thread hands over a new fd. */
+  /**
+   * flannel0's device went away under us: stop reading it until the control thread hands over a new fd.
+   * QUEUE_STATE says so, so that the control thread's next check attaches a new queue even if it never
+   * saw the device go.
+   */
   private tunLost(code: string): void {
     this.closeTun();
-    this.notify({ type: 'tun-lost', code });
+    Atomics.store(this.control, QUEUE_STATE, -this.tunGen);
+    this.notify({ type: 'tun-lost', code, gen: this.tunGen });
   }
 
   private notify(n: ProxyNotice): void {
@@ -230,7 +267,8 @@ export class ProxyLoop {
         len = readSync(this.tunFd, view, 0, this.slot, null);
       } catch (err) {
         const code = errnoOf(err);
-        if (code !== 'EAGAIN') this.tunLost(code);
+        if (queueGone(code)) this.tunLost(code);
+        else if (code !== 'EAGAIN') this.counters[C.tunReadErrors]!++;
         break;
       }
       read++;
@@ -374,7 +412,7 @@ export class ProxyLoop {
     } catch (err) {
       this.counters[C.tunWriteDropped]!++;
       const code = errnoOf(err);
-      if (code !== 'EAGAIN' && code !== 'ENOBUFS' && code !== 'EINVAL') this.tunLost(code);
+      if (queueGone(code)) this.tunLost(code);
       return false;
     }
   }

@@ -67,6 +67,8 @@ class FakeDataPath implements DataPath {
   readonly tunFds: number[] = [];
   started = false;
   stopped = false;
+  /** What queueLost() answers: set by a test as the worker sets its queue state. */
+  lost = false;
   private listeners: ((n: ProxyNotice) => void)[] = [];
   private end!: { resolve: () => void; reject: (e: Error) => void };
   readonly ended = new Promise<void>((resolve, reject) => (this.end = { resolve, reject }));
@@ -80,8 +82,12 @@ class FakeDataPath implements DataPath {
   update(ops: PeerTableOp[]): void {
     this.ops.push(...ops);
   }
-  replaceTun(fd: number): void {
+  async replaceTun(fd: number): Promise<void> {
     this.tunFds.push(fd);
+    this.lost = false;
+  }
+  queueLost(): boolean {
+    return this.lost;
   }
   counters(): ProxyCounters {
     return Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as ProxyCounters;
@@ -195,13 +201,13 @@ describe('udp backend', () => {
   it('puts every peer lease into the proxy table, Go’s (no BackendType) as well as ours, and takes them out as they go', async () => {
     const h = harness();
     const t = await start(h);
-    expect(t.path.ops).toEqual([{ op: 'clear' }]);
+    expect(t.path.ops).toEqual([]);
     h.ctx.subnetManager.putLease(peer(2));
     h.ctx.subnetManager.putLease(peer(3, { backendType: undefined }));
     await settle();
     const set = (n: number) => ({ op: 'set', net: ip(`10.244.${n}.0`), len: 24, ip: ip(`192.0.2.${n}`), port: 8285 });
-    expect(t.path.ops.slice(1)).toEqual([set(2), set(3)]);
-    expect(t.network.stats!()).toEqual({ peers: 2, skippedPeers: 0 });
+    expect(t.path.ops).toEqual([set(2), set(3)]);
+    expect(t.network.stats!()).toMatchObject({ peers: 2, skippedPeers: 0 });
     h.ctx.subnetManager.deleteLease(IPNet.parse('10.244.2.0/24'));
     await settle();
     expect(t.path.ops.at(-1)).toEqual({ op: 'del', net: ip('10.244.2.0'), len: 24 });
@@ -214,8 +220,8 @@ describe('udp backend', () => {
     const t = await start(h);
     h.ctx.subnetManager.putLease(peer(4, { backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '0a:00:00:00:00:04' } }));
     await settle();
-    expect(t.path.ops).toEqual([{ op: 'clear' }]);
-    expect(t.network.stats!()).toEqual({ peers: 0, skippedPeers: 1 });
+    expect(t.path.ops).toEqual([]);
+    expect(t.network.stats!()).toMatchObject({ peers: 0, skippedPeers: 1 });
     const warning = h.ctx.logger.entries.find((e) => e.msg === 'skipping peer');
     expect(warning?.obj).toMatchObject({ subnet: '10.244.4.0/24', problems: ['BackendType is "vxlan", not "udp" (or none, as Go flannel\'s udp writes)'] });
     await finish(t);
@@ -254,7 +260,7 @@ describe('udp backend', () => {
     await finish(t);
   });
 
-  it('checks flannel0 when the proxy reports its queue failed, and every 10 s in any case', async () => {
+  it('finds a deleted flannel0 at the 10 s check when no notification came', async () => {
     const h = harness();
     const t = await start(h);
     // Deleted without a notification reaching us (say, the monitor was behind): the periodic check finds it.
@@ -262,10 +268,50 @@ describe('udp backend', () => {
     await h.ctx.clock.advance(UDP_TIMING.resyncMs + UDP_TIMING.minGapMs);
     expect(flannel0(h)).toBeDefined();
     expect(t.path.tunFds).toHaveLength(2);
-    h.ctx.netlink.links.delete(flannel0(h)!.index);
-    t.path.notify({ type: 'tun-lost', code: 'EBADFD' });
-    await afterCheck(h);
-    expect(t.path.tunFds).toHaveLength(3);
+    await finish(t);
+  });
+
+  it('gives the proxy a new queue on its flannel0 when it lost the one it had, and only then', async () => {
+    const h = harness();
+    const t = await start(h);
+    const index = flannel0(h)!.index;
+    await h.ctx.clock.advance(UDP_TIMING.resyncMs + UDP_TIMING.minGapMs);
+    expect(t.path.tunFds).toEqual([100]);
+    // The worker gave up queue 100 (its device reported it gone) but flannel0 is there: attach again.
+    h.tun.close(100);
+    t.path.lost = true;
+    await h.ctx.clock.advance(UDP_TIMING.resyncMs + UDP_TIMING.minGapMs);
+    expect(t.path.tunFds).toEqual([100, 101]);
+    expect(flannel0(h)!.index).toBe(index);
+    expect(h.ctx.logger.entries.find((e) => e.msg === 'flannel0 was not as we left it; put it back')?.obj).toMatchObject({ repaired: ['queue'] });
+    await finish(t);
+  });
+
+  it('skips, with the reason, a lease that could steer traffic that is not its own', async () => {
+    const h = harness();
+    const t = await start(h);
+    const own = t.network.lease;
+    for (const lease of [
+      peer(2, { backendType: 'vxlan' }),
+      { ...peer(3), subnet: IPNet.parse('10.245.3.0/24') },
+      { ...peer(4), subnet: IPNet.parse('10.244.128.0/20') },
+      peer(5, { publicIP: own.attrs.publicIP }),
+      peer(6, { publicIP: undefined }),
+      { ipv6Subnet: IPNet.parse('fd00::/64'), attrs: { publicIPv6: IP.parse('2001:db8::7'), backendType: 'udp' } },
+    ])
+      h.ctx.subnetManager.putLease(lease);
+    await settle();
+    expect(t.path.ops).toEqual([]);
+    const problems = h.ctx.logger.entries.filter((e) => e.msg === 'skipping peer').map((e) => (e.obj as { problems: string[] }).problems);
+    expect(problems).toEqual([
+      ['BackendType is "vxlan", not "udp" (or none, as Go flannel\'s udp writes)'],
+      ['10.245.3.0/24 is outside the network 10.244.0.0/16'],
+      ['10.244.128.0/20 is a /20, but node subnets are /24'],
+      [`it claims our PublicIP ${own.attrs.publicIP}`],
+      ['it has no PublicIP'],
+      ['it has no IPv4 subnet (the udp backend carries IPv4 only)'],
+    ]);
+    expect(t.network.stats!()).toMatchObject({ peers: 0, skippedPeers: 6 });
     await finish(t);
   });
 

@@ -17,7 +17,7 @@ import { Flannel0, type TunKernel } from './device.js';
 import { UDP_OVERHEAD } from './ipv4.js';
 import { closeFd, openUdpSocket, setTxQueueLen, type UdpSocket } from './native.js';
 import { prefixMask } from './peer-table.js';
-import { UdpNetwork, type UdpTiming } from './udp-network.js';
+import { udpNetwork, type UdpTiming } from './udp-network.js';
 
 /** Socket buffers: about 2,000 full-size datagrams each way wait in the kernel while the worker is descheduled. */
 const SOCKET_BUFFER_BYTES = 4 << 20;
@@ -110,7 +110,7 @@ export class UdpBackend implements Backend {
         { subnet: String(subnet), device: device.name, mtu, port: cfg.port, listen: `${bindIP}:${cfg.port}`, gso, gro: socket.gro },
         'udp network ready',
       );
-      return new UdpNetwork(this.ctx, {
+      return udpNetwork(this.ctx, {
         lease,
         mtu,
         config,

@@ -19,11 +19,15 @@ export const ETHTOOL_A_BITSET_BIT_VALUE = 3;
 
 /** One bit of a decoded bitset. `name` is absent in the compact form (names live in a string set). */
 export interface EthtoolBit {
+  /** The bit's position, 0 for the least significant. */
   index: number;
+  /** Its name in the kernel's string set ("tx-checksum-ip-generic"). */
   name?: string;
+  /** Set (with a mask: the masked value; without one: always true). */
   value: boolean;
 }
 
+/** A decoded bitset nest, whichever form it came in. */
 export interface EthtoolBitset {
   /** Number of significant bits (0 when a verbose bitset leaves it out). */
   size: number;

@@ -32,7 +32,9 @@ export const TX_CHECKSUM_PREFIX = 'tx-checksum-';
 
 /** One feature as `ethtool -k` shows it: `name: on|off`, with `[fixed]` when it is not changeable. */
 export interface EthtoolFeature {
+  /** The kernel's name for it ("tx-checksum-ip-generic"), or `#INDEX` for a bit it leaves unnamed. */
   name: string;
+  /** Its bit in the kernel's netdev_features_t (differs between kernels: go by name). */
   index: number;
   /** In effect now (dev->features). */
   active: boolean;
@@ -42,8 +44,11 @@ export interface EthtoolFeature {
   changeable: boolean;
 }
 
+/** A device's features as FEATURES_GET_REPLY gives them. */
 export interface EthtoolFeatures {
+  /** The device's name, from the reply header. */
   device: string;
+  /** Its interface index, from the reply header. */
   ifindex: number;
   /** Every feature this kernel knows, by ascending bit index. */
   features: EthtoolFeature[];

@@ -2,6 +2,7 @@
 //
 //   flanneld ──► backends, vxlan, host-gw, ipip, udp, ipsec, extension ──► @flannel-ts/core (index, /netlink, /ip)
 //       └──────────────────────────────────────────────────────► @flannel-ts/core/internal
+//   ipsec ──► @flannel-ts/vici (ipsec/vici), which imports no workspace package
 //   cni ──► @flannel-ts/core/ip only (it is bundled into one standalone file)
 //   test/ may import anything, flanneld's source included.
 //
@@ -120,6 +121,13 @@ export default defineConfig(
   {
     files: inPackages(BACKEND_PACKAGES, '**/*.test.ts'),
     rules: restrict(forbid.coreBeyondPublicApiInTests, forbid.flanneld, forbid.cni),
+  },
+
+  // ipsec/vici: the VICI client, a library of its own that knows nothing of flannel. Later than the backend zone
+  // above, so for its files this list replaces that one.
+  {
+    files: ['ipsec/vici/**/*.ts'],
+    rules: restrict({ regex: '^@flannel-ts/', message: '@flannel-ts/vici depends on no workspace package: it is a plain VICI client.' }),
   },
 
   // Example plugins (examples/): what a third party can use, the documented SDK only.

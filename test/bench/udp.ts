@@ -6,7 +6,7 @@
 // answer to a probe asking every 100 ms. Then the nodes switch to host-gw (same leases, so the pods keep
 // their addresses) and iperf3 runs again. The machine's load average is printed at the start and the end:
 // on a shared 2-core box the figures move with it.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cleanupNetns, execIn, ipIn } from '../harness/netns.js';
 import { startProcess, stopAllProcesses, stopProcess, waitForOutput, type Started } from '../harness/processes.js';
@@ -27,12 +27,51 @@ const cpuTicks = (pid: number) =>
     .slice(11, 13)
     .reduce((a, t) => a + Number(t), 0);
 
+/** Per thread of a process: CPU time, time spent runnable but waiting for a CPU, and how many times it ran (ns, ns, n). */
+interface ThreadTimes {
+  comm: string;
+  cpuNs: number;
+  waitNs: number;
+  slices: number;
+}
+function threadTimes(pid: number): Map<number, ThreadTimes> {
+  const out = new Map<number, ThreadTimes>();
+  for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
+    try {
+      const [cpuNs, waitNs, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number) as [number, number, number];
+      out.set(tid, { comm: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), cpuNs, waitNs, slices });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+/**
+ * Where flanneld's threads spent a run: the main thread (the event loop) and the busiest other one (the
+ * udp worker), each as CPU ms, ms spent waiting for a CPU while runnable, and that wait per time it ran.
+ */
+function threadReport(pid: number, before: Map<number, ThreadTimes>): { main: string; worker: string; mainWaitPerRunMs: number } {
+  const after = threadTimes(pid);
+  const delta = (tid: number) => {
+    const a = after.get(tid)!;
+    const b = before.get(tid) ?? { cpuNs: 0, waitNs: 0, slices: 0 };
+    return { comm: a.comm, cpuMs: (a.cpuNs - b.cpuNs) / 1e6, waitMs: (a.waitNs - b.waitNs) / 1e6, runs: a.slices - b.slices };
+  };
+  const fmt = (d: ReturnType<typeof delta>) => `${d.comm}: cpu ${d.cpuMs.toFixed(0)} ms, waited ${d.waitMs.toFixed(0)} ms over ${d.runs} runs`;
+  const main = delta(pid);
+  const others = [...after.keys()].filter((t) => t !== pid).map(delta);
+  const worker = others.sort((a, b) => b.cpuMs - a.cpuMs)[0]!;
+  return { main: fmt(main), worker: fmt(worker), mainWaitPerRunMs: main.runs > 0 ? main.waitMs / main.runs : 0 };
+}
+
 interface Run {
   gbps: number;
   retransmits: number;
   cpuPct?: [number, number];
   loopMaxMs?: number;
   healthzMaxMs?: number;
+  /** The sender's event-loop thread: ms it waited for a CPU per time it ran. */
+  mainWaitPerRunMs?: number;
 }
 
 async function main(): Promise<void> {
@@ -73,9 +112,11 @@ async function main(): Promise<void> {
       const probe = startProcess('node', [PROBE, `http://127.0.0.1:${HEALTHZ_PORT}/healthz`, '100'], { netns: n1.ns });
       await waitForOutput(probe, (o) => o.includes('probing'), 30_000, '/healthz probe');
       const before = pids.map(cpuTicks);
+      const threadsBefore = threadTimes(pids[0]!);
       const t0 = performance.now();
       const r: Run = iperf();
       const seconds = (performance.now() - t0) / 1000;
+      const threads = threadReport(pids[0]!, threadsBefore);
       r.cpuPct = pids.map((pid, k) => ((cpuTicks(pid) - before[k]!) / CLOCK_TICKS / seconds) * 100) as [number, number];
       await stopProcess(probe.child, 2000);
       const probed = /max_ms=(\S+) answers=(\d+) failures=(\d+)/.exec(probe.stdout());
@@ -87,6 +128,8 @@ async function main(): Promise<void> {
         `udp run ${i + 1}: ${r.gbps.toFixed(3)} Gbit/s, ${r.retransmits} retransmits, flanneld CPU ${r.cpuPct.map((c) => c.toFixed(0)).join('% / ')}%, ` +
           `event loop max ${r.loopMaxMs.toFixed(1)} ms, /healthz max ${r.healthzMaxMs} ms (load ${loadavg()})`,
       );
+      console.error(`  sender's threads: ${threads.main}; ${threads.worker}`);
+      r.mainWaitPerRunMs = threads.mainWaitPerRunMs;
     }
     const status = JSON.parse(topo.httpGet(n1, '/debug/status').replace(/^200 /, '')) as { network?: { details?: Record<string, unknown> } };
     console.error(`sender's udp details after the runs: ${JSON.stringify(status.network?.details)}`);
@@ -117,6 +160,7 @@ async function main(): Promise<void> {
     results.flanneld_cpu_pct_receiver = median(udp.map((r) => r.cpuPct![1])).toFixed(0);
     results.event_loop_max_delay_ms = Math.max(...udp.map((r) => r.loopMaxMs!)).toFixed(1);
     results.healthz_max_ms = Math.max(...udp.map((r) => r.healthzMaxMs!)).toFixed(1);
+    results.event_loop_thread_cpu_wait_per_run_ms = median(udp.map((r) => r.mainWaitPerRunMs!)).toFixed(2);
     results.load_end = loadavg().split(' ')[0]!;
     console.error(`load average at the end: ${loadavg()}`);
     for (const [k, v] of Object.entries(results)) console.log(`RESULT ${k}=${v}`);

@@ -25,7 +25,7 @@ export { LeaseRevokedError, SubnetManager } from './contracts/subnet-manager.js'
 export { backendModule, defineBackend } from './plugin/define-backend.js';
 export { contractMismatch, parseContractVersion } from './plugin/contract-version.js';
 export { removeLinks } from './plugin/remove-links.js';
-export { foldKeys, type FoldedFields } from './config/json-fields.js';
+export { backendFieldParsers, foldKeys, type BackendFieldParsers, type FoldedFields } from './config/json-fields.js';
 // Watching leases yourself (a backend whose data path is not kernel entries): the engine's semantics
 export { LeaseWatcher } from './lease/lease-watcher.js';
 export { isUserError, UserError } from './errors/user-error.js';

@@ -18,7 +18,7 @@ export const sharedId = (ip: IpsecPeer['publicIP']) => `flannel-${ip}`;
 /**
  * The connection to one peer as Go flannel loads it: IKEv2 with the PSK between the two public addresses,
  * retried forever, one tunnel-mode child SA between the two subnets with reqid 11 that charon starts at
- * once and installs no policy for (the XFRM policies are ours), rekeyed hourly.
+ * once and installs no policy for (`policies = no`: the XFRM policies are ours), rekeyed hourly.
  */
 export function connSection(ours: IpsecPeer, peer: IpsecPeer, cfg: Pick<IpsecConfig, 'udpEncap' | 'espProposal'>): ViciSection {
   return {
@@ -41,7 +41,8 @@ export function connSection(ours: IpsecPeer, peer: IpsecPeer, cfg: Pick<IpsecCon
         mode: 'tunnel',
         reqid: String(REQID),
         rekey_time: '1h',
-        install_policy: 'no',
+        // Go flannel's install_policy; charon's VICI calls it `policies` (5.9.8 refuses the connection otherwise).
+        policies: 'no',
       },
     },
   };

@@ -1,4 +1,4 @@
-import { foldKeys, UserError, type Logger } from '@flannel-ts/core';
+import { backendFieldParsers, foldKeys, UserError, type Logger } from '@flannel-ts/core';
 import { CHECKSUM_OFFLOAD_MODES, type ChecksumOffloadMode } from './checksum.js';
 
 /** The kernel's own vxlan port when `Port` is 0 (Linux predates IANA's 4789). */
@@ -22,6 +22,8 @@ export interface VxlanConfig {
   checksumOffload: ChecksumOffloadMode;
 }
 
+const { uint, bool } = backendFieldParsers('VXLAN');
+
 const FIELDS = ['Type', 'VNI', 'Port', 'MTU', 'GBP', 'Learning', 'DirectRouting', 'ChecksumOffload'] as const;
 
 export function parseVxlanConfig(backend: Record<string, unknown>, logger?: Logger): VxlanConfig {
@@ -39,18 +41,6 @@ export function parseVxlanConfig(backend: Record<string, unknown>, logger?: Logg
   return cfg;
 }
 
-function uint(field: string, value: unknown, dflt: number, min: number, max: number): number {
-  if (value === undefined || value === null) return dflt;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new UserError(
-      `Backend.${field}`,
-      `error decoding VXLAN backend config: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}`,
-      `set ${field} to a number in that range, or leave it out`,
-    );
-  }
-  return value;
-}
-
 function checksumMode(value: unknown): ChecksumOffloadMode {
   if (value === undefined || value === null) return 'auto';
   if (typeof value !== 'string' || !(CHECKSUM_OFFLOAD_MODES as readonly string[]).includes(value.toLowerCase())) {
@@ -61,16 +51,4 @@ function checksumMode(value: unknown): ChecksumOffloadMode {
     );
   }
   return value.toLowerCase() as ChecksumOffloadMode;
-}
-
-function bool(field: string, value: unknown): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value !== 'boolean') {
-    throw new UserError(
-      `Backend.${field}`,
-      `error decoding VXLAN backend config: ${JSON.stringify(value)} is not true or false`,
-      `write ${field}: true or ${field}: false`,
-    );
-  }
-  return value;
 }

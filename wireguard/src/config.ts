@@ -1,4 +1,4 @@
-import { foldKeys, UserError, type Logger } from '@flannel-ts/core';
+import { backendFieldParsers, foldKeys, UserError, type Logger } from '@flannel-ts/core';
 import { WgSecret } from '@flannel-ts/core/netlink';
 
 /**
@@ -27,6 +27,8 @@ export interface WireguardConfig {
   mode: WireguardMode;
 }
 
+const { uint } = backendFieldParsers('wireguard');
+
 const FIELDS = ['Type', 'ListenPort', 'ListenPortV6', 'MTU', 'PSK', 'PersistentKeepaliveInterval', 'Mode'] as const;
 
 export function parseWireguardConfig(backend: Record<string, unknown>, logger?: Logger): WireguardConfig {
@@ -42,18 +44,6 @@ export function parseWireguardConfig(backend: Record<string, unknown>, logger?: 
   if (f.MTU !== undefined && f.MTU !== 0) cfg.mtu = uint('MTU', f.MTU, 0, 1280 + 80, 65535);
   if (f.PSK !== undefined && f.PSK !== null && f.PSK !== '') cfg.psk = psk(f.PSK);
   return cfg;
-}
-
-function uint(field: string, value: unknown, dflt: number, min: number, max: number): number {
-  if (value === undefined || value === null) return dflt;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new UserError(
-      `Backend.${field}`,
-      `error decoding wireguard backend config: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}`,
-      `set ${field} to a number in that range, or leave it out`,
-    );
-  }
-  return value;
 }
 
 function mode(value: unknown): WireguardMode {

@@ -1,3 +1,4 @@
+import { UserError } from '../errors/user-error.js';
 import { KEY_ORDER, type OrderedObject } from './ordered-json.js';
 
 export type FoldedFields<K extends string> = Partial<Record<K, unknown>> & { readonly unknown?: string[] };
@@ -22,4 +23,38 @@ export function foldKeys<K extends string>(obj: Record<string, unknown>, fields:
   }
   if (unknown.length > 0) out.unknown = unknown;
   return out as FoldedFields<K>;
+}
+
+/** Parsers of a backend's net-conf fields (`Backend.FIELD`); absent means undefined or null. */
+export interface BackendFieldParsers {
+  /** A whole number from `min` to `max`, or `dflt` when absent. */
+  uint(field: string, value: unknown, dflt: number, min: number, max: number): number;
+  /** true or false, or false when absent. */
+  bool(field: string, value: unknown): boolean;
+}
+
+/**
+ * Field parsers for the backend named `backend` in their errors: a wrong value is a UserError naming
+ * `Backend.FIELD`, in Go flannel's words ("error decoding VXLAN backend config: …"), with how to fix it.
+ */
+export function backendFieldParsers(backend: string): BackendFieldParsers {
+  const problem = (value: unknown, what: string) => `error decoding ${backend} backend config: ${JSON.stringify(value)} is not ${what}`;
+  return {
+    uint(field, value, dflt, min, max) {
+      if (value === undefined || value === null) return dflt;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        throw new UserError(
+          `Backend.${field}`,
+          problem(value, `a whole number from ${min} to ${max}`),
+          `set ${field} to a number in that range, or leave it out`,
+        );
+      }
+      return value;
+    },
+    bool(field, value) {
+      if (value === undefined || value === null) return false;
+      if (typeof value !== 'boolean') throw new UserError(`Backend.${field}`, problem(value, 'true or false'), `write ${field}: true or ${field}: false`);
+      return value;
+    },
+  };
 }

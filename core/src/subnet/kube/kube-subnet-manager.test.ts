@@ -30,11 +30,17 @@ const peer = (name: string, cidr: string, ip: string, mac = 'aa:bb:cc:dd:ee:01')
   });
 const attrs = { backendType: 'vxlan', publicIP: IP.parse('192.0.2.11'), backendData: { VNI: 1, VtepMAC: '0a:00:00:00:00:01' } };
 
-function setup(nodeName = 'n1') {
+const dualNetConf = join(dir, 'net-conf-dual.json');
+writeFileSync(dualNetConf, JSON.stringify({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/56', Backend: { Type: 'vxlan' } }));
+const v6OnlyNetConf = join(dir, 'net-conf-v6.json');
+writeFileSync(v6OnlyNetConf, JSON.stringify({ EnableIPv4: false, EnableIPv6: true, IPv6Network: 'fd00:10:244::/56', Backend: { Type: 'vxlan' } }));
+const dualNode = (name: string, ...cidrs: string[]): KubeNode => ({ metadata: { name, annotations: {} }, spec: { podCIDR: cidrs[0], podCIDRs: cidrs } });
+
+function setup(nodeName = 'n1', netConfigPath = netConf) {
   const api = new FakeKubeApi();
   const clock = new FakeClock();
   const logger = new RecordingLogger();
-  const sm = new KubeSubnetManager(api, logger, { nodeName, netConfigPath: netConf, annotations: kubeAnnotations(), setNodeNetworkUnavailable: true, clock });
+  const sm = new KubeSubnetManager(api, logger, { nodeName, netConfigPath, annotations: kubeAnnotations(), setNodeNetworkUnavailable: true, clock });
   const results: LeaseWatchResult[] = [];
   const ac = new AbortController();
   return { api, clock, logger, sm, results, ac, signal: ac.signal };
@@ -84,6 +90,32 @@ describe('KubeSubnetManager', () => {
     const { api, sm, signal } = setup();
     api.put(node('n1', '10.99.1.0/24'));
     await expect(sm.acquireLease(attrs, signal)).rejects.toThrow(/doesn't contain "10.99.1.0\/24" PodCIDR of the "n1" node/);
+  });
+
+  it('names the field and the fix when a pod CIDR of either family is missing or outside its network', async () => {
+    const refusal = async (path: string, n: KubeNode) => {
+      const { api, sm, signal } = setup('n1', path);
+      api.put(n);
+      return ((await sm.acquireLease(attrs, signal).catch((e: unknown) => e)) as Error).message;
+    };
+    expect(await refusal(netConf, node('n1', '10.99.1.0/24'))).toBe(
+      `Network: subnet "10.244.0.0/16" specified in the flannel net config doesn't contain "10.99.1.0/24" PodCIDR of the "n1" node; ` +
+        "make net-conf.json's Network the cluster CIDR (kube-controller-manager --cluster-cidr)",
+    );
+    expect(await refusal(v6OnlyNetConf, dualNode('n1', '10.244.7.0/24'))).toBe(
+      'spec.podCIDRs: node "n1" has no IPv6 pod CIDR (10.244.7.0/24); give the node one, or disable EnableIPv6',
+    );
+    expect(await refusal(dualNetConf, dualNode('n1', 'fd00:10:244:7::/64'))).toBe(
+      'spec.podCIDRs: node "n1" has no IPv4 pod CIDR (fd00:10:244:7::/64); give the node one, or disable EnableIPv4',
+    );
+    expect(await refusal(dualNetConf, dualNode('n1', '10.244.7.0/24', 'fd00:99::/64'))).toBe(
+      `IPv6Network: subnet "fd00:10:244::/56" specified in the flannel net config doesn't contain "fd00:99::/64" PodCIDR of the "n1" node; ` +
+        "make net-conf.json's IPv6Network the cluster IPv6 CIDR",
+    );
+    const { api, sm, signal } = setup('n1', dualNetConf);
+    api.put(dualNode('n1', '10.244.7.0/24', 'fd00:10:244:7::/64'));
+    const lease = await sm.acquireLease(attrs, signal);
+    expect([String(lease.subnet), String(lease.ipv6Subnet)]).toEqual(['10.244.7.0/24', 'fd00:10:244:7::/64']);
   });
 
   it('watches: a snapshot, then an event only when backend type, data or public IP change; a 410 re-lists', async () => {

@@ -8,6 +8,7 @@ import { LeaseRevokedError, type SubnetManager } from '../../contracts/subnet-ma
 import { parseNetConfig } from '../../config/net-conf.js';
 import { UserError } from '../../errors/user-error.js';
 import { IP } from '../../ip/ip.js';
+import type { IPNet } from '../../ip/ipnet.js';
 import { retryWithBackoff } from '../../util/retry.js';
 import type { KubeAnnotations } from './annotations.js';
 import { isForbidden, isNotFound, type KubeApi } from './kube-api.js';
@@ -112,38 +113,8 @@ export class KubeSubnetManager implements SubnetManager {
     const subnets = podSubnets(view);
     const lease: Lease = { attrs };
     const dualCapable = ['vxlan', 'host-gw', 'wireguard'].includes(attrs.backendType ?? '');
-    if (config.enableIPv4) {
-      if (!subnets.v4)
-        throw new UserError(
-          'spec.podCIDRs',
-          `node "${view.name}" has no IPv4 pod CIDR (${view.podCIDRs.join(', ')})`,
-          'give the node one, or disable EnableIPv4',
-        );
-      if (!containsCIDR(config.network!, subnets.v4)) {
-        throw new UserError(
-          'Network',
-          `subnet "${String(config.network)}" specified in the flannel net config doesn't contain "${String(subnets.v4)}" PodCIDR of the "${view.name}" node`,
-          "make net-conf.json's Network the cluster CIDR (kube-controller-manager --cluster-cidr)",
-        );
-      }
-      lease.subnet = subnets.v4;
-    }
-    if (config.enableIPv6 && (dualCapable || !config.enableIPv4)) {
-      if (!subnets.v6)
-        throw new UserError(
-          'spec.podCIDRs',
-          `node "${view.name}" has no IPv6 pod CIDR (${view.podCIDRs.join(', ')})`,
-          'give the node one, or disable EnableIPv6',
-        );
-      if (!containsCIDR(config.ipv6Network!, subnets.v6)) {
-        throw new UserError(
-          'IPv6Network',
-          `subnet "${String(config.ipv6Network)}" specified in the flannel net config doesn't contain "${String(subnets.v6)}" PodCIDR of the "${view.name}" node`,
-          "make net-conf.json's IPv6Network the cluster IPv6 CIDR",
-        );
-      }
-      lease.ipv6Subnet = subnets.v6;
-    }
+    if (config.enableIPv4) lease.subnet = checkedPodSubnet(view, 4, config.network!, subnets.v4);
+    if (config.enableIPv6 && (dualCapable || !config.enableIPv4)) lease.ipv6Subnet = checkedPodSubnet(view, 6, config.ipv6Network!, subnets.v6);
     await this.writeAnnotations(view, attrs, signal);
     this.ours = attrs;
     return lease;
@@ -391,6 +362,31 @@ export class KubeSubnetManager implements SubnetManager {
       return undefined;
     }
   }
+}
+
+const POD_FAMILY = {
+  4: { name: 'IPv4', field: 'Network', enable: 'EnableIPv4', cluster: 'the cluster CIDR (kube-controller-manager --cluster-cidr)' },
+  6: { name: 'IPv6', field: 'IPv6Network', enable: 'EnableIPv6', cluster: 'the cluster IPv6 CIDR' },
+} as const;
+
+/** The node's pod CIDR of one family, which must exist and lie inside net-conf.json's network of that family. */
+function checkedPodSubnet(view: NodeView, family: 4 | 6, network: IPNet, subnet: IPNet | undefined): IPNet {
+  const f = POD_FAMILY[family];
+  if (!subnet) {
+    throw new UserError(
+      'spec.podCIDRs',
+      `node "${view.name}" has no ${f.name} pod CIDR (${view.podCIDRs.join(', ')})`,
+      `give the node one, or disable ${f.enable}`,
+    );
+  }
+  if (!containsCIDR(network, subnet)) {
+    throw new UserError(
+      f.field,
+      `subnet "${String(network)}" specified in the flannel net config doesn't contain "${String(subnet)}" PodCIDR of the "${view.name}" node`,
+      `make net-conf.json's ${f.field} ${f.cluster}`,
+    );
+  }
+  return subnet;
 }
 
 /** A condition we wait out (no node yet, no pod CIDR yet): said at each retry. */

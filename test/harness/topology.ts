@@ -167,9 +167,13 @@ export class Topology {
     return this.etcdCluster?.endpoints ?? this.etcd!.endpoint;
   }
 
-  /** etcdctl inside the store namespace. */
+  /**
+   * etcdctl inside the store namespace. Its timeouts are generous (10 s to connect, 30 s a command): on a
+   * loaded machine etcd and etcdctl can each wait seconds for a CPU. A test that expects etcd to be
+   * unreachable runs etcdctl itself with short ones.
+   */
   async etcdctl(...args: string[]): Promise<string> {
-    return execIn(this.etcdNs, 'etcdctl', '--endpoints', this.etcdEndpoints, '--dial-timeout=1s', '--command-timeout=3s', ...args);
+    return execIn(this.etcdNs, 'etcdctl', '--endpoints', this.etcdEndpoints, '--dial-timeout=10s', '--command-timeout=30s', ...args);
   }
 
   flanneldArgs(node: TopologyNode): string[] {

@@ -34,7 +34,7 @@ const dualNetConf = join(dir, 'net-conf-dual.json');
 writeFileSync(dualNetConf, JSON.stringify({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/56', Backend: { Type: 'vxlan' } }));
 const v6OnlyNetConf = join(dir, 'net-conf-v6.json');
 writeFileSync(v6OnlyNetConf, JSON.stringify({ EnableIPv4: false, EnableIPv6: true, IPv6Network: 'fd00:10:244::/56', Backend: { Type: 'vxlan' } }));
-const dualNode = (name: string, ...cidrs: string[]): KubeNode => ({ metadata: { name, annotations: {} }, spec: { podCIDR: cidrs[0], podCIDRs: cidrs } });
+const dualNode = (name: string, ...cidrs: string[]): KubeNode => ({ metadata: { name, annotations: {} }, spec: { podCIDR: cidrs[0]!, podCIDRs: cidrs } });
 
 function setup(nodeName = 'n1', netConfigPath = netConf) {
   const api = new FakeKubeApi();

@@ -1,11 +1,13 @@
-// Shared by the chaos suites (test/chaos/*.test.ts): measured figures, helper processes inside namespaces,
-// and flanneld started in ways the topology does not (a private mount namespace, expecting it to fail).
+// Shared by the chaos suites (test/chaos/*.test.ts): the clusters they start from, measured figures, helper
+// processes inside namespaces, and flanneld started in ways the topology does not (a private mount namespace,
+// expecting it to fail).
+import { afterAll, beforeAll, beforeEach } from '@jest/globals';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { execIn, ipJson, sh } from '../harness/netns.js';
 import { startProcess, stopProcess, waitForOutput, type Started } from '../harness/processes.js';
-import { FLANNELD, HEALTHZ_PORT, type Topology, type TopologyNode } from '../harness/topology.js';
+import { FLANNELD, HEALTHZ_PORT, tearDown, Topology, type TopologyNode, type TopologyOptions } from '../harness/topology.js';
 import { DEADLINE } from '../harness/wait.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -13,6 +15,43 @@ export const ETCD_TOOL = join(FIXTURES, 'etcd-tool.mjs');
 const POLLER = join(FIXTURES, 'healthz-poller.mjs');
 /** Every RESULT line of a run is also appended here, so that the figures survive jest's output handling. */
 export const RESULTS_FILE = join(dirname(FIXTURES), '..', '..', '.cache', 'chaos-results.txt');
+
+/** The network most suites run: vxlan over 10.244.0.0/16, /24 per node. */
+export const VXLAN_NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } };
+
+type Nodes3 = [TopologyNode, TopologyNode, TopologyNode];
+
+/**
+ * Three nodes, flanneld running with a pod on node1 and node2; node3 is left to the test (a node that joins
+ * while something is broken). Returns the topology and its three nodes.
+ */
+export async function twoOfThreeRunning(opts: Omit<TopologyOptions, 'nodes'>): Promise<{ topo: Topology; nodes: Nodes3 }> {
+  const topo = await Topology.create({ ...opts, nodes: 3 });
+  const nodes = topo.nodes as Nodes3;
+  await Promise.all([topo.startFlanneld(nodes[0]), topo.startFlanneld(nodes[1])]);
+  topo.addPod(nodes[0]);
+  topo.addPod(nodes[1]);
+  return { topo, nodes };
+}
+
+/**
+ * The hooks of a suite whose every case starts from the store up and flanneld converged on every node,
+ * whatever the case before it left: the topology is made and brought up once (`created` gets it before it
+ * starts), restored before each case, and torn down after the last.
+ */
+export function convergedForEachCase(opts: TopologyOptions, created: (topo: Topology) => void): void {
+  let topo: Topology | undefined;
+  beforeAll(async () => {
+    topo = await Topology.create(opts);
+    created(topo);
+    await topo.up();
+  }, DEADLINE.setupMs);
+  beforeEach(async () => {
+    await topo!.restore();
+    await topo!.waitConverged();
+  }, DEADLINE.setupMs);
+  afterAll(() => tearDown([topo]));
+}
 
 /** Prints a measured figure as `RESULT key=value` on stdout (and appends it to RESULTS_FILE). */
 export function result(key: string, value: number | string): void {

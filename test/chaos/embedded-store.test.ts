@@ -9,24 +9,22 @@ import { chmodSync, chownSync, closeSync, copyFileSync, mkdirSync, openSync, rea
 import { join } from 'node:path';
 import { sh } from '../harness/netns.js';
 import { startProcess, waitForExit, type Started } from '../harness/processes.js';
-import { FLANNELD, tearDown, Topology, type TopologyNode } from '../harness/topology.js';
+import { FLANNELD, tearDown, type Topology, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
-import { flannelRoutes, logLines, result, waitForLog } from './chaos.js';
+import { flannelRoutes, logLines, result, twoOfThreeRunning, VXLAN_NET_CONF, waitForLog } from './chaos.js';
 
 jest.setTimeout(DEADLINE.setupMs);
 
-const NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } };
 let topo: Topology;
 let n1: TopologyNode;
 let n2: TopologyNode;
 let n3: TopologyNode;
 
 beforeAll(async () => {
-  topo = await Topology.create({ nodes: 3, store: 'embedded', netConf: NET_CONF, tag: 'es' });
-  [n1, n2, n3] = topo.nodes as [TopologyNode, TopologyNode, TopologyNode];
-  await Promise.all([topo.startFlanneld(n1), topo.startFlanneld(n2)]);
-  topo.addPod(n1);
-  topo.addPod(n2);
+  ({
+    topo,
+    nodes: [n1, n2, n3],
+  } = await twoOfThreeRunning({ store: 'embedded', netConf: VXLAN_NET_CONF, tag: 'es' }));
 }, DEADLINE.setupMs);
 
 afterAll(() => tearDown([topo]));

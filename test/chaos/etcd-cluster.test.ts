@@ -6,9 +6,9 @@
 // which shows its watch resumed on another member.
 import { jest } from '@jest/globals';
 import { startProcess, stopProcess, waitForOutput, type Started } from '../harness/processes.js';
-import { tearDown, Topology, type TopologyNode } from '../harness/topology.js';
+import { tearDown, type Topology, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
-import { ETCD_TOOL, flannelRoutes, result } from './chaos.js';
+import { ETCD_TOOL, flannelRoutes, result, twoOfThreeRunning } from './chaos.js';
 
 jest.setTimeout(DEADLINE.setupMs * 2);
 
@@ -19,11 +19,7 @@ let topo: Topology;
 let churn: Started | undefined;
 
 beforeAll(async () => {
-  topo = await Topology.create({ nodes: 3, store: 'etcd', etcdMembers: 3, netConf: NET_CONF, tag: 'ec' });
-  const [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
-  await Promise.all([topo.startFlanneld(n1), topo.startFlanneld(n2)]);
-  topo.addPod(n1);
-  topo.addPod(n2);
+  ({ topo } = await twoOfThreeRunning({ store: 'etcd', etcdMembers: 3, netConf: NET_CONF, tag: 'ec' }));
 }, DEADLINE.setupMs);
 
 afterAll(async () => {

@@ -8,13 +8,12 @@ import { jest } from '@jest/globals';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { deleteNetns, ipIn } from '../harness/netns.js';
-import { tearDown, Topology, type TopologyNode } from '../harness/topology.js';
+import type { Topology, TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
-import { flannelRoutes, result, waitForLog } from './chaos.js';
+import { convergedForEachCase, flannelRoutes, result, VXLAN_NET_CONF, waitForLog } from './chaos.js';
 
 jest.setTimeout(DEADLINE.setupMs);
 
-const NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } };
 let topo: Topology;
 let n1: TopologyNode;
 let n2: TopologyNode;
@@ -69,19 +68,11 @@ function watchRoutes(pairs: [TopologyNode, string][]): { stop(): Promise<{ gapMs
   };
 }
 
-beforeAll(async () => {
-  topo = await Topology.create({ nodes: 3, store: 'etcd', netConf: NET_CONF, tag: 'el' });
-  [n1, n2, n3] = topo.nodes as [TopologyNode, TopologyNode, TopologyNode];
-  await topo.up();
-}, DEADLINE.setupMs);
-
 // Each case starts from etcd up and flanneld running on every node, whatever the one before it left.
-beforeEach(async () => {
-  await topo.restore();
-  await topo.waitConverged();
-}, DEADLINE.setupMs);
-
-afterAll(() => tearDown([topo]));
+convergedForEachCase({ nodes: 3, store: 'etcd', netConf: VXLAN_NET_CONF, tag: 'el' }, (t) => {
+  topo = t;
+  [n1, n2, n3] = t.nodes as [TopologyNode, TopologyNode, TopologyNode];
+});
 
 describe('etcd loses its data while the nodes run', () => {
   it('wiped: both nodes write their leases back on the same subnets, keep their routes, and a new node gets another subnet', async () => {
@@ -100,7 +91,7 @@ describe('etcd loses its data while the nodes run', () => {
     const t0 = Date.now();
     await topo.etcd!.wipe();
     // The operator puts the network config back (from a backup, or as the install did); the leases are for flanneld.
-    await topo.etcdctl('put', `${topo.etcdPrefix}/config`, JSON.stringify(NET_CONF));
+    await topo.etcdctl('put', `${topo.etcdPrefix}/config`, JSON.stringify(VXLAN_NET_CONF));
     const back = await waitFor(
       async () => {
         const l = await leases(topo);

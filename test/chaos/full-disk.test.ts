@@ -12,18 +12,17 @@ import { sh } from '../harness/netns.js';
 import { waitForExit, waitForOutput } from '../harness/processes.js';
 import { tearDown, Topology, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE } from '../harness/wait.js';
-import { logLines, result, tinyDisk, waitForLog } from './chaos.js';
+import { logLines, result, tinyDisk, VXLAN_NET_CONF, waitForLog } from './chaos.js';
 
 jest.setTimeout(DEADLINE.setupMs);
 
-const NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } };
 const PAGE = 4096;
 let topo: Topology;
 let node: TopologyNode;
 const disks: { stop(): Promise<void> }[] = [];
 
 beforeAll(async () => {
-  topo = await Topology.create({ nodes: 1, store: 'embedded', netConf: NET_CONF, tag: 'fd' });
+  topo = await Topology.create({ nodes: 1, store: 'embedded', netConf: VXLAN_NET_CONF, tag: 'fd' });
   node = topo.nodes[0]!;
 }, DEADLINE.setupMs);
 

@@ -6,13 +6,12 @@
 // - a device MTU changed by hand is set back.
 import { jest } from '@jest/globals';
 import { execIn, ipJson } from '../harness/netns.js';
-import { tearDown, Topology, type TopologyNode } from '../harness/topology.js';
+import type { Topology, TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
-import { flannelRoutes, logLines, peers, result, waitForLog } from './chaos.js';
+import { convergedForEachCase, flannelRoutes, logLines, peers, result, VXLAN_NET_CONF, waitForLog } from './chaos.js';
 
 jest.setTimeout(DEADLINE.setupMs);
 
-const NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } };
 let topo: Topology;
 let n1: TopologyNode;
 let n2: TopologyNode;
@@ -24,18 +23,10 @@ const del = (key: string) => topo.etcdctl('del', `${topo.etcdPrefix}/subnets/${k
 const connectedRoute = (node: TopologyNode) =>
   ipJson<{ dst: string; protocol?: string; dev: string }[]>(node.ns, 'route', 'show', '192.0.2.0/24').map((r) => `${r.dst} ${r.protocol} ${r.dev}`);
 
-beforeAll(async () => {
-  topo = await Topology.create({ nodes: 2, store: 'etcd', netConf: NET_CONF, tag: 'hl' });
-  [n1, n2] = topo.nodes as [TopologyNode, TopologyNode];
-  await topo.up();
-}, DEADLINE.setupMs);
-
-beforeEach(async () => {
-  await topo.restore();
-  await topo.waitConverged();
-}, DEADLINE.setupMs);
-
-afterAll(() => tearDown([topo]));
+convergedForEachCase({ nodes: 2, store: 'etcd', netConf: VXLAN_NET_CONF, tag: 'hl' }, (t) => {
+  topo = t;
+  [n1, n2] = t.nodes as [TopologyNode, TopologyNode];
+});
 
 describe('hostile peer leases', () => {
   it('refuses each with a warning naming the subnet and the rule, counts them, and keeps the underlay and etcd reachable', async () => {
@@ -76,7 +67,7 @@ describe('hostile peer leases', () => {
         JSON.parse(
           execIn(node.ns, 'etcdctl', '--endpoints', topo.etcdEndpoints, '--dial-timeout=2s', 'get', '--print-value-only', `${topo.etcdPrefix}/config`),
         ),
-      ).toEqual(NET_CONF);
+      ).toEqual(VXLAN_NET_CONF);
       expect(topo.httpGet(node, '/readyz')).toMatch(/^200 /);
     }
     expect(topo.pingMatrix().filter((p) => !p.ok)).toEqual([]);

@@ -4,13 +4,12 @@
 // missed (a node that joined meanwhile) and says the store answers again.
 import { jest } from '@jest/globals';
 import { execIn } from '../harness/netns.js';
-import { tearDown, Topology, type TopologyNode } from '../harness/topology.js';
+import { tearDown, type Topology, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
-import { flannelRoutes, pollHealthz, result, waitForLog } from './chaos.js';
+import { flannelRoutes, pollHealthz, result, twoOfThreeRunning, VXLAN_NET_CONF, waitForLog } from './chaos.js';
 
 jest.setTimeout(DEADLINE.setupMs * 2);
 
-const NET_CONF = { Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } };
 const PARTITION_MS = 30_000;
 const STORE_IP = '192.0.2.250';
 let topo: Topology;
@@ -19,11 +18,10 @@ let n2: TopologyNode;
 let n3: TopologyNode;
 
 beforeAll(async () => {
-  topo = await Topology.create({ nodes: 3, store: 'etcd', netConf: NET_CONF, tag: 'pt' });
-  [n1, n2, n3] = topo.nodes as [TopologyNode, TopologyNode, TopologyNode];
-  await Promise.all([topo.startFlanneld(n1), topo.startFlanneld(n2)]);
-  topo.addPod(n1);
-  topo.addPod(n2);
+  ({
+    topo,
+    nodes: [n1, n2, n3],
+  } = await twoOfThreeRunning({ store: 'etcd', netConf: VXLAN_NET_CONF, tag: 'pt' }));
 }, DEADLINE.setupMs);
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import { foldKeys, UserError, type Logger } from '@flannel-ts/core';
+import { backendFieldParsers, foldKeys, UserError, type Logger } from '@flannel-ts/core';
 import { IpsecSecret } from './secret.js';
 
 /** Go flannel's rule: a PSK of at least 96 characters (its docs suggest 48 random bytes, hex encoded). */
@@ -20,7 +20,7 @@ const FIELDS = ['Type', 'PSK', 'UDPEncap', 'ESPProposal'] as const;
 export function parseIpsecConfig(backend: Record<string, unknown>, logger?: Logger): IpsecConfig {
   const f = foldKeys(backend, FIELDS);
   for (const key of f.unknown ?? []) logger?.warn({ field: `Backend.${key}` }, 'unknown ipsec backend field, ignored');
-  return { psk: psk(f.PSK), udpEncap: bool('UDPEncap', f.UDPEncap), espProposal: proposal(f.ESPProposal) };
+  return { psk: psk(f.PSK), udpEncap: backendFieldParsers('ipsec').bool('UDPEncap', f.UDPEncap), espProposal: proposal(f.ESPProposal) };
 }
 
 /** The PSK, checked without ever quoting it: errors name its length and the minimum, nothing of its text. */
@@ -44,16 +44,6 @@ function psk(value: unknown): IpsecSecret {
     );
   }
   return new IpsecSecret(value);
-}
-
-function bool(field: string, value: unknown): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value === 'boolean') return value;
-  throw new UserError(
-    `Backend.${field}`,
-    `error decoding ipsec backend config: ${JSON.stringify(value)} is not true or false`,
-    `set ${field} to true or false, or leave it out`,
-  );
 }
 
 // charon's proposal syntax: algorithm keywords joined by '-', several proposals by ','.

@@ -16,8 +16,10 @@ import type { SubnetManager } from './subnet-manager.js';
  * 1.3: generic netlink and WireGuard (`Netlink.genlFamily`, `wgGetDevice`, `wgSetDevice`, the
  * `requests.wgSetDevice`/`wgPeerSet` that `Netlink.apply` sends, `LinkSpec` kind 'wireguard'), and
  * `Network.peerTraffic` for per-peer tunnel counters.
+ * 1.4: XFRM (IPsec) policies (`Netlink.xfrmPolicyList`, `xfrmPolicyUpdate`, `xfrmPolicyDel`, the
+ * `requests.xfrmPolicyUpdate`/`xfrmPolicyDel` that `Netlink.apply` sends, the 'xfrm-policy' monitor topic).
  */
-export const BACKEND_CONTRACT_VERSION = '1.3';
+export const BACKEND_CONTRACT_VERSION = '1.4';
 
 /** What flanneld hands a backend when it builds it. */
 export interface BackendContext {

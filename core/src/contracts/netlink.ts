@@ -10,6 +10,7 @@ import type { NetlinkError } from '../netlink/errors.js';
 import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
 import type { GenlFamily } from '../netlink/genl.js';
 import type { WgDevice, WgDeviceConfig } from '../netlink/wireguard.js';
+import type { XfrmPolicy, XfrmPolicySelector } from '../netlink/xfrm.js';
 
 /** One result per request of a batch: undefined for success, else the kernel's error. */
 export type OpResult = NetlinkError | undefined;
@@ -21,7 +22,10 @@ export type OpResult = NetlinkError | undefined;
  * fake of it; the daemon hands backends the real socket.
  */
 export interface Netlink {
-  /** Rtnetlink requests, and generic netlink ones (`requests.wgSetDevice`, `requests.wgPeerSet`) alike. */
+  /**
+   * Rtnetlink requests, generic netlink ones (`requests.wgSetDevice`, `requests.wgPeerSet`) and XFRM ones
+   * (`requests.xfrmPolicyUpdate`, `requests.xfrmPolicyDel`) alike.
+   */
   apply(requests: readonly NetlinkRequest[]): Promise<OpResult[]>;
   /** Kernel change notifications (`ip monitor`); errors when the kernel dropped some (re-list, then resubscribe). */
   monitor(topics: readonly MonitorTopic[], opts?: Pick<MonitorOptions, 'deletionsOnly'>): Observable<NetlinkEvent>;
@@ -77,5 +81,14 @@ export interface Netlink {
   wgGetDevice?(device: string | number): Promise<WgDevice>;
   /** `wg set DEV …` (WG_CMD_SET_DEVICE), split into several messages when it must be. */
   wgSetDevice?(config: WgDeviceConfig): Promise<void>;
+
+  // XFRM (IPsec) policies over NETLINK_XFRM (contract 1.4; optional, as the generic netlink methods are)
+
+  /** `ip xfrm policy show` (XFRM_MSG_GETPOLICY dump): every policy, or those of one family. */
+  xfrmPolicyList?(family?: 4 | 6): Promise<XfrmPolicy[]>;
+  /** `ip xfrm policy update …` (XFRM_MSG_UPDPOLICY): creates the policy or replaces the one with its selector, dir and mark. */
+  xfrmPolicyUpdate?(p: XfrmPolicy): Promise<void>;
+  /** `ip xfrm policy delete …` (XFRM_MSG_DELPOLICY) by selector, dir and mark; NetlinkError ENOENT when there is none. */
+  xfrmPolicyDel?(p: XfrmPolicySelector): Promise<void>;
 }
 export const Netlink = Symbol.for('flannel-ts.Netlink');

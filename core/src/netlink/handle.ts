@@ -13,12 +13,14 @@ import {
   AF_UNSPEC,
   IFLA_IFNAME,
   NETLINK_GENERIC,
+  NETLINK_XFRM,
   RTM_GETADDR,
   RTM_GETLINK,
   RTM_GETNEIGH,
   RTM_GETNEXTHOP,
   RTM_GETROUTE,
   WG_GENL_NAME,
+  XFRM_MSG_GETPOLICY,
 } from './nl/constants.js';
 import { decodeGenlFamily, genlGetFamily, resolveGenlRequest, type GenlFamily } from './genl.js';
 import {
@@ -33,6 +35,7 @@ import {
 import { ioctlSetTxChecksum } from './ethtool-ioctl.js';
 import { decodeWgDevice, encodeWgGetDevice, type WgDevice, type WgDeviceConfig } from './wireguard.js';
 import * as req from './requests.js';
+import { decodeXfrmPolicy, type XfrmPolicy, type XfrmPolicySelector } from './xfrm.js';
 import { decodeNexthop, encodeNexthopDump, type Nexthop } from './nexthop.js';
 import { netlinkMonitor, type MonitorOptions, type MonitorTopic, type NetlinkEvent } from './monitor.js';
 import { decodeRoute, encodeRouteDump, encodeRouteGet, routeMatches, type Route, type RouteFilter } from './route.js';
@@ -43,10 +46,12 @@ export type { OpResult } from '../contracts/netlink.js';
 /**
  * An rtnetlink handle, bound to one network namespace for its whole life. Method names mirror iproute2
  * (`routeReplace` is `ip route replace`). Single operations throw NetlinkError; `apply` runs a batch and
- * returns a result per operation. Generic netlink (wireguard) goes over a second socket, opened on first use.
+ * returns a result per operation. Generic netlink (wireguard) and XFRM (IPsec policies) go over sockets of
+ * their own, each opened on first use.
  */
 export class NetlinkHandle implements Netlink {
   private genlSock: NetlinkSocket | undefined;
+  private xfrmSock: NetlinkSocket | undefined;
   private readonly families = new Map<string, GenlFamily>();
 
   private constructor(
@@ -63,22 +68,26 @@ export class NetlinkHandle implements Netlink {
   close(): void {
     this.sock.close();
     this.genlSock?.close();
+    this.xfrmSock?.close();
   }
 
   /**
    * Runs the requests as batches (one sendto per batch), in order; one result per request. Generic netlink
    * requests (`genlFamily` set) go to the generic socket with their family's id; a family the kernel does
-   * not know fails each of its requests with ENOENT.
+   * not know fails each of its requests with ENOENT. XFRM requests (`protocol` NETLINK_XFRM) go to the
+   * XFRM socket. Each run of consecutive requests for one socket is sent before the next run starts.
    */
   async apply(requests: readonly NetlinkRequest[]): Promise<OpResult[]> {
-    if (!requests.some((r) => r.genlFamily !== undefined)) return this.sock.execute(requests);
+    if (!requests.some((r) => channelOf(r) !== 'route')) return this.sock.execute(requests);
     const results: OpResult[] = [];
     for (let i = 0; i < requests.length;) {
-      const generic = requests[i]!.genlFamily !== undefined;
+      const channel = channelOf(requests[i]!);
       let j = i + 1;
-      while (j < requests.length && (requests[j]!.genlFamily !== undefined) === generic) j++;
+      while (j < requests.length && channelOf(requests[j]!) === channel) j++;
       const run = requests.slice(i, j);
-      results.push(...(generic ? await this.applyGeneric(run) : await this.sock.execute(run)));
+      if (channel === 'genl') results.push(...(await this.applyGeneric(run)));
+      else if (channel === 'xfrm') results.push(...(await this.applyXfrm(run)));
+      else results.push(...(await this.sock.execute(run)));
       i = j;
     }
     return results;
@@ -105,13 +114,41 @@ export class NetlinkHandle implements Netlink {
     return results;
   }
 
+  /** A kernel without XFRM netlink fails each request, as an unknown generic family does, instead of the batch. */
+  private async applyXfrm(requests: readonly NetlinkRequest[]): Promise<OpResult[]> {
+    let sock: NetlinkSocket;
+    try {
+      sock = this.xfrm(requests[0]!.op);
+    } catch (err) {
+      if (!(err instanceof NetlinkError)) throw err;
+      return requests.map((r) => new NetlinkError(r.op, err.errno, err.extAck));
+    }
+    return sock.execute(requests);
+  }
+
   private genl(): NetlinkSocket {
-    this.genlSock ??= NetlinkSocket.open({
-      protocol: NETLINK_GENERIC,
+    this.genlSock ??= this.openSocket(NETLINK_GENERIC);
+    return this.genlSock;
+  }
+
+  /** The XFRM socket; `op` names what needed it when the kernel has none. */
+  private xfrm(op: string): NetlinkSocket {
+    try {
+      this.xfrmSock ??= this.openSocket(NETLINK_XFRM);
+    } catch (err) {
+      if (!(err instanceof NetlinkError)) throw err;
+      const why = err.code === 'EPROTONOSUPPORT' ? 'this kernel has no XFRM netlink (CONFIG_XFRM_USER)' : `cannot open the XFRM netlink socket: ${err.message}`;
+      throw new NetlinkError(op, err.errno, why);
+    }
+    return this.xfrmSock;
+  }
+
+  private openSocket(protocol: number): NetlinkSocket {
+    return NetlinkSocket.open({
+      protocol,
       ...(this.netns ? { netns: this.netns } : {}),
       ...(this.timeoutMs ? { timeoutMs: this.timeoutMs } : {}),
     });
-    return this.genlSock;
   }
 
   // Generic netlink
@@ -140,6 +177,27 @@ export class NetlinkHandle implements Netlink {
     const results = await this.apply(req.wgSetDevice(config));
     const err = results.find((r) => r !== undefined);
     if (err) throw err;
+  }
+
+  // XFRM policies (IPsec)
+
+  /** `ip xfrm policy show`: every policy of the main database, of one family or both. */
+  async xfrmPolicyList(family?: 4 | 6): Promise<XfrmPolicy[]> {
+    const op = 'ip xfrm policy show';
+    const msgs = this.xfrm(op).dump({ op, type: XFRM_MSG_GETPOLICY, body: () => undefined });
+    return msgs.map((m) => decodeXfrmPolicy(m.payload)).filter((p): p is XfrmPolicy => p !== undefined && (family === undefined || p.src.family === family));
+  }
+
+  /** `ip xfrm policy update …`: creates the policy, or replaces the one with its selector, direction and mark. */
+  async xfrmPolicyUpdate(p: XfrmPolicy): Promise<void> {
+    const r = req.xfrmPolicyUpdate(p);
+    await this.xfrm(r.op).do(r);
+  }
+
+  /** `ip xfrm policy delete …` by selector, direction and mark; NetlinkError ENOENT when there is none. */
+  async xfrmPolicyDel(p: XfrmPolicySelector): Promise<void> {
+    const r = req.xfrmPolicyDel(p);
+    await this.xfrm(r.op).do(r);
   }
 
   /** `ip monitor` in this handle's namespace. */
@@ -346,6 +404,12 @@ export class NetlinkHandle implements Netlink {
       throw err;
     }
   }
+}
+
+/** Which of the handle's sockets a request goes to. */
+function channelOf(r: NetlinkRequest): 'route' | 'genl' | 'xfrm' {
+  if (r.genlFamily !== undefined) return 'genl';
+  return r.protocol === NETLINK_XFRM ? 'xfrm' : 'route';
 }
 
 /**

@@ -45,6 +45,23 @@ export {
   type WgPeer,
   type WgPeerConfig,
 } from './wireguard.js';
+export {
+  checkXfrmPolicy,
+  checkXfrmSelector,
+  decodeXfrmPolicy,
+  decodeXfrmPolicyEvent,
+  describeXfrmPolicy,
+  describeXfrmSelector,
+  xfrmPolicyKey,
+  type XfrmDir,
+  type XfrmMark,
+  type XfrmMode,
+  type XfrmPolicy,
+  type XfrmPolicyEvent,
+  type XfrmPolicySelector,
+  type XfrmProto,
+  type XfrmTmpl,
+} from './xfrm.js';
 export type { Nexthop } from './nexthop.js';
 export type { IpTunnelEncap, Route, RouteFilter } from './route.js';
 export type { NetlinkRequest, NetlinkSocketOptions, RequestWhat } from './socket/netlink-socket.js';

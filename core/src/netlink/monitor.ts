@@ -7,6 +7,8 @@ import { decodeLink, type Link } from './link.js';
 import { decodeFdb, decodeNeigh, type FdbEntry, type Neigh } from './neigh.js';
 import {
   AF_BRIDGE,
+  NETLINK_ROUTE,
+  NETLINK_XFRM,
   RTM_DELADDR,
   RTM_DELLINK,
   RTM_DELNEIGH,
@@ -21,24 +23,42 @@ import {
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_LINK,
   RTNLGRP_NEIGH,
+  XFRM_MSG_NEWPOLICY,
+  XFRM_MSG_UPDPOLICY,
+  XFRMNLGRP_EXPIRE,
+  XFRMNLGRP_POLICY,
 } from './nl/constants.js';
 import { decodeRoute, type Route } from './route.js';
 import { c, SO_RCVBUFFORCE, SOL_SOCKET } from './socket/libc.js';
 import { forEachMessage, openRouteSocket, setInt } from './socket/netlink-socket.js';
+import { decodeXfrmPolicyEvent, type XfrmPolicyEvent } from './xfrm.js';
 
-export type MonitorTopic = 'link' | 'addr' | 'route' | 'neigh';
+/** `xfrm-policy` is `ip xfrm monitor policy`: IPsec policies added, replaced, deleted, expired or flushed. */
+export type MonitorTopic = 'link' | 'addr' | 'route' | 'neigh' | 'xfrm-policy';
 
 export type NetlinkEvent =
   | { topic: 'link'; action: 'new' | 'del'; link: Link }
   | { topic: 'addr'; action: 'new' | 'del'; addr: Addr }
   | { topic: 'route'; action: 'new' | 'del'; route: Route }
-  | { topic: 'neigh'; action: 'new' | 'del'; neigh?: Neigh | undefined; fdb?: FdbEntry | undefined };
+  | { topic: 'neigh'; action: 'new' | 'del'; neigh?: Neigh | undefined; fdb?: FdbEntry | undefined }
+  | XfrmPolicyEvent;
 
 const GROUPS: Record<MonitorTopic, number[]> = {
   link: [RTNLGRP_LINK],
   addr: [RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR],
   route: [RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE],
   neigh: [RTNLGRP_NEIGH],
+  // A policy whose hard lifetime ran out is announced on the expire group, not the policy group.
+  'xfrm-policy': [XFRMNLGRP_POLICY, XFRMNLGRP_EXPIRE],
+};
+
+/** The netlink protocol (hence the socket) each topic is heard on; message types overlap between them. */
+const PROTOCOL: Record<MonitorTopic, number> = {
+  link: NETLINK_ROUTE,
+  addr: NETLINK_ROUTE,
+  route: NETLINK_ROUTE,
+  neigh: NETLINK_ROUTE,
+  'xfrm-policy': NETLINK_XFRM,
 };
 
 interface PipeHandle {
@@ -63,31 +83,50 @@ export interface MonitorOptions {
   deletionsOnly?: MonitorTopic[];
 }
 
-const NEW_TYPES: Record<MonitorTopic, number[]> = { link: [RTM_NEWLINK], addr: [RTM_NEWADDR], route: [RTM_NEWROUTE], neigh: [RTM_NEWNEIGH] };
+const NEW_TYPES: Record<MonitorTopic, number[]> = {
+  link: [RTM_NEWLINK],
+  addr: [RTM_NEWADDR],
+  route: [RTM_NEWROUTE],
+  neigh: [RTM_NEWNEIGH],
+  'xfrm-policy': [XFRM_MSG_NEWPOLICY, XFRM_MSG_UPDPOLICY],
+};
 
 export function netlinkMonitor(topics: readonly MonitorTopic[], opts: MonitorOptions = {}): Observable<NetlinkEvent> {
-  const skip = new Set((opts.deletionsOnly ?? []).flatMap((t) => NEW_TYPES[t]));
+  // One socket per protocol (rtnetlink, XFRM), each with its own set of message types to skip undecoded.
+  const byProtocol = new Map<number, MonitorTopic[]>();
+  for (const t of new Set(topics)) byProtocol.set(PROTOCOL[t], [...(byProtocol.get(PROTOCOL[t]) ?? []), t]);
   return new Observable<NetlinkEvent>((subscriber) => {
-    const socket = openMonitorSocket(topics, opts.netns);
-    socket.on('data', (dgram: Buffer) => {
-      for (const event of decodeEvents(dgram, skip)) subscriber.next(event);
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      subscriber.error(
-        err.code === 'ENOBUFS' ? new NetlinkError('netlink monitor (notifications were lost; re-list and resubscribe)', constants.errno.ENOBUFS) : err,
-      );
-    });
-    socket.on('close', () => subscriber.complete());
-    return () => socket.destroy();
+    const sockets: Socket[] = [];
+    const closeAll = () => sockets.forEach((s) => s.destroy());
+    try {
+      for (const [protocol, ts] of byProtocol) {
+        const skip = new Set(ts.filter((t) => opts.deletionsOnly?.includes(t)).flatMap((t) => NEW_TYPES[t]));
+        const socket = openMonitorSocket(protocol, ts, opts.netns);
+        sockets.push(socket);
+        socket.on('data', (dgram: Buffer) => {
+          for (const event of decodeEvents(protocol, dgram, skip)) subscriber.next(event);
+        });
+        socket.on('error', (err: NodeJS.ErrnoException) => {
+          subscriber.error(
+            err.code === 'ENOBUFS' ? new NetlinkError('netlink monitor (notifications were lost; re-list and resubscribe)', constants.errno.ENOBUFS) : err,
+          );
+        });
+        socket.on('close', () => subscriber.complete());
+      }
+    } catch (err) {
+      closeAll();
+      throw err;
+    }
+    return closeAll;
   });
 }
 
 const MONITOR_RCVBUF = 64 << 20;
 
-function openMonitorSocket(topics: readonly MonitorTopic[], netns?: string): Socket {
+function openMonitorSocket(protocol: number, topics: readonly MonitorTopic[], netns?: string): Socket {
   let mask = 0;
   for (const t of topics) for (const g of GROUPS[t]) mask |= 1 << (g - 1);
-  const fd = openRouteSocket(netns, mask, true);
+  const fd = openRouteSocket(netns, mask, true, protocol);
   // Our own batches of thousands of routes come back as as many notifications (~1 KiB each in the
   // queue); a deep queue keeps a burst from overflowing into ENOBUFS and a needless full resync.
   try {
@@ -108,11 +147,12 @@ function openMonitorSocket(topics: readonly MonitorTopic[], netns?: string): Soc
   return new Socket({ handle, readable: true, writable: false } as unknown as ConstructorParameters<typeof Socket>[0]);
 }
 
-function decodeEvents(buf: Buffer, skip: Set<number>): NetlinkEvent[] {
+function decodeEvents(protocol: number, buf: Buffer, skip: Set<number>): NetlinkEvent[] {
   const out: NetlinkEvent[] = [];
+  const decode = protocol === NETLINK_XFRM ? decodeXfrmPolicyEvent : decodeEvent;
   forEachMessage(buf, 0, buf.length, (msg) => {
     if (skip.has(msg.type)) return;
-    const event = decodeEvent(msg.type, msg.payload);
+    const event = decode(msg.type, msg.payload);
     if (event) out.push(event);
   });
   return out;

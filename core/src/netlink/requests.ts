@@ -17,12 +17,25 @@ import {
   RTM_NEWNEIGH,
   RTM_NEWNEXTHOP,
   RTM_NEWROUTE,
+  NETLINK_XFRM,
+  XFRM_MSG_DELPOLICY,
+  XFRM_MSG_UPDPOLICY,
 } from './nl/constants.js';
 import { encodeNexthop, type Nexthop } from './nexthop.js';
 import { describeEncap, encodeRoute, type Route } from './route.js';
 import type { NetlinkRequest, RequestWhat } from './socket/netlink-socket.js';
 import { NetlinkArgumentError } from './errors.js';
 import { wgSetDeviceRequests, type WgDeviceConfig, type WgPeerConfig } from './wireguard.js';
+import {
+  checkXfrmPolicy,
+  checkXfrmSelector,
+  describeXfrmPolicy,
+  describeXfrmSelector,
+  encodeXfrmPolicy,
+  encodeXfrmPolicyId,
+  type XfrmPolicy,
+  type XfrmPolicySelector,
+} from './xfrm.js';
 
 // Request builders, one per iproute2 verb, each with a fixed set of flags:
 // add = create+exclusive, replace/set = create+replace, append = create+append, del.
@@ -189,4 +202,36 @@ export function wgPeerSet(device: string | number, peer: WgPeerConfig): NetlinkR
   const [r, ...more] = wgSetDeviceRequests({ device, peers: [peer] });
   if (more.length > 0) throw new NetlinkArgumentError(`${r!.op}: too many allowed IPs for one message; use wgSetDevice`);
   return r!;
+}
+
+/**
+ * `ip xfrm policy update …` (XFRM_MSG_UPDPOLICY on the XFRM socket): creates the policy, or replaces the
+ * one with the same selector, direction and mark. Throws NetlinkArgumentError for a malformed policy.
+ */
+export function xfrmPolicyUpdate(p: XfrmPolicy): NetlinkRequest {
+  checkXfrmPolicy(p);
+  const r = request(
+    XFRM_MSG_UPDPOLICY,
+    0,
+    (w) => encodeXfrmPolicy(w, p),
+    () => describeXfrmPolicy('update', p),
+    { object: 'xfrm-policy', verb: 'replace', value: p },
+  );
+  r.protocol = NETLINK_XFRM;
+  return r;
+}
+
+/** `ip xfrm policy delete src S dst D dir DIR [mark V/M]`: by selector; ENOENT when there is none. */
+export function xfrmPolicyDel(p: XfrmPolicySelector): NetlinkRequest {
+  checkXfrmSelector(p);
+  const sel: XfrmPolicySelector = { src: p.src, dst: p.dst, dir: p.dir, ...(p.mark ? { mark: p.mark } : {}) };
+  const r = request(
+    XFRM_MSG_DELPOLICY,
+    0,
+    (w) => encodeXfrmPolicyId(w, sel),
+    () => describeXfrmSelector('delete', sel),
+    { object: 'xfrm-policy', verb: 'del', value: sel },
+  );
+  r.protocol = NETLINK_XFRM;
+  return r;
 }

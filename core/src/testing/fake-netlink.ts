@@ -17,8 +17,10 @@ import * as requests from '../netlink/requests.js';
 import type { NetlinkRequest, RequestWhat } from '../netlink/socket/netlink-socket.js';
 import type { GenlFamily } from '../netlink/genl.js';
 import { wgKeyToBase64, type WgDevice, type WgDeviceConfig, type WgPeer } from '../netlink/wireguard.js';
+import { xfrmPolicyKey, type XfrmPolicy, type XfrmPolicySelector } from '../netlink/xfrm.js';
 
-const { EEXIST, ENOENT, ENODEV, EOPNOTSUPP, ESRCH, ENETUNREACH } = constants.errno;
+const { EEXIST, ENOENT, ENODEV, EOPNOTSUPP, ESRCH, ENETUNREACH, EPROTONOSUPPORT } = constants.errno;
+const XFRM_DIR_BITS: Record<XfrmPolicy['dir'], number> = { in: 0, out: 1, fwd: 2 };
 
 /** A wireguard device's state in the fake kernel: what `wg show` would print. */
 export interface FakeWgDevice {
@@ -35,7 +37,7 @@ const fdbKey = (f: FdbEntry) => `${f.linkIndex} ${f.mac} ${f.dst ?? '-'}`;
 
 /**
  * An in-memory kernel behind the Netlink interface, for unit tests that need no root: links, addresses,
- * routes, neighbours, FDB entries and nexthops, with the kernel's add/replace/del semantics and error
+ * routes, neighbours, FDB entries, nexthops, wireguard devices and XFRM policies, with the kernel's add/replace/del semantics and error
  * codes, change notifications on `monitor()`, and a log of every operation in iproute2 words (`ops`).
  * Another actor changing the kernel is a test calling the same methods (`fake.routeDel(...)`).
  */
@@ -54,6 +56,11 @@ export class FakeNetlink implements Netlink {
   wireguard = true;
   /** Wireguard devices by link index (`wg show`). Nothing notifies changes to them, as in the kernel. */
   readonly wgDevices = new Map<number, FakeWgDevice>();
+  /** Set false to be a kernel without XFRM netlink (CONFIG_XFRM_USER): every XFRM request fails. */
+  xfrm = true;
+  /** XFRM policies by xfrmPolicyKey (selector, direction, mark), each with the index the kernel gave it. */
+  readonly xfrmPolicies = new Map<string, XfrmPolicy>();
+  private nextXfrmIndex = 1;
   private nextIndex = 2;
   private readonly events = new Subject<NetlinkEvent>();
   private readonly failures: { match: RegExp; errno: number; times: number }[] = [];
@@ -245,6 +252,23 @@ export class FakeNetlink implements Netlink {
     for (const r of requests.wgSetDevice(config)) this.run(r);
   }
 
+  async xfrmPolicyList(family?: 4 | 6): Promise<XfrmPolicy[]> {
+    if (!this.xfrm) throw new NetlinkError('ip xfrm policy show', EPROTONOSUPPORT);
+    return [...this.xfrmPolicies.values()].filter((p) => family === undefined || p.src.family === family).map(copyXfrmPolicy);
+  }
+  async xfrmPolicyUpdate(p: XfrmPolicy): Promise<void> {
+    this.run(requests.xfrmPolicyUpdate(p));
+  }
+  async xfrmPolicyDel(p: XfrmPolicySelector): Promise<void> {
+    this.run(requests.xfrmPolicyDel(p));
+  }
+  /** `ip xfrm policy flush`, by someone else: every policy goes, with one 'flush' notification. */
+  xfrmPolicyFlush(): void {
+    this.ops.push('ip xfrm policy flush');
+    this.xfrmPolicies.clear();
+    this.events.next({ topic: 'xfrm-policy', action: 'flush' });
+  }
+
   /** What the kernel would count for a peer (`wg show` transfer and latest handshake), for tests. */
   setWgPeerTraffic(index: number, publicKey: string, t: { rxBytes: bigint; txBytes: bigint; latestHandshake?: Date }): void {
     const peer = this.wgDevices.get(index)?.peers.get(publicKey);
@@ -352,6 +376,8 @@ export class FakeNetlink implements Netlink {
       }
       case 'wireguard':
         return this.applyWireguard(what.value as WgDeviceConfig, fail);
+      case 'xfrm-policy':
+        return this.applyXfrmPolicy(what, fail);
       case 'nexthop': {
         const nh = what.value as Nexthop;
         if (what.verb === 'del') {
@@ -364,6 +390,25 @@ export class FakeNetlink implements Netlink {
         return;
       }
     }
+  }
+
+  /** UPDPOLICY keeps a replaced policy's index; a new one gets the next, its low 3 bits the direction. */
+  private applyXfrmPolicy(what: RequestWhat, fail: (errno: number) => NetlinkError): void {
+    if (!this.xfrm) throw fail(EPROTONOSUPPORT);
+    const p = what.value as XfrmPolicy;
+    const key = xfrmPolicyKey(p);
+    const existing = this.xfrmPolicies.get(key);
+    if (what.verb === 'del') {
+      if (!existing) throw fail(ENOENT);
+      this.xfrmPolicies.delete(key);
+      this.events.next({ topic: 'xfrm-policy', action: 'del', policy: copyXfrmPolicy(existing) });
+      return;
+    }
+    const index = existing?.index ?? this.nextXfrmIndex++ * 8 + XFRM_DIR_BITS[p.dir];
+    const policy: XfrmPolicy = { ...copyXfrmPolicy(p), priority: p.priority ?? 0, index };
+    if (policy.action !== 'block') delete policy.action;
+    this.xfrmPolicies.set(key, policy);
+    this.events.next({ topic: 'xfrm-policy', action: 'new', policy: copyXfrmPolicy(policy) });
   }
 
   private upsert<T>(
@@ -459,3 +504,11 @@ export class FakeNetlink implements Netlink {
 }
 
 const EADDRNOTAVAIL = constants.errno.EADDRNOTAVAIL;
+
+/** A copy, in the shape the kernel reports it: no zero SPI, no zero mark. */
+function copyXfrmPolicy(p: XfrmPolicy): XfrmPolicy {
+  const copy: XfrmPolicy = { ...p, tmpls: p.tmpls.map(({ spi, ...t }) => (spi ? { ...t, spi } : t)) };
+  if (p.mark && (p.mark.value || p.mark.mask)) copy.mark = { ...p.mark };
+  else delete copy.mark;
+  return copy;
+}

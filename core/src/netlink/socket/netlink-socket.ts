@@ -48,10 +48,12 @@ export interface NetlinkRequest {
    * handle sends it with the family's id, resolved by name, and `body` starts with the genl header.
    */
   genlFamily?: string;
+  /** The netlink protocol it belongs to when not rtnetlink: NETLINK_XFRM requests go to an XFRM socket. */
+  protocol?: number;
 }
 
 export interface RequestWhat {
-  object: 'link' | 'addr' | 'route' | 'neigh' | 'fdb' | 'nexthop' | 'wireguard';
+  object: 'link' | 'addr' | 'route' | 'neigh' | 'fdb' | 'nexthop' | 'wireguard' | 'xfrm-policy';
   verb: 'add' | 'replace' | 'append' | 'del' | 'set';
   value: unknown;
 }
@@ -66,7 +68,7 @@ export interface NetlinkMessage {
 export interface NetlinkSocketOptions {
   /** A named network namespace (/var/run/netns/NAME) or a path to a namespace file. */
   netns?: string;
-  /** NETLINK_ROUTE (the default) or NETLINK_GENERIC. */
+  /** NETLINK_ROUTE (the default), NETLINK_GENERIC or NETLINK_XFRM. */
   protocol?: number;
   /** Replies must arrive within this time; nothing may hang forever. Default 5 s. */
   timeoutMs?: number;

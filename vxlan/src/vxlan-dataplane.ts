@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {
   ConnectedNets,
   fdbEntry,
@@ -85,17 +86,17 @@ export class VxlanDataplane implements Dataplane {
   async readKernel(): Promise<KernelEntry[]> {
     const { nl } = this.deps;
     const entries: KernelEntry[] = [];
+    // One dump at a time with a turn of the event loop between them: each is read and decoded in one go
+    // (5,000 peers: 5,000 objects a dump), and four back to back held the loop for a fifth of a second.
     for (const fam of this.families) {
-      const [neighs, fdbs, routes, nexthops] = await Promise.all([
-        nl.neighList(fam.dev.index, fam.family),
-        nl.fdbList(fam.dev.index),
-        nl.routeList(fam.family, { protocol: FLANNEL_ROUTE_PROTOCOL }),
-        fam.nexthops && fam.family === 4 ? nl.nexthopList() : Promise.resolve([]),
-      ]);
-      for (const n of neighs) if (permanent(n)) entries.push(neighEntry(n));
-      for (const f of fdbs) if (permanent(f) && f.dst?.family === fam.family) entries.push(fdbEntry(f));
-      for (const r of routes) entries.push(routeEntry(r));
-      for (const nh of nexthops) if (nh.protocol === FLANNEL_ROUTE_PROTOCOL) entries.push(nexthopEntry(nh));
+      for (const n of await nl.neighList(fam.dev.index, fam.family)) if (permanent(n)) entries.push(neighEntry(n));
+      await yieldToLoop();
+      for (const f of await nl.fdbList(fam.dev.index)) if (permanent(f) && f.dst?.family === fam.family) entries.push(fdbEntry(f));
+      await yieldToLoop();
+      for (const r of await nl.routeList(fam.family, { protocol: FLANNEL_ROUTE_PROTOCOL })) entries.push(routeEntry(r));
+      if (!fam.nexthops || fam.family !== 4) continue;
+      await yieldToLoop();
+      for (const nh of await nl.nexthopList()) if (nh.protocol === FLANNEL_ROUTE_PROTOCOL) entries.push(nexthopEntry(nh));
     }
     return entries;
   }

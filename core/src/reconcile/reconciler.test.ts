@@ -11,7 +11,7 @@ import { FakeNetlink } from '../testing/fake-netlink.js';
 import { LeaseEventDriver } from '../testing/lease-event-driver.js';
 import { RecordingLogger } from '../testing/recording-logger.js';
 import { routeEntry } from './entries.js';
-import type { KernelEntry } from './kernel-entry.js';
+import { ENTRIES_PER_SLICE, type KernelEntry } from './kernel-entry.js';
 import { DEFAULT_TIMING, Reconciler } from './reconciler.js';
 
 const own: Lease = { subnet: IPNet.parse('10.244.1.0/24'), attrs: { publicIP: IP.parse('192.0.2.1'), backendType: 'test' } };
@@ -282,6 +282,45 @@ describe('Reconciler', () => {
       { subnet: '10.244.5.0/24', publicIP: '192.0.2.99', backendType: 'test', state: 'skipped', problems: ['PublicIP 192.0.2.99 is refused'], entries: 0 },
     ]);
     expect(status.lastPass).toMatchObject({ kind: 'resync', operations: 0, failed: 0 });
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('gives the event loop turns during a resync of thousands of entries, and during their lease events', async () => {
+    const t = setup();
+    // A ticker counts event-loop turns; the dataplane and the observer note the count when a resync starts and ends.
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      if (!ticking) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const during: Record<string, { from: number; to?: number }> = {};
+    const readKernel = t.dataplane.readKernel.bind(t.dataplane);
+    t.dataplane.readKernel = () => ((during.resync = { from: turns }), readKernel());
+    const { reconcilePass } = t.observer;
+    t.observer.reconcilePass = (kind, ok) => {
+      if (during[kind]) during[kind].to = turns;
+      reconcilePass.call(t.observer, kind, ok);
+    };
+    const n = 5000;
+    const peers = Array.from({ length: n }, (_, i) => ({
+      subnet: IPNet.parse(`10.${100 + (i >> 8)}.${i & 255}.0/24`),
+      attrs: { publicIP: IP.parse(`198.18.${i >> 8}.${i & 255}`), backendType: 'test' },
+    }));
+    during.events = { from: turns };
+    t.leases.snapshot(...peers);
+    for (let i = 0; i < 1000 && t.observer.passes.length === 0; i++) await settle(1);
+    expect(t.routes()).toHaveLength(n);
+    await t.clock.advance(DEFAULT_TIMING.minGapMs); // the first full sync: 5,000 routes compared, nothing to do
+    ticking = false;
+    expect(t.observer.passes).toEqual(['events:ok', 'resync:ok']);
+    // Each pass compares (or builds requests for) n entries, and yields every ENTRIES_PER_SLICE of them.
+    const slices = Math.floor(n / ENTRIES_PER_SLICE);
+    expect(during.resync!.to! - during.resync!.from).toBeGreaterThanOrEqual(2 * slices);
+    expect(during.events!.to! - during.events!.from).toBeGreaterThanOrEqual(2 * slices);
     t.stop.abort();
     await t.running;
   });

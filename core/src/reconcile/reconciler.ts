@@ -13,7 +13,7 @@ import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
 import { LeaseWatcher } from '../lease/lease-watcher.js';
 import { retryBackoff } from '../util/retry.js';
 import { applyBatched, logFailures } from './apply-batched.js';
-import { diffEntries, entryKind, planDiff, type KernelEntry } from './kernel-entry.js';
+import { entryKind, ENTRIES_PER_SLICE, planDiffSliced, requestsSliced, type KernelEntry, type WantedIndex } from './kernel-entry.js';
 import { PeerGuard } from './peer-guard.js';
 import { ResyncRequest } from './resync-request.js';
 
@@ -48,6 +48,8 @@ export const DEFAULT_TIMING: ReconcilerTiming = { resyncMs: 10_000, settleMs: 20
 const EVENTS_PER_SLICE = 500;
 
 interface Peer {
+  /** peerKey(lease) */
+  key: string;
   lease: Lease;
   plan: PeerPlan;
 }
@@ -68,7 +70,12 @@ interface Peer {
  */
 export class Reconciler {
   private readonly peers = new Map<string, Peer>();
-  private readonly owners = new Map<string, string>();
+  /** Entry key → the peer whose plan holds it: the standing index of what we want, kept as peers come and go. */
+  private readonly owners = new Map<string, Peer>();
+  private readonly wanted: WantedIndex = {
+    get: (key) => entryOf(this.owners.get(key), key),
+    all: () => this.wantedEntries(),
+  };
   private pendingEvents = new Map<string, LeaseEvent>();
   /** When the oldest pending event of each peer arrived (performance.now()), for the lease-to-kernel figure. */
   private pendingSince = new Map<string, number>();
@@ -123,19 +130,19 @@ export class Reconciler {
   /** Reads the kernel and compares it with what the leases want; writes nothing. */
   async diff(): Promise<DataplaneDiff> {
     const kernel = await this.dataplane.readKernel();
-    const owner = (key: string) => this.owners.get(key);
-    const wanted = new Map<string, KernelEntry>();
-    for (const e of this.wantedEntries()) wanted.set(e.key, e);
+    const owner = (key: string) => this.owners.get(key)?.key;
     const out: DataplaneDiff = { missing: [], stale: [], different: [] };
     const seen = new Set<string>();
-    for (const h of kernel) {
-      const w = wanted.get(h.key);
+    for (let i = 0; i < kernel.length; i++) {
+      if (i > 0 && i % ENTRIES_PER_SLICE === 0) await yieldToLoop();
+      const h = kernel[i]!;
+      const w = this.wanted.get(h.key);
       const base: DiffEntry = { kind: entryKind(h), key: h.key, have: h.value };
       if (!w || seen.has(h.key)) out.stale.push(base);
       else if (w.value !== h.value) out.different.push({ ...base, want: w.value, peer: owner(h.key)! });
       seen.add(h.key);
     }
-    for (const [key, w] of wanted) if (!seen.has(key)) out.missing.push({ kind: entryKind(w), key, want: w.value, peer: owner(key)! });
+    for (const w of this.wantedEntries()) if (!seen.has(w.key)) out.missing.push({ kind: entryKind(w), key: w.key, want: w.value, peer: owner(w.key)! });
     return out;
   }
 
@@ -265,7 +272,7 @@ export class Reconciler {
       const prev = this.peers.get(key);
       if (prev) {
         was.push(...prev.plan.entries);
-        this.forget(key, prev);
+        this.forget(prev);
       }
       if (ev.type === 'removed') {
         this.deps.logger.debug({ peer: key }, 'peer removed');
@@ -276,7 +283,9 @@ export class Reconciler {
       if (plan.problems.length > 0) this.reportProblems(ev.lease, plan);
     }
     // Entries that moved between peers in this batch are both "was" and "now": the diff keeps them.
-    const ops = diffEntries(now, was, { prune: true });
+    const nowByKey = new Map<string, KernelEntry>();
+    for (const e of now) nowByKey.set(e.key, e);
+    const ops = await requestsSliced(await planDiffSliced({ get: (k) => nowByKey.get(k), all: () => nowByKey.values() }, was, { prune: true }));
     const applyStarted = performance.now();
     const results = await applyBatched(this.deps.netlink, ops);
     const failed = logFailures(ops, results, this.deps.logger, 'applying lease events');
@@ -303,9 +312,9 @@ export class Reconciler {
       if (devices.replan) this.replanAll();
       this.countRepairs('device', devices.repaired.length);
       const kernel = await this.dataplane.readKernel();
-      const { dels, puts } = planDiff(this.wantedEntries(), kernel, { prune: this.synced });
-      const entries = [...dels, ...puts];
-      const ops = [...dels.map((e) => e.del()), ...puts.map((e) => e.put())];
+      const plan = await planDiffSliced(this.wanted, kernel, { prune: this.synced });
+      const entries = [...plan.dels, ...plan.puts];
+      const ops = await requestsSliced(plan);
       // Compared with every lease: the first full sync is done once this follows the first snapshot.
       if (afterSnapshot) this.fullySynced = true;
       if (ops.length === 0) {
@@ -354,9 +363,9 @@ export class Reconciler {
 
   /** After a device changed: every peer planned again (the old entries' cleanup is the resync's prune). */
   private replanAll(): void {
-    const peers = [...this.peers];
-    for (const [key, peer] of peers) this.forget(key, peer);
-    for (const [key, peer] of peers) this.remember(key, peer.lease, this.plan(key, peer.lease));
+    const peers = [...this.peers.values()];
+    for (const peer of peers) this.forget(peer);
+    for (const peer of peers) this.remember(peer.key, peer.lease, this.plan(peer.key, peer.lease));
   }
 
   /** The backend's plan for a lease the guard lets through. */
@@ -373,27 +382,29 @@ export class Reconciler {
   /** Records a peer and its plan, taking its entry keys; refuses the whole plan if another peer owns one. */
   private remember(key: string, lease: Lease, wanted: PeerPlan): PeerPlan {
     const taken = wanted.entries.find((e) => this.owners.has(e.key));
-    const plan = taken ? { entries: [], problems: [...wanted.problems, `its ${taken.key} belongs to peer ${this.owners.get(taken.key)}`] } : wanted;
-    for (const e of plan.entries) this.owners.set(e.key, key);
+    const plan = taken ? { entries: [], problems: [...wanted.problems, `its ${taken.key} belongs to peer ${this.owners.get(taken.key)!.key}`] } : wanted;
+    const peer: Peer = { key, lease, plan };
+    for (const e of plan.entries) this.owners.set(e.key, peer);
     if (plan.entries.length > 0) this.guard.accept(key, lease);
-    this.peers.set(key, { lease, plan });
+    this.peers.set(key, peer);
     if (plan.entries.length > 0) this.programmed++;
     if (plan.problems.length > 0) this.skipped++;
     if (plan.entries.length > 0 && plan.problems.length > 0) this.partial++;
     return plan;
   }
 
-  private forget(key: string, peer: Peer): void {
-    for (const e of peer.plan.entries) if (this.owners.get(e.key) === key) this.owners.delete(e.key);
-    this.guard.release(key, peer.lease);
-    this.peers.delete(key);
+  private forget(peer: Peer): void {
+    for (const e of peer.plan.entries) if (this.owners.get(e.key) === peer) this.owners.delete(e.key);
+    this.guard.release(peer.key, peer.lease);
+    this.peers.delete(peer.key);
     if (peer.plan.entries.length > 0) this.programmed--;
     if (peer.plan.problems.length > 0) this.skipped--;
     if (peer.plan.entries.length > 0 && peer.plan.problems.length > 0) this.partial--;
   }
 
+  /** Every entry we want, once per key. */
   private *wantedEntries(): Iterable<KernelEntry> {
-    for (const p of this.peers.values()) yield* p.plan.entries;
+    for (const [key, peer] of this.owners) yield entryOf(peer, key)!;
   }
 
   private reportProblems(lease: Lease, plan: PeerPlan): void {
@@ -414,6 +425,13 @@ export class Reconciler {
 function isFailure(op: NetlinkRequest, r: OpResult): boolean {
   if (!r) return false;
   return !(op.op.includes(' del ') && (r.code === 'ENOENT' || r.code === 'ESRCH'));
+}
+
+/** The entry of a peer's plan with this key. */
+function entryOf(peer: Peer | undefined, key: string): KernelEntry | undefined {
+  if (!peer) return undefined;
+  for (const e of peer.plan.entries) if (e.key === key) return e;
+  return undefined;
 }
 
 function toDeviceCheck(answer: boolean | DeviceCheck): DeviceCheck {

@@ -3,7 +3,7 @@
 // Cold: N leases exist before flanneld starts; time from spawn until the kernel holds all N routes.
 // Live: N more leases written while it runs; lag from the last acknowledged write to the last route.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FLANNEL_ROUTE_PROTOCOL } from '@flannel-ts/core';
 import { NetlinkHandle } from '@flannel-ts/core/netlink';
@@ -137,8 +137,37 @@ async function idleCpuMs(pid: number, ms: number): Promise<number> {
       .slice(11, 13)
       .reduce((a, t) => a + Number(t), 0);
   const before = ticks();
+  const threadsBefore = process.env.BENCH_TRACE ? threadTicks(pid) : undefined;
   await new Promise((r) => setTimeout(r, ms));
+  if (threadsBefore) {
+    // Which threads used it: the main thread (JavaScript), V8's GC helpers, libuv's pool, workers.
+    const scale = (1000 / CLOCK_TICKS) * (60_000 / ms);
+    for (const [name, t] of threadTicks(pid)) {
+      const used = (t - (threadsBefore.get(name) ?? 0)) * scale;
+      if (used > 0) console.error(`  idle CPU of threads ${name}: ${used.toFixed(0)} ms/min`);
+    }
+  }
   return (ticks() - before) * (1000 / CLOCK_TICKS) * (60_000 / ms);
+}
+
+/** CPU ticks (user + system) of each of a process's threads, summed by thread name. */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const t = stat
+        .slice(stat.lastIndexOf(') ') + 2)
+        .split(' ')
+        .slice(11, 13)
+        .reduce((a, x) => a + Number(x), 0);
+      out.set(name, (out.get(name) ?? 0) + t);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
 }
 
 function rssMb(pid: number): string {
@@ -150,9 +179,10 @@ function rssMb(pid: number): string {
 function traceStartup(output: string, t0: number): void {
   for (const line of output.trim().split('\n')) {
     try {
-      const e = JSON.parse(line) as { time: number; msg: string; ms?: number; netlinkMs?: number };
+      const e = JSON.parse(line) as { time: number | string; msg: string; ms?: number; netlinkMs?: number };
+      const at = typeof e.time === 'string' ? Date.parse(e.time) : e.time;
       console.error(
-        `  +${e.time - t0} ms ${e.msg}${e.ms !== undefined ? ` (took ${e.ms} ms${e.netlinkMs !== undefined ? `, netlink ${e.netlinkMs} ms` : ''})` : ''}`,
+        `  +${at - t0} ms ${e.msg}${e.ms !== undefined ? ` (took ${e.ms} ms${e.netlinkMs !== undefined ? `, netlink ${e.netlinkMs} ms` : ''})` : ''}`,
       );
     } catch {
       // not a log line

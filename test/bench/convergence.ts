@@ -150,13 +150,15 @@ async function idleCpuMs(pid: number, ms: number): Promise<number> {
   return (ticks() - before) * (1000 / CLOCK_TICKS) * (60_000 / ms);
 }
 
-/** CPU ticks (user + system) of each of a process's threads, summed by thread name. */
+/** CPU ticks (user + system) of a process's threads, summed by thread name (the main thread apart). */
 function threadTicks(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      // Node names few of its threads: the main thread is the one whose id is the process's.
+      const name = tid === String(pid) ? `${comm} (main)` : comm;
       const t = stat
         .slice(stat.lastIndexOf(') ') + 2)
         .split(' ')

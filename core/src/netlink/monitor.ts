@@ -71,6 +71,9 @@ type PipeCtor = new (type: number) => PipeHandle;
  * non-blocking and read by libuv's event loop: one 'data' event per datagram, no polling, no sleeping
  * and no threadpool thread. Unsubscribing closes the socket, after which the process can exit.
  *
+ * Topics of different protocols (rtnetlink's, and 'xfrm-policy') are read from two sockets: notifications
+ * keep their order within each, not across them.
+ *
  * If the kernel drops notifications because we fell behind (ENOBUFS), the Observable errors: the
  * subscriber has missed changes and must re-list what it cares about, then subscribe again.
  */

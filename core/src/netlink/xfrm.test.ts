@@ -182,6 +182,13 @@ describe('XFRM policies from the kernel', () => {
     expect(decodeXfrmPolicy(perSocket)).toBeUndefined();
   });
 
+  it("skip Mobile IPv6's sub policies (XFRMA_POLICY_TYPE 1): requests here only reach the main database", () => {
+    const sub = Buffer.from(DUMPED_IN_MARK);
+    const typeAttr = sub.indexOf(Buffer.from('0a001000', 'hex'), 168); // len 10, XFRMA_POLICY_TYPE
+    sub.writeUInt8(1, typeAttr + 4);
+    expect(decodeXfrmPolicy(sub)).toBeUndefined();
+  });
+
   it('decode notifications: a deletion carries the whole policy, a flush none', () => {
     expect(decodeXfrmPolicyEvent(XFRM_MSG_DELPOLICY, NOTIFIED_DEL_OUT_MARK)).toEqual({
       topic: 'xfrm-policy',

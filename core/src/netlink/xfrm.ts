@@ -37,7 +37,9 @@ import {
   XFRM_POLICY_OUT,
   XFRMA_MARK,
   XFRMA_POLICY,
+  XFRMA_POLICY_TYPE,
   XFRMA_TMPL,
+  XFRM_POLICY_TYPE_MAIN,
 } from './nl/constants.js';
 
 export type XfrmDir = 'in' | 'out' | 'fwd';
@@ -233,7 +235,10 @@ function writeMark(w: MessageWriter, mark: XfrmMark | undefined): void {
   w.bytes(XFRMA_MARK, m);
 }
 
-/** One XFRM_MSG_NEWPOLICY of a dump; undefined for what is not a flannel-shaped policy (per-socket ones). */
+/**
+ * One XFRM_MSG_NEWPOLICY of a dump; undefined for what lies outside the main policy database (per-socket
+ * policies, Mobile IPv6's sub policies), which requests here can neither name nor change.
+ */
 export function decodeXfrmPolicy(payload: Buffer): XfrmPolicy | undefined {
   if (payload.length < SIZEOF_XFRM_USERPOLICY_INFO) return undefined;
   return decodePolicyInfo(payload.subarray(0, SIZEOF_XFRM_USERPOLICY_INFO), parseAttrs(payload, SIZEOF_XFRM_USERPOLICY_INFO));
@@ -270,7 +275,8 @@ export function decodeXfrmPolicyEvent(type: number, payload: Buffer): XfrmPolicy
 function decodePolicyInfo(info: Buffer, attrs: Attrs): XfrmPolicy | undefined {
   const dir = nameOf(DIRS, info.readUInt8(INFO_DIR));
   const sel = decodeSelector(info);
-  if (!dir || !sel) return undefined;
+  const type = attrs.get(XFRMA_POLICY_TYPE)?.readUInt8(0) ?? XFRM_POLICY_TYPE_MAIN;
+  if (!dir || !sel || type !== XFRM_POLICY_TYPE_MAIN) return undefined;
   const policy: XfrmPolicy = {
     ...sel,
     dir,

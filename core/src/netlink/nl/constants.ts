@@ -228,6 +228,7 @@ export const XFRMA_MARK = 21;
 export const XFRM_POLICY_IN = 0;
 export const XFRM_POLICY_OUT = 1;
 export const XFRM_POLICY_FWD = 2;
+export const XFRM_POLICY_TYPE_MAIN = 0;
 export const XFRM_POLICY_ALLOW = 0;
 export const XFRM_POLICY_BLOCK = 1;
 export const XFRM_MODE_TRANSPORT = 0;

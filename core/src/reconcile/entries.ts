@@ -17,10 +17,9 @@ class RouteEntry implements KernelEntry {
   readonly key: string;
   readonly value: string;
   readonly rank = RANK.route;
-  private readonly route: Route;
-
-  constructor(r: Route) {
-    this.route = { ...r, protocol: FLANNEL_ROUTE_PROTOCOL };
+  // The route as given, not a copy with our protocol: a resync builds one of these for every route it reads.
+  constructor(private readonly route: Route) {
+    const r = route;
     this.key = `route ${r.table ?? RT_TABLE_MAIN} ${r.dst ?? 'default'}`;
     this.value =
       (r.nhid !== undefined ? `nhid ${r.nhid}` : `via ${r.gw ?? '-'} dev ${r.linkIndex ?? '-'}${r.onlink ? ' onlink' : ''}`) +
@@ -28,11 +27,11 @@ class RouteEntry implements KernelEntry {
   }
 
   put(): NetlinkRequest {
-    return requests.routeReplace(this.route);
+    return requests.routeReplace({ ...this.route, protocol: FLANNEL_ROUTE_PROTOCOL });
   }
 
   del(): NetlinkRequest {
-    return requests.routeDel(this.route);
+    return requests.routeDel({ ...this.route, protocol: FLANNEL_ROUTE_PROTOCOL });
   }
 }
 
@@ -77,16 +76,13 @@ class NexthopEntry implements KernelEntry {
   readonly key: string;
   readonly value: string;
   readonly rank = RANK.nexthop;
-  private readonly nh: Nexthop;
-
-  constructor(nh: Nexthop) {
-    this.nh = { ...nh, protocol: FLANNEL_ROUTE_PROTOCOL };
+  constructor(private readonly nh: Nexthop) {
     this.key = `nexthop ${nh.id}`;
     this.value = `via ${nh.gw ?? '-'} dev ${nh.linkIndex ?? '-'}${nh.onlink ? ' onlink' : ''}`;
   }
 
   put(): NetlinkRequest {
-    return requests.nexthopReplace(this.nh);
+    return requests.nexthopReplace({ ...this.nh, protocol: FLANNEL_ROUTE_PROTOCOL });
   }
 
   del(): NetlinkRequest {

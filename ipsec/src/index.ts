@@ -8,14 +8,14 @@ export { childName, connName, connSection, Connections, IKE_PROPOSAL } from './c
 export { IpsecDataplane, peerPolicies, readPeer, type IpsecPeer } from './ipsec-dataplane.js';
 export { REQID, XfrmPolicyEntry } from './policy-entry.js';
 export { readSas, viciSession, type IkeSaState, type IkeSession } from './ike.js';
-export { IpsecBackend, OVERHEAD, POLICY_RESYNC_MS, UDP_ENCAP_OVERHEAD, type IpsecBackendOptions } from './ipsec-backend.js';
+export { IpsecBackend, OVERHEAD, UDP_ENCAP_OVERHEAD, type IpsecBackendOptions } from './ipsec-backend.js';
 
 /** A descriptor whose backends start charon as `opts` says (the tests' fake charon); `backend` is the real one. */
 export function ipsecBackend(opts: IpsecBackendOptions = {}): BackendDescriptor {
   return defineBackend({
     name: 'ipsec',
-    // The contract it was built against, as a literal (docs/writing-a-backend.md).
-    contractVersion: '1.3',
+    // The contract it was built against, as a literal (docs/writing-a-backend.md): 1.4 added XFRM policies.
+    contractVersion: '1.4',
     create: (ctx) => new IpsecBackend(ctx, opts),
   });
 }

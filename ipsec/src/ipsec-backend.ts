@@ -3,8 +3,8 @@
 // peer that send pod traffic through them. No device and no route: pod traffic follows the node's routing,
 // and the policies encrypt it on its way out and require it to have been decrypted on its way in.
 //
-// Beyond Go: the policies are kernel entries of core's engine, so one deleted by hand is back within a
-// second; charon's death is noticed and a new charon gets every PSK and connection again; the PSK never
+// Beyond Go: the policies are kernel entries of core's engine, so one deleted by hand is put back as soon as
+// the kernel announces it; charon's death is noticed and a new charon gets every PSK and connection again; the PSK never
 // appears in a log line or an error.
 import { ok } from 'node:assert/strict';
 import {
@@ -33,8 +33,6 @@ import { xfrmMissing } from './xfrm.js';
 export const OVERHEAD = 77;
 /** UDP encapsulation adds its 8-byte header. */
 export const UDP_ENCAP_OVERHEAD = 8;
-/** The engine compares the policies with the kernel this often (it is told of no XFRM deletion otherwise). */
-export const POLICY_RESYNC_MS = 1000;
 
 export interface IpsecBackendOptions {
   /** How charon is started (tests give a fake); default: spawn the real one. */
@@ -85,7 +83,7 @@ export class IpsecBackend implements Backend {
         mtu,
         config,
         dataplane,
-        timing: { resyncMs: POLICY_RESYNC_MS, ...this.opts.timing },
+        ...(this.opts.timing ? { timing: this.opts.timing } : {}),
         details: () => details(cfg, mtu, extIface.iface.mtu, supervisor, conns),
         peerTraffic: () => peerTraffic(conns, ours),
       },

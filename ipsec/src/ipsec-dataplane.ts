@@ -1,4 +1,5 @@
 import type { Dataplane, IP, IPNet, KernelEntry, KernelWatch, Lease, Netlink, NetworkConfig, PeerPlan } from '@flannel-ts/core';
+import type { NetlinkEvent } from '@flannel-ts/core/netlink';
 import { REQID, XfrmPolicyEntry } from './policy-entry.js';
 import { xfrmPolicyList, type XfrmPolicy } from './xfrm.js';
 
@@ -34,11 +35,16 @@ export function peerPolicies(ours: IpsecPeer, peer: IpsecPeer): XfrmPolicy[] {
 /**
  * The ipsec backend's part of reconciliation: a peer lease becomes its three XFRM policies; ours in the
  * kernel are the policies between our subnet and another subnet of the network. There is no device. The
- * kernel's XFRM notifications are not among core's monitor topics, so a policy deleted by hand is found by
- * the engine's resync, which this backend runs every second (a policy listing is one small dump).
+ * kernel announces a deleted policy (`ip xfrm monitor policy`), so one deleted by hand is put back at once;
+ * a flush of the whole database asks for a full resync. Our own batches' 'new' notifications are dropped
+ * undecoded.
  */
 export class IpsecDataplane implements Dataplane {
-  readonly watch: KernelWatch = { topics: [], classify: () => undefined };
+  readonly watch: KernelWatch = {
+    topics: ['xfrm-policy'],
+    deletionsOnly: ['xfrm-policy'],
+    classify: (ev) => this.classify(ev),
+  };
 
   constructor(
     private readonly nl: Netlink,
@@ -69,8 +75,16 @@ export class IpsecDataplane implements Dataplane {
    */
   private isOurs(p: XfrmPolicy): boolean {
     const net = this.config.network;
-    if (!net) return false;
+    // A policy with a mark is someone else's (ours have none), even over our selector.
+    if (!net || (p.mark && (p.mark.value || p.mark.mask))) return false;
     const [local, remote] = p.dir === 'out' ? [p.src, p.dst] : [p.dst, p.src];
     return local.equals(this.ours.subnet) && !remote.equals(this.ours.subnet) && net.contains(remote.ip) && remote.prefixLen >= net.prefixLen;
+  }
+
+  private classify(ev: NetlinkEvent): { deleted: string } | { resync: string } | undefined {
+    if (ev.topic !== 'xfrm-policy') return undefined;
+    if (ev.action === 'flush') return { resync: 'the XFRM policies were flushed' };
+    if (ev.action === 'del' && this.isOurs(ev.policy)) return { deleted: new XfrmPolicyEntry(ev.policy).key };
+    return undefined;
   }
 }

@@ -20,7 +20,9 @@ export class XfrmPolicyEntry implements KernelEntry {
 
   constructor(readonly policy: XfrmPolicy) {
     this.key = `xfrmpolicy ${policy.dir} ${policy.src} ${policy.dst}`;
-    this.value = policy.tmpls.map((t) => `tmpl src ${t.src} dst ${t.dst} proto ${t.proto} mode ${t.mode} reqid ${t.reqid}`).join('; ') || 'no template';
+    const tmpls = policy.tmpls.map((t) => `tmpl src ${t.src} dst ${t.dst} proto ${t.proto} mode ${t.mode} reqid ${t.reqid}${t.spi ? ` spi ${t.spi}` : ''}`);
+    // A policy someone turned into `action block`, or whose priority they changed, is not ours as we want it.
+    this.value = [`${policy.action ?? 'allow'} priority ${policy.priority ?? 0}`, ...tmpls].join('; ');
   }
 
   put(): NetlinkRequest {

@@ -118,7 +118,7 @@ export function backendConformance(descriptor: BackendDescriptor, o: Conformance
 
 type KernelState = Map<string, () => Promise<void>>;
 
-/** Every route, neighbour, FDB entry, nexthop and wireguard peer in the fake kernel, each with a way to delete it. */
+/** Every route, neighbour, FDB entry, nexthop, wireguard peer and XFRM policy in the fake kernel, each with a way to delete it. */
 function kernelState(nl: FakeNetlink): KernelState {
   const state: KernelState = new Map();
   for (const [index, dev] of nl.wgDevices) {
@@ -133,6 +133,10 @@ function kernelState(nl: FakeNetlink): KernelState {
   for (const n of nl.neighs.values()) state.set(`neigh ${n.linkIndex} ${n.ip} ${n.mac}`, () => nl.neighDel(n));
   for (const f of nl.fdbs.values()) state.set(`fdb ${f.linkIndex} ${f.mac} ${f.dst}`, () => nl.fdbDel(f));
   for (const h of nl.nexthops.values()) state.set(`nexthop ${h.id} ${h.gw} ${h.linkIndex}`, () => nl.nexthopDel(h.id));
+  for (const p of nl.xfrmPolicies.values()) {
+    const tmpls = p.tmpls.map((t) => `${t.src}>${t.dst} ${t.proto} ${t.mode} ${t.reqid}`).join(',');
+    state.set(`xfrmpolicy ${p.dir} ${p.src} ${p.dst} ${tmpls}`, () => nl.xfrmPolicyDel({ src: p.src, dst: p.dst, dir: p.dir, mark: p.mark }));
+  }
   return state;
 }
 

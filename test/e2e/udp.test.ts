@@ -1,10 +1,24 @@
 // udp on etcd, 3 nodes on one L2 underlay, the real flanneld CLI in each node namespace, pods through the CNI
 // plugin. The cases share one topology; beforeEach puts back what a case stopped, deleted or wrote.
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { jest } from '@jest/globals';
 import { IP, IPNet } from '@flannel-ts/core/ip';
-import { execIn, ipIn, ipJson, sh } from '../harness/netns.js';
+import { tunOpen } from '@flannel-ts/core/netlink';
+import {
+  CONTROL_FLAG,
+  newCounterBuffer,
+  openEventFd,
+  openUdpSocket,
+  QUEUE_STATE,
+  readCounters,
+  workerFile,
+  type ProxyCommand,
+  type ProxyInit,
+  type ProxyNotice,
+} from '@flannel-ts/udp';
+import { createNetns, deleteNetns, execIn, ipIn, ipJson, sh } from '../harness/netns.js';
 import { startProcess, stopProcess, waitForOutput } from '../harness/processes.js';
 import { tearDown, Topology, type Pod, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
@@ -55,22 +69,6 @@ function pingOutput(from: Pod, to: string, ...args: string[]): { ok: boolean; ou
   }
 }
 
-beforeAll(async () => {
-  topo = await Topology.create({ nodes: 3, store: 'etcd', tag: 'udp', netConf: { Network: NETWORK, Backend: { Type: 'udp' } } });
-  await topo.up();
-}, DEADLINE.setupMs);
-
-beforeEach(async () => {
-  await topo.restore();
-  const own = new Set(topo.nodes.map(keyOf));
-  const keys = (await topo.etcdctl('get', '--keys-only', '--prefix', SUBNETS)).split('\n').filter(Boolean);
-  for (const key of keys) if (!own.has(key)) await topo.etcdctl('del', key);
-  // Every node forwards to every other one: the only sign of convergence a udp node gives is traffic.
-  expect(await waitFor(() => failedPings().length === 0, DEADLINE.convergeMs, 100)).toBe(true);
-}, DEADLINE.setupMs);
-
-afterAll(() => tearDown([topo]));
-
 interface Captured {
   outer: { src: string; dst: string; proto: number; sport?: number; dport?: number; udpLength?: number };
   payload: Buffer;
@@ -112,6 +110,22 @@ function headerChecksum(b: Buffer): number {
 }
 
 describe('udp with etcd, 3 nodes', () => {
+  beforeAll(async () => {
+    topo = await Topology.create({ nodes: 3, store: 'etcd', tag: 'udp', netConf: { Network: NETWORK, Backend: { Type: 'udp' } } });
+    await topo.up();
+  }, DEADLINE.setupMs);
+
+  beforeEach(async () => {
+    await topo.restore();
+    const own = new Set(topo.nodes.map(keyOf));
+    const keys = (await topo.etcdctl('get', '--keys-only', '--prefix', SUBNETS)).split('\n').filter(Boolean);
+    for (const key of keys) if (!own.has(key)) await topo.etcdctl('del', key);
+    // Every node forwards to every other one: the only sign of convergence a udp node gives is traffic.
+    expect(await waitFor(() => failedPings().length === 0, DEADLINE.convergeMs, 100)).toBe(true);
+  }, DEADLINE.setupMs);
+
+  afterAll(() => tearDown([topo]));
+
   it('every pod pair pings', () => {
     expect(failedPings()).toEqual([]);
   });
@@ -296,5 +310,75 @@ describe('udp with etcd, 3 nodes', () => {
     for (let i = 0; i < 3; i++) expect(pingOutput(pod(n1), target).ok).toBe(false);
     await stopProcess(dump.child, 2000, 'SIGINT');
     expect(dump.output()).toMatch(/\b0 packets captured/);
+  });
+});
+
+describe('the udp proxy worker, handed a new flannel0 queue', () => {
+  it('reads the new queue when the old one fails in the same wake-up that brings it', async () => {
+    const ns = createNetns('udpq');
+    const channel = new MessageChannel();
+    const notices: ProxyNotice[] = [];
+    channel.port1.on('message', (n: ProxyNotice) => notices.push(n));
+    const control = new Int32Array(new SharedArrayBuffer(8));
+    const counters = newCounterBuffer();
+    const eventFd = openEventFd();
+    let worker: Worker | undefined;
+    try {
+      // Two TUN devices in a namespace of our own: the worker starts on the first, the second stands for
+      // flannel0 made again; what is routed into it must reach the worker.
+      const old = tunOpen('tunold', { netns: ns, persist: true, nonBlocking: true });
+      const next = tunOpen('tunnew', { netns: ns, persist: true, nonBlocking: true });
+      ipIn(ns, 'addr', 'add', '10.99.0.1/32', 'dev', 'tunnew');
+      ipIn(ns, 'link', 'set', 'tunnew', 'up');
+      ipIn(ns, 'route', 'add', '10.98.0.0/16', 'dev', 'tunnew');
+      const socket = openUdpSocket(0x7f000001, 0, 1 << 16);
+      const init: ProxyInit = {
+        tunFd: old.fd,
+        udpFd: socket.fd,
+        eventFd,
+        port: channel.port2,
+        counters,
+        control: control.buffer as SharedArrayBuffer,
+        ownNet: 0x0a630000,
+        ownMask: 0xffff0000,
+        tunIp: 0x0a630001,
+        mtu: 1472,
+        gso: false,
+      };
+      worker = new Worker(workerFile(), { workerData: init, transferList: [channel.port2] });
+      expect(await waitFor(() => notices.some((n) => n.type === 'ready'), DEADLINE.readyMs)).toBe(true);
+      // The handover as the control thread posts it, less its wake-up through the eventfd: the worker finds
+      // it in the poll round that the old queue's POLLERR ends, as when flannel0's deletion and the control
+      // thread's repair both land while the worker waits for a CPU. A worker that takes that POLLERR for the
+      // new queue's closes the new queue, and reads nothing ever after.
+      channel.port1.postMessage({ type: 'tun', fd: next.fd, gen: 2 } satisfies ProxyCommand);
+      Atomics.store(control, CONTROL_FLAG, 1);
+      ipIn(ns, 'link', 'del', 'tunold');
+      expect(await waitFor(() => notices.some((n) => n.type === 'tun-attached' && n.gen === 2), DEADLINE.convergeMs)).toBe(true);
+      const read = () => readCounters(new Float64Array(counters)).tunPackets;
+      const pinged = await waitFor(
+        () => {
+          // No peer holds 10.98.0.0/16: the worker reads the echo request and answers net-unreachable, so ping fails.
+          sh('ip', ['netns', 'exec', ns, 'sh', '-c', 'ping -c1 -W1 10.98.0.5 >/dev/null 2>&1 || true']);
+          return read() > 0;
+        },
+        DEADLINE.convergeMs,
+        100,
+      );
+      expect(pinged).toBe(true);
+      expect(Atomics.load(control, QUEUE_STATE)).toBe(2);
+      expect(notices.filter((n) => n.type === 'tun-lost')).toEqual([]);
+    } finally {
+      if (worker) {
+        const exited = new Promise((resolve) => worker!.once('exit', resolve));
+        channel.port1.postMessage({ type: 'stop' } satisfies ProxyCommand);
+        Atomics.store(control, CONTROL_FLAG, 1);
+        writeSync(eventFd, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]));
+        await exited;
+      }
+      closeSync(eventFd);
+      channel.port1.close();
+      deleteNetns(ns);
+    }
   });
 });

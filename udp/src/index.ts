@@ -9,8 +9,10 @@ export { PeerTable, type NextHop, type PeerTableOp } from './peer-table.js';
 export { planMessages } from './gso.js';
 export { UdpDataplane, type UdpDataplaneDeps } from './udp-dataplane.js';
 export { ProxyPeerEntry, ProxyTableMirror, withProxyTable } from './proxy-entries.js';
-export { WorkerDataPath, type DataPath, type DataPathInit } from './data-path.js';
-export { COUNTER_NAMES, type ProxyCounters } from './counters.js';
+export { WorkerDataPath, workerFile, type DataPath, type DataPathInit } from './data-path.js';
+export { COUNTER_NAMES, newCounterBuffer, readCounters, type ProxyCounters } from './counters.js';
+export { CONTROL_FLAG, QUEUE_STATE, type ProxyCommand, type ProxyInit, type ProxyNotice } from './proxy-loop.js';
+export { openEventFd, openUdpSocket } from './native.js';
 export { kernelHasUdpGso, kernelIo, UdpBackend, type UdpIo } from './udp-backend.js';
 export { udpNetwork, UDP_TIMING, type UdpNetworkOptions, type UdpTiming } from './udp-network.js';
 

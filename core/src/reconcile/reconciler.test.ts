@@ -12,7 +12,7 @@ import { LeaseEventDriver } from '../testing/lease-event-driver.js';
 import { RecordingLogger } from '../testing/recording-logger.js';
 import { routeEntry } from './entries.js';
 import { ENTRIES_PER_SLICE, type KernelEntry } from './kernel-entry.js';
-import { DEFAULT_TIMING, Reconciler } from './reconciler.js';
+import { DEFAULT_TIMING, EVENTS_PER_SLICE, Reconciler } from './reconciler.js';
 
 const own: Lease = { subnet: IPNet.parse('10.244.1.0/24'), attrs: { publicIP: IP.parse('192.0.2.1'), backendType: 'test' } };
 const peer = (n: number, gw = `192.0.2.${n}`): Lease => ({ subnet: IPNet.parse(`10.244.${n}.0/24`), attrs: { publicIP: IP.parse(gw), backendType: 'test' } });
@@ -321,6 +321,28 @@ describe('Reconciler', () => {
     const slices = Math.floor(n / ENTRIES_PER_SLICE);
     expect(during.resync!.to! - during.resync!.from).toBeGreaterThanOrEqual(2 * slices);
     expect(during.events!.to! - during.events!.from).toBeGreaterThanOrEqual(2 * slices);
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('takes a store result of thousands of events a slice at a time, and keeps later results behind it in order', async () => {
+    const t = setup();
+    t.leases.snapshot(peer(2));
+    await settle();
+    const many = Array.from({ length: 3 * EVENTS_PER_SLICE }, (_, i) => ({
+      subnet: IPNet.parse(`10.${100 + (i >> 8)}.${i & 255}.0/24`),
+      attrs: { publicIP: IP.parse(`198.18.${i >> 8}.${i & 255}`), backendType: 'test' },
+    }));
+    const last = many[many.length - 1]!;
+    t.leases.added(...many);
+    // Arrives while the big result waits for the loop: applied after it, so the peer ends up removed.
+    t.leases.removed(last);
+    t.leases.removed(peer(2));
+    for (let i = 0; i < 1000 && t.routes().length !== many.length - 1; i++) await settle(1);
+    expect(t.routes()).toHaveLength(many.length - 1);
+    expect(t.routes()).not.toContain(`${last.subnet} via ${last.attrs.publicIP}`);
+    expect(t.routes()).not.toContain('10.244.2.0/24 via 192.0.2.2');
+    expect(t.observer.events).toEqual({ snapshot: 1, added: 1 + many.length, removed: 2 });
     t.stop.abort();
     await t.running;
   });

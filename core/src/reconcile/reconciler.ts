@@ -45,7 +45,7 @@ export interface ReconcilerTiming {
 export const DEFAULT_TIMING: ReconcilerTiming = { resyncMs: 10_000, settleMs: 20, minGapMs: 200, retryMs: 1000 };
 
 /** Lease events are planned in slices of this many, with a turn of the event loop between slices. */
-const EVENTS_PER_SLICE = 500;
+export const EVENTS_PER_SLICE = 500;
 
 interface Peer {
   /** peerKey(lease) */
@@ -77,6 +77,9 @@ export class Reconciler {
     all: () => this.wantedEntries(),
   };
   private pendingEvents = new Map<string, LeaseEvent>();
+  /** Store results of more than EVENTS_PER_SLICE events, not yet given to the watcher (see watchLeases). */
+  private readonly bigResults: { result: LeaseWatchResult; at: number }[] = [];
+  private readonly watcher: LeaseWatcher;
   /** When the oldest pending event of each peer arrived (performance.now()), for the lease-to-kernel figure. */
   private pendingSince = new Map<string, number>();
   private lastPass: NetworkStatus['lastPass'];
@@ -101,6 +104,7 @@ export class Reconciler {
   ) {
     this.resync = new ResyncRequest(deps.clock, timing.settleMs, timing.minGapMs);
     this.guard = new PeerGuard(deps.config, deps.ownLease);
+    this.watcher = new LeaseWatcher(deps.ownLease, (l) => deps.logger.debug({ subnet: String(l.subnet) }, 'removed subnet was not known'));
   }
 
   stats(): NetworkStats {
@@ -165,26 +169,13 @@ export class Reconciler {
   }
 
   private watchLeases(): Subscription {
-    const watcher = new LeaseWatcher(this.deps.ownLease, (l) => this.deps.logger.debug({ subnet: String(l.subnet) }, 'removed subnet was not known'));
     return this.deps.leases.subscribe({
       next: (result) => {
         const at = performance.now();
-        let added = 0;
-        let removed = 0;
-        for (const ev of watcher.apply(result)) {
-          const key = peerKey(ev.lease);
-          this.pendingEvents.set(key, ev);
-          if (!this.pendingSince.has(key)) this.pendingSince.set(key, at);
-          if (ev.type === 'added') added++;
-          else removed++;
-        }
-        const observer = this.deps.observer;
-        if (added > 0) observer?.leaseEvents?.('added', added);
-        if (removed > 0) observer?.leaseEvents?.('removed', removed);
-        if (result.kind === 'snapshot') {
-          observer?.leaseEvents?.('snapshot', 1);
-          this.snapshotSeen = true;
-        }
+        // A result of thousands of events (a lease revoked under 5,000 keys) is taken by the loop a slice
+        // at a time; anything after it waits its turn, so the order of events is kept.
+        if (this.bigResults.length > 0 || (result.kind === 'events' && result.events.length > EVENTS_PER_SLICE)) this.bigResults.push({ result, at });
+        else this.takeResult(result, at);
         this.wake?.();
       },
       error: (err: Error) => {
@@ -192,6 +183,45 @@ export class Reconciler {
         this.wake?.();
       },
     });
+  }
+
+  /** The store's big results, in order, with a turn of the event loop between slices of their events. */
+  private async takeBigResults(): Promise<void> {
+    while (this.bigResults.length > 0) {
+      // The result stays at the head of the queue until it is taken whole: a result that arrives meanwhile queues behind it.
+      const { result, at } = this.bigResults[0]!;
+      if (result.kind === 'snapshot') this.takeResult(result, at);
+      else
+        for (let i = 0; i < result.events.length; i += EVENTS_PER_SLICE) {
+          if (i > 0) await yieldToLoop();
+          this.takeEvents(this.watcher.update(result.events.slice(i, i + EVENTS_PER_SLICE)), at);
+        }
+      this.bigResults.shift();
+    }
+  }
+
+  private takeResult(result: LeaseWatchResult, at: number): void {
+    this.takeEvents(this.watcher.apply(result), at);
+    if (result.kind === 'snapshot') {
+      this.deps.observer?.leaseEvents?.('snapshot', 1);
+      this.snapshotSeen = true;
+    }
+  }
+
+  /** Queues the watcher's events for the next pass, one per peer (the latest wins). */
+  private takeEvents(events: readonly LeaseEvent[], at: number): void {
+    let added = 0;
+    let removed = 0;
+    for (const ev of events) {
+      const key = peerKey(ev.lease);
+      this.pendingEvents.set(key, ev);
+      if (!this.pendingSince.has(key)) this.pendingSince.set(key, at);
+      if (ev.type === 'added') added++;
+      else removed++;
+    }
+    const observer = this.deps.observer;
+    if (added > 0) observer?.leaseEvents?.('added', added);
+    if (removed > 0) observer?.leaseEvents?.('removed', removed);
   }
 
   private watchKernel(): Subscription {
@@ -230,6 +260,10 @@ export class Reconciler {
 
   private async loop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted && !this.failure) {
+      if (this.bigResults.length > 0) {
+        await this.takeBigResults();
+        continue;
+      }
       if (this.pendingEvents.size > 0) {
         await this.applyEvents();
         continue;

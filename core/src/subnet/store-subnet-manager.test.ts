@@ -1,10 +1,12 @@
-import { firstValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, Subject, take, toArray } from 'rxjs';
+import type { LeaseWatchResult } from '../contracts/lease.js';
 import { IP } from '../ip/ip.js';
 import { IPNet } from '../ip/ipnet.js';
 import { LeaseRevokedError } from '../contracts/subnet-manager.js';
 import { InMemoryLeaseRegistry } from '../testing/in-memory-registry.js';
 import { RecordingLogger } from '../testing/recording-logger.js';
 import { freeSubnets } from './allocate.js';
+import type { RegistryUpdate } from './registry.js';
 import { StoreSubnetManager, type StoreSubnetManagerOptions } from './store-subnet-manager.js';
 
 const CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
@@ -136,6 +138,48 @@ describe('StoreSubnetManager.watchLeases', () => {
     expect(added).toMatchObject({ kind: 'events', events: [{ type: 'added', lease: { subnet: IPNet.parse('10.5.5.0/24') } }] });
     expect(removed).toMatchObject({ kind: 'events', events: [{ type: 'removed', lease: { subnet: IPNet.parse('10.5.3.0/24'), attrs: {} } }] });
     expect(logger.entries.some((e) => (e.obj as { key?: string }).key === '10.5.4.0-24')).toBe(true);
+  });
+});
+
+describe('StoreSubnetManager.watchLeases with a big update', () => {
+  it('reads an update of thousands of changes a slice at a time, with event-loop turns between, and keeps later updates behind it', async () => {
+    const { registry, sm } = setup();
+    const updates = new Subject<RegistryUpdate>();
+    registry.watch = () => updates;
+    const results: LeaseWatchResult[] = [];
+    let turns = 0;
+    const turnsAt: number[] = [];
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    const sub = sm.watchLeases().subscribe((r) => {
+      results.push(r);
+      turnsAt.push(turns);
+    });
+    await new Promise((r) => setImmediate(r));
+    setImmediate(tick);
+    const n = 2000;
+    const key = (i: number) => `10.5.${i >> 8}.${(i & 255) >> 0}-32`;
+    // One update of n deletions (as etcd sends a revoked lease's keys), then a small one.
+    updates.next({ kind: 'changes', changes: Array.from({ length: n }, (_, i) => ({ type: 'delete', key: key(i), revision: 7 })), revision: 7 });
+    updates.next({
+      kind: 'changes',
+      changes: [{ type: 'put', entry: { key: '10.5.200.0-24', value: value('192.0.2.9'), reservation: false, revision: 8 } }],
+      revision: 8,
+    });
+    for (let i = 0; i < 100 && results.length < 2 + Math.ceil(n / 500) - 1; i++) await new Promise((r) => setImmediate(r));
+    ticking = false;
+    sub.unsubscribe();
+    const [, ...changes] = results;
+    const removed = changes.flatMap((r) => (r.kind === 'events' ? r.events.filter((e) => e.type === 'removed') : []));
+    expect(removed.map((e) => String(e.lease.subnet))).toEqual(Array.from({ length: n }, (_, i) => key(i).replace('-', '/')));
+    expect(changes.length).toBeGreaterThan(2);
+    // The small update comes last, after every slice of the big one.
+    expect(changes[changes.length - 1]).toMatchObject({ kind: 'events', events: [{ type: 'added', lease: { subnet: IPNet.parse('10.5.200.0/24') } }] });
+    // Slices of the big update arrived in different turns of the event loop.
+    expect(new Set(turnsAt.slice(1, -1)).size).toBe(changes.length - 1);
   });
 });
 

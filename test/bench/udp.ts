@@ -30,6 +30,7 @@ const cpuTicks = (pid: number) =>
 /** Per thread of a process: CPU time, time spent runnable but waiting for a CPU, and how many times it ran (ns, ns, n). */
 interface ThreadTimes {
   comm: string;
+  nice: number;
   cpuNs: number;
   waitNs: number;
   slices: number;
@@ -39,7 +40,9 @@ function threadTimes(pid: number): Map<number, ThreadTimes> {
   for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
     try {
       const [cpuNs, waitNs, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number) as [number, number, number];
-      out.set(tid, { comm: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), cpuNs, waitNs, slices });
+      // stat's fields after the command: state is the first, nice the 17th.
+      const nice = Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+      out.set(tid, { comm: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), nice, cpuNs, waitNs, slices });
     } catch {
       // the thread ended between the listing and the read
     }
@@ -55,9 +58,9 @@ function threadReport(pid: number, before: Map<number, ThreadTimes>): { main: st
   const delta = (tid: number) => {
     const a = after.get(tid)!;
     const b = before.get(tid) ?? { cpuNs: 0, waitNs: 0, slices: 0 };
-    return { comm: a.comm, cpuMs: (a.cpuNs - b.cpuNs) / 1e6, waitMs: (a.waitNs - b.waitNs) / 1e6, runs: a.slices - b.slices };
+    return { comm: a.comm, nice: a.nice, cpuMs: (a.cpuNs - b.cpuNs) / 1e6, waitMs: (a.waitNs - b.waitNs) / 1e6, runs: a.slices - b.slices };
   };
-  const fmt = (d: ReturnType<typeof delta>) => `${d.comm}: cpu ${d.cpuMs.toFixed(0)} ms, waited ${d.waitMs.toFixed(0)} ms over ${d.runs} runs`;
+  const fmt = (d: ReturnType<typeof delta>) => `${d.comm} (nice ${d.nice}): cpu ${d.cpuMs.toFixed(0)} ms, waited ${d.waitMs.toFixed(0)} ms over ${d.runs} runs`;
   const main = delta(pid);
   const others = [...after.keys()].filter((t) => t !== pid).map(delta);
   const worker = others.sort((a, b) => b.cpuMs - a.cpuMs)[0]!;

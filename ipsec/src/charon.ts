@@ -63,6 +63,8 @@ export function charonConf(socket: string): string {
     '    stderr {',
     '      default = 1',
     '      ike_name = yes',
+    // Line by line, not in 4 KiB blocks: a line is in flanneld's log when charon says it.
+    '      flush_line = yes',
     '    }',
     '  }',
     '  syslog {',

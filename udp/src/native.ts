@@ -24,6 +24,8 @@ function bind() {
     free: { library: L, retType: DataType.Void, paramsType: [PTR] },
     // memmove(p, p, 0) returns p: the one way to turn an address into a pointer ffi-rs can wrap.
     memmove: { library: L, retType: DataType.External, paramsType: [PTR, PTR, I64] },
+    gettid: { library: L, retType: I32, paramsType: [] },
+    setpriority: { library: L, retType: I32, paramsType: [I32, I32, I32], errno: true },
   });
 }
 
@@ -132,6 +134,18 @@ export function setTxQueueLen(name: string, len: number): void {
 /** An eventfd for waking a thread blocked in poll: write 8 bytes to it, the sleeper reads them back. */
 export function openEventFd(): number {
   return check('eventfd', libc().eventfd([0, EFD_NONBLOCK | EFD_CLOEXEC]));
+}
+
+const PRIO_PROCESS = 0;
+
+/**
+ * Sets the nice value of the calling thread alone (Linux keeps one per thread; setpriority on a thread id
+ * changes only that thread). Raising it needs no privilege. Returns the errno's name when refused.
+ */
+export function setThreadNice(nice: number): string | undefined {
+  const c = libc();
+  const r = c.setpriority([PRIO_PROCESS, c.gettid([]), nice]);
+  return r.value === 0 ? undefined : errnoName(r.errnoCode);
 }
 
 export function closeFd(fd: number): void {

@@ -29,6 +29,7 @@ import {
   POLLHUP,
   POLLIN,
   POLLNVAL,
+  setThreadNice,
   SOL_UDP,
   UDP_GRO,
   UDP_SEGMENT,
@@ -71,6 +72,7 @@ export type ProxyNotice =
   | { type: 'tun-attached'; gen: number }
   | { type: 'tun-lost'; code: string; gen: number }
   | { type: 'gso-off'; code: string; peer: string }
+  | { type: 'nice-refused'; code: string }
   | { type: 'stopped' };
 
 const BATCH = 64;
@@ -84,6 +86,12 @@ const SOCKADDR = 16;
 const CMSG = 24;
 /** Poll wakes up this often even when idle, so that a terminating process never waits on this thread for long. */
 const POLL_MS = 250;
+/**
+ * The worker thread's nice value. flanneld's event loop and this thread share the node's CPUs with the
+ * pods' traffic; when both want a CPU, a wake-up of the event loop (a timer, /healthz, a lease event) must
+ * not wait for the proxy's time slice to end. Measured with `npm run bench -- udp` (see the root README).
+ */
+export const WORKER_NICE = 5;
 /** Under load, control messages are looked at after this many rounds without a poll. */
 const ROUNDS_PER_CONTROL_CHECK = 8;
 
@@ -174,6 +182,9 @@ export class ProxyLoop {
 
   /** Runs until told to stop; then closes flannel0's fd and the socket, and frees its memory. */
   run(): void {
+    // The event loop must win the CPU from this thread whenever it has work (see WORKER_NICE).
+    const refused = setThreadNice(WORKER_NICE);
+    if (refused) this.notify({ type: 'nice-refused', code: refused });
     this.notify({ type: 'ready' });
     const c = libc();
     // Reads of an empty flannel0 end in EAGAIN, which fs throws: without stack traces that costs little.

@@ -62,6 +62,7 @@ async function run(ctx: BackendContext, o: UdpNetworkOptions, timing: UdpTiming,
     // A lost queue is put back by the next check: the device's deletion that caused it is on its way from
     // the kernel's monitor, and ensureDevices looks at the queue on every check.
     if (n.type === 'tun-lost') logger.warn({ device: device.name, err: n.code }, 'the udp proxy lost its flannel0 queue; it gets a new one at the next check');
+    else if (n.type === 'nice-refused') logger.warn({ err: n.code }, "cannot lower the udp proxy thread's priority; the event loop may wait behind it");
     else if (n.type === 'gso-off') logger.warn({ peer: n.peer, err: n.code }, 'UDP GSO refused on the way to a peer; sending it one datagram per message');
   });
   try {

@@ -7,9 +7,9 @@ import { inGuest, REPO, runInVm } from './run-in-vm.js';
 import { BATCH_DIR_ENV } from './vm-batch.mjs';
 
 /**
- * How long one suite may run in the VM: boot, jest, and every test at its own timeout. The ipip suite takes
- * ~6 min on an idle 2-core machine and its tests allow 15 min each; a busy machine makes emulation slower
- * still. Only a broken run gets near this.
+ * How long one suite may run in a VM of its own: boot, jest, and every test at its own timeout. The ipip suite
+ * takes ~3 min on a 2-core machine and its tests allow 15 min each; a busy machine makes emulation slower
+ * still. Only a broken run gets near this. A batch of several suites gets more (batchTimeoutS in vm-batch.mjs).
  */
 export const VM_SUITE_TIMEOUT_S = 2400;
 /** Beyond the VM's own limit: vmrun fetching the kernel and building the initramfs on a first run. */

@@ -41,6 +41,18 @@ export interface VxlanDataplaneDeps {
 
 const permanent = (e: { state?: number | undefined }) => ((e.state ?? 0) & nlconst.NUD_PERMANENT) !== 0;
 
+/** Kernel objects turned into entries between two turns of the event loop (about 5 ms of work). */
+const ENTRIES_PER_SLICE = 1000;
+
+/** Appends the entries of listed kernel objects (undefined: not ours), yielding before each slice. */
+async function addEntries<T>(out: KernelEntry[], items: readonly T[], toEntry: (item: T) => KernelEntry | undefined): Promise<void> {
+  for (let i = 0; i < items.length; i++) {
+    if (i % ENTRIES_PER_SLICE === 0) await yieldToLoop();
+    const e = toEntry(items[i]!);
+    if (e) out.push(e);
+  }
+}
+
 /**
  * The vxlan backend's part of reconciliation: a lease becomes neighbour, FDB, nexthop and route entries
  * on flannel.<VNI> (and flannel-v6.<VNI>); the kernel's permanent entries on those devices and our
@@ -86,17 +98,18 @@ export class VxlanDataplane implements Dataplane {
   async readKernel(): Promise<KernelEntry[]> {
     const { nl } = this.deps;
     const entries: KernelEntry[] = [];
-    // One dump at a time with a turn of the event loop between them: each is read and decoded in one go
-    // (5,000 peers: 5,000 objects a dump), and four back to back held the loop for a fifth of a second.
+    // One dump at a time, and its entries built in slices, with turns of the event loop between: each dump
+    // is read and decoded in one go (5,000 peers: 5,000 objects a dump), and four of them back to back with
+    // their entries held the loop for a fifth of a second.
     for (const fam of this.families) {
-      for (const n of await nl.neighList(fam.dev.index, fam.family)) if (permanent(n)) entries.push(neighEntry(n));
+      await addEntries(entries, await nl.neighList(fam.dev.index, fam.family), (n) => (permanent(n) ? neighEntry(n) : undefined));
       await yieldToLoop();
-      for (const f of await nl.fdbList(fam.dev.index)) if (permanent(f) && f.dst?.family === fam.family) entries.push(fdbEntry(f));
+      await addEntries(entries, await nl.fdbList(fam.dev.index), (f) => (permanent(f) && f.dst?.family === fam.family ? fdbEntry(f) : undefined));
       await yieldToLoop();
-      for (const r of await nl.routeList(fam.family, { protocol: FLANNEL_ROUTE_PROTOCOL })) entries.push(routeEntry(r));
+      await addEntries(entries, await nl.routeList(fam.family, { protocol: FLANNEL_ROUTE_PROTOCOL }), routeEntry);
       if (!fam.nexthops || fam.family !== 4) continue;
       await yieldToLoop();
-      for (const nh of await nl.nexthopList()) if (nh.protocol === FLANNEL_ROUTE_PROTOCOL) entries.push(nexthopEntry(nh));
+      await addEntries(entries, await nl.nexthopList(), (nh) => (nh.protocol === FLANNEL_ROUTE_PROTOCOL ? nexthopEntry(nh) : undefined));
     }
     return entries;
   }

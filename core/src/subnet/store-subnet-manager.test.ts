@@ -169,7 +169,8 @@ describe('StoreSubnetManager.watchLeases with a big update', () => {
       changes: [{ type: 'put', entry: { key: '10.5.200.0-24', value: value('192.0.2.9'), reservation: false, revision: 8 } }],
       revision: 8,
     });
-    for (let i = 0; i < 100 && results.length < 2 + Math.ceil(n / 500) - 1; i++) await new Promise((r) => setImmediate(r));
+    const sawPut = () => results.some((r) => r.kind === 'events' && r.events.some((e) => e.type === 'added'));
+    for (let i = 0; i < 100 && !sawPut(); i++) await new Promise((r) => setImmediate(r));
     ticking = false;
     sub.unsubscribe();
     const [, ...changes] = results;

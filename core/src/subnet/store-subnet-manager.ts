@@ -33,7 +33,7 @@ export interface StoreSubnetManagerOptions {
 }
 
 /** Store changes read between two turns of the event loop (a key and a lease's JSON each: 5-20 µs). */
-const CHANGES_PER_SLICE = 500;
+const CHANGES_PER_SLICE = 250;
 
 /**
  * Go flannel's lease policy over any LeaseRegistry (etcd, the embedded store): reuse the lease that has

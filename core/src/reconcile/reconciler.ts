@@ -177,7 +177,8 @@ export class Reconciler {
         const at = performance.now();
         // A result of thousands of events (a lease revoked under 5,000 keys) is taken by the loop a slice
         // at a time; anything after it waits its turn, so the order of events is kept.
-        if (this.bigResults.length > 0 || (result.kind === 'events' && result.events.length > EVENTS_PER_SLICE)) this.bigResults.push({ result, at });
+        const size = result.kind === 'events' ? result.events.length : result.snapshot.length;
+        if (this.bigResults.length > 0 || size > EVENTS_PER_SLICE) this.bigResults.push({ result, at });
         else this.takeResult(result, at);
         this.wake?.();
       },
@@ -193,22 +194,26 @@ export class Reconciler {
     while (this.bigResults.length > 0) {
       // The result stays at the head of the queue until it is taken whole: a result that arrives meanwhile queues behind it.
       const { result, at } = this.bigResults[0]!;
-      if (result.kind === 'snapshot') this.takeResult(result, at);
-      else
-        for (let i = 0; i < result.events.length; i += EVENTS_PER_SLICE) {
-          if (i > 0) await yieldToLoop();
-          this.takeEvents(this.watcher.update(result.events.slice(i, i + EVENTS_PER_SLICE)), at);
-        }
+      // A snapshot is compared with the known leases in one go (a lookup each); its events are queued in slices.
+      const events = result.kind === 'snapshot' ? this.watcher.apply(result) : result.events;
+      for (let i = 0; i < events.length; i += EVENTS_PER_SLICE) {
+        if (i > 0) await yieldToLoop();
+        const slice = events.slice(i, i + EVENTS_PER_SLICE);
+        this.takeEvents(result.kind === 'snapshot' ? slice : this.watcher.update(slice), at);
+      }
+      if (result.kind === 'snapshot') this.snapshotTaken();
       this.bigResults.shift();
     }
   }
 
   private takeResult(result: LeaseWatchResult, at: number): void {
     this.takeEvents(this.watcher.apply(result), at);
-    if (result.kind === 'snapshot') {
-      this.deps.observer?.leaseEvents?.('snapshot', 1);
-      this.snapshotSeen = true;
-    }
+    if (result.kind === 'snapshot') this.snapshotTaken();
+  }
+
+  private snapshotTaken(): void {
+    this.deps.observer?.leaseEvents?.('snapshot', 1);
+    this.snapshotSeen = true;
   }
 
   /** Queues the watcher's events for the next pass, one per peer (the latest wins). */

@@ -184,6 +184,44 @@ describe('StoreSubnetManager.watchLeases with a big update', () => {
   });
 });
 
+describe('StoreSubnetManager.watchLeases with many small updates in one turn', () => {
+  it('reads no more than a slice of changes per turn of the event loop, in order', async () => {
+    const { registry, sm } = setup();
+    const updates = new Subject<RegistryUpdate>();
+    registry.watch = () => updates;
+    const subnets: string[] = [];
+    const turnOf: number[] = [];
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    const sub = sm.watchLeases().subscribe((r) => {
+      if (r.kind !== 'events') return;
+      for (const e of r.events) subnets.push(String(e.lease.subnet));
+      turnOf.push(turns);
+    });
+    await new Promise((r) => setImmediate(r));
+    setImmediate(tick);
+    // 40 updates of 100 puts, all in one turn: what one network read of etcd transactions delivers.
+    const key = (i: number) => `10.5.${i >> 8}.${i & 255}-32`;
+    for (let u = 0; u < 40; u++) {
+      const changes = Array.from({ length: 100 }, (_, j) => u * 100 + j).map((i) => ({
+        type: 'put' as const,
+        entry: { key: key(i), value: value('192.0.2.9'), reservation: false, revision: u + 2 },
+      }));
+      updates.next({ kind: 'changes', changes, revision: u + 2 });
+    }
+    for (let i = 0; i < 200 && subnets.length < 4000; i++) await new Promise((r) => setImmediate(r));
+    ticking = false;
+    sub.unsubscribe();
+    expect(subnets).toEqual(Array.from({ length: 4000 }, (_, i) => key(i).replace('-', '/')));
+    // At most two updates of 100 fit a turn's 250 changes: 40 updates take at least 20 turns.
+    expect(new Set(turnOf).size).toBeGreaterThanOrEqual(20);
+  });
+});
+
 describe('StoreSubnetManager.completeLease', () => {
   it('renews before expiry and rejects when the lease is revoked', async () => {
     const { registry, sm, signal } = setup();

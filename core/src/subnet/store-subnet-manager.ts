@@ -51,6 +51,8 @@ export class StoreSubnetManager implements SubnetManager {
    * that happened since is missed.
    */
   private recentList: { listing: Listing; at: number; forWatch: boolean } | undefined;
+  /** Store changes read in the current turn of the event loop (see toWatchResults); an immediate resets it. */
+  private changesThisTurn = 0;
 
   constructor(
     private readonly registry: LeaseRegistry,
@@ -261,12 +263,13 @@ export class StoreSubnetManager implements SubnetManager {
   }
 
   /**
-   * An update as watch results. One of thousands of changes (a lease revoked under 5,000 keys is one etcd
-   * response) is read a slice at a time, with a turn of the event loop between slices, so that reading it
-   * never holds /healthz; updates that come meanwhile wait their turn (concatMap), in order.
+   * An update as watch results, read at most CHANGES_PER_SLICE changes per turn of the event loop: one update
+   * of thousands of changes (a lease revoked under 5,000 keys is one etcd response), or dozens of small ones
+   * that arrive in one network read (5,000 puts in transactions of 128), is read a slice at a time, so that
+   * /healthz is never kept waiting. Updates that come meanwhile wait their turn (concatMap), in order.
    */
   private toWatchResults(update: RegistryUpdate): Observable<LeaseWatchResult> {
-    if (update.kind === 'reset' || update.changes.length <= CHANGES_PER_SLICE) {
+    if (update.kind === 'reset' || (update.changes.length <= CHANGES_PER_SLICE && this.fitsThisTurn(update.changes.length))) {
       const result = this.toWatchResult(update);
       return result ? of(result) : EMPTY;
     }
@@ -275,9 +278,10 @@ export class StoreSubnetManager implements SubnetManager {
       let stopped = false;
       void (async () => {
         for (let i = 0; i < changes.length && !stopped; i += CHANGES_PER_SLICE) {
-          if (i > 0) await yieldToLoop();
+          const slice = changes.slice(i, i + CHANGES_PER_SLICE);
+          while (!this.fitsThisTurn(slice.length)) await yieldToLoop();
           if (stopped) return;
-          const result = this.toWatchResult({ kind: 'changes', changes: changes.slice(i, i + CHANGES_PER_SLICE), revision });
+          const result = this.toWatchResult({ kind: 'changes', changes: slice, revision });
           if (result) subscriber.next(result);
         }
         subscriber.complete();
@@ -286,6 +290,14 @@ export class StoreSubnetManager implements SubnetManager {
         stopped = true;
       };
     });
+  }
+
+  /** Counts `n` changes against this turn's budget, unless that would overrun it (an empty turn takes any slice). */
+  private fitsThisTurn(n: number): boolean {
+    if (this.changesThisTurn > 0 && this.changesThisTurn + n > CHANGES_PER_SLICE) return false;
+    if (this.changesThisTurn === 0) setImmediate(() => (this.changesThisTurn = 0));
+    this.changesThisTurn += n;
+    return true;
   }
 
   private toWatchResult(update: RegistryUpdate): LeaseWatchResult | undefined {

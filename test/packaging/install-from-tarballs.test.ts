@@ -10,7 +10,8 @@ import { startProcess, stopAllProcesses, stopProcess, waitForOutput } from '../h
 import { DEADLINE } from '../harness/wait.js';
 
 const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-const PACKAGES = ['core', 'backends', 'vxlan', 'host-gw', 'ipip', 'udp', 'ipsec', 'extension', 'wireguard', 'flanneld'];
+// ipsec/vici: the ipsec backend's VICI client, a dependency of @flannel-ts/ipsec that is on no registry.
+const PACKAGES = ['core', 'backends', 'vxlan', 'host-gw', 'ipip', 'udp', 'ipsec', 'ipsec/vici', 'extension', 'wireguard', 'flanneld'];
 const npm = (cwd: string, ...args: string[]) => execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8' });
 
 let dir: string;

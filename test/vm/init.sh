@@ -7,8 +7,9 @@ for m in $(cat /mods/order); do insmod /mods/$m.ko || echo "vmrun-init: insmod $
 param() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 JOB=$(param vmrun.job); KDIR=$(param vmrun.kdir); SHARES=$(param vmrun.shares)
 die() { echo "vmrun-init: $*"; poweroff -f; }
-# cache=loose: the guest keeps what it read (node, node_modules) in its page cache instead of asking the host
-# again for every read, and holds writes until the sync at the end; the job folder (exit code, output) is uncached.
+# The host's root with cache=loose: the guest keeps what it read (node, libraries) in its page cache instead of
+# asking the host again for every read. The shared folders stay uncached: the host may change a checkout during
+# a run (a rebuild of flanneld's bundle), and a guest holding an old file beside new ones would fail.
 p9() { mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000$3 "$1" "$2"; }
 
 p9 hostroot /lower ,ro,cache=loose || die "cannot mount the host root"
@@ -23,9 +24,9 @@ mkdir -p $R/lib/modules; mount -o bind $R$KDIR/lib/modules $R/lib/modules || die
 mkdir -p $R$JOB; p9 job $R$JOB "" || die "job folder"
 i=0
 while [ $i -lt ${SHARES:-0} ]; do
-  d=$(cat $R$JOB/share$i); mkdir -p $R$d; p9 share$i $R$d ,cache=loose || die "share $d"; i=$((i + 1))
+  d=$(cat $R$JOB/share$i); mkdir -p $R$d; p9 share$i $R$d "" || die "share $d"; i=$((i + 1))
 done
 echo /bin/modprobe-in-root > /proc/sys/kernel/modprobe
 chroot $R /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb /bin/sh $JOB/run.sh
-chroot $R /bin/sync # what the job wrote into a shared folder, out of the guest's cache (see p9 above)
+chroot $R /bin/sync # whatever the job wrote still in the guest's cache, before the power goes
 poweroff -f

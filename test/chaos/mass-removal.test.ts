@@ -11,8 +11,8 @@ import { cpuContention, etcdTool, flannelRoutes, percentile, pollHealthz, result
 jest.setTimeout(DEADLINE.setupMs);
 
 const PEERS = 5000;
-/** Issue 19's target is 100 ms of event-loop work before /healthz answers; asserted with room (see the test). */
-const CPU_BOUND_MS = 300;
+/** Issue 19's target: no more than 100 ms of event-loop work before /healthz answers (see the test). */
+const CPU_BOUND_MS = 100;
 const PREFIX = '/coreos.com/network';
 let topo: Topology;
 
@@ -77,10 +77,9 @@ describe('5,000 peers added, then removed at once (etcd lease revoked)', () => {
 
     // What a kubelet sees: every poll answered within its default probe timeout (1 s), times the CPU contention
     // measured around each phase (a CPU-bound process's wall time over its CPU time: about 1 when idle). What
-    // the event loop did: the CPU time flanneld's main thread spent before each answer. Issue 19 aims at 100 ms;
-    // measured here 40-210 ms at worst per run on a shared 2-core machine (the RESULT lines report it), so the
-    // assertion is CPU_BOUND_MS: it keeps the suite green under load and still catches a return of the
-    // multi-second stalls the issue reported.
+    // the event loop did: the CPU time flanneld's main thread spent before each answer, at most issue 19's
+    // 100 ms. It was 40-210 ms before the engine and the subnet manager worked in slices; since, 10-60 ms at
+    // worst per run on a shared 2-core machine, also beside `stress-ng --cpu 4` (the RESULT lines report it).
     const factor = Math.max(...contention);
     result('cpu_contention_x100', factor * 100);
     for (const phase of [add, removal]) {

@@ -211,14 +211,14 @@ describeWithKernelFeature('ipsec', fileURLToPath(import.meta.url), 'ipsec backen
       expect(await pingMatrix(10_000)).toEqual([]);
       const traffic = Date.now() - killed;
       // When flanneld had the new charon with every connection: the time it logged, not when its log reached us.
-      const backLine = () =>
-        n1
-          .flanneld!.output()
+      const proc = n1.flanneld!;
+      const backLine = (o: string) =>
+        o
           .slice(mark)
           .split('\n')
           .find((l) => l.includes('"msg":"charon is back"'));
-      await waitForOutput(n1.flanneld!, () => backLine() !== undefined, CATCH_UP, 'charon back on node 1');
-      const back = Date.parse((JSON.parse(backLine()!) as { time: string }).time) - killed;
+      await waitForOutput(proc, (o) => backLine(o) !== undefined, CATCH_UP, 'charon back on node 1');
+      const back = Date.parse((JSON.parse(backLine(proc.output())!) as { time: string }).time) - killed;
       process.stderr.write(`[ipsec] charon killed: a new one with every connection after ${back} ms; every pod pair pinging ${traffic} ms after the kill\n`);
       expect(charonPid(n1)).not.toBe(old);
       expect(swanctl(n1, '--list-conns')).toContain(`-${n2.ip}: IKEv2`);

@@ -169,7 +169,7 @@ describeWithKernelFeature('ipsec', fileURLToPath(import.meta.url), 'ipsec backen
       expect(espPackets.length).toBeGreaterThanOrEqual(4); // a request and a reply per ordered pair
       expect(espPackets.filter((m) => !nodeIPs.has(m[1]!) || !nodeIPs.has(m[2]!))).toEqual([]);
       const [n1, n2] = t.nodes as [TopologyNode, TopologyNode];
-      expect(swanctl(n1, '--list-conns')).toContain(`${n1.ip}-${t.leaseSubnet(n1)}-${t.leaseSubnet(n2)}-${n2.ip}: IKEv2`);
+      expect(swanctl(n1, '--list-conns')).toContain(`${n1.ip}-${t.leaseSubnet(n1)}-${t.leaseSubnet(n2)}-${n2.ip}: `);
     },
     SLOW,
   );
@@ -221,7 +221,7 @@ describeWithKernelFeature('ipsec', fileURLToPath(import.meta.url), 'ipsec backen
       const back = Date.parse((JSON.parse(backLine(proc.output())!) as { time: string }).time) - killed;
       process.stderr.write(`[ipsec] charon killed: a new one with every connection after ${back} ms; every pod pair pinging ${traffic} ms after the kill\n`);
       expect(charonPid(n1)).not.toBe(old);
-      expect(swanctl(n1, '--list-conns')).toContain(`-${n2.ip}: IKEv2`);
+      expect(swanctl(n1, '--list-conns')).toContain(`-${n2.ip}: `);
       // The new charon negotiates its own SAs with the peer, and traffic still flows.
       await waitFor(() => swanctl(n1, '--list-sas').includes('ESTABLISHED'), CATCH_UP, 200);
       expect(swanctl(n1, '--list-sas')).toContain('ESTABLISHED');
@@ -245,6 +245,13 @@ describeWithKernelFeature('ipsec', fileURLToPath(import.meta.url), 'ipsec backen
           ).exec(t.httpGet(n1, '/metrics'))?.[1],
         );
       await waitFor(() => bytes('receive') > 0 && bytes('transmit') > 0, CATCH_UP, 500);
+      if (!(bytes('receive') > 0 && bytes('transmit') > 0)) {
+        const lines = t
+          .httpGet(n1, '/metrics')
+          .split('\n')
+          .filter((l) => l.includes('device="ipsec"'));
+        process.stderr.write(`[ipsec] tunnel peer metrics of node 1:\n${lines.join('\n')}\n${swanctl(n1, '--list-sas')}\n`);
+      }
       expect([bytes('receive') > 0, bytes('transmit') > 0]).toEqual([true, true]);
       const status = execIn(n1.ns, 'node', built!.flannelctl, '--endpoint', `http://127.0.0.1:${HEALTHZ_PORT}`, 'status');
       expect(status).toContain('tunnel peers (1):');

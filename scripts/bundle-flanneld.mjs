@@ -16,7 +16,7 @@ rmSync(out, { recursive: true, force: true });
 
 await build({
   entryPoints: {
-    flanneld: join(root, 'flanneld/src/bin.ts'),
+    flanneld: join(root, 'flanneld/src/main.ts'),
     // flannelctl too: from dist/ it reads ~600 modules, ~30 s in the nested kernel's emulated CPU.
     flannelctl: join(root, 'flanneld/src/ctl/main.ts'),
     // The packages' built entries, which is what flanneld's own imports of them resolve to (through their

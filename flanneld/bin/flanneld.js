@@ -2,11 +2,27 @@
 // The flanneld executable. It exists before the first build, so that npm can link it at install time.
 // It runs the bundle (scripts/bundle-flanneld.mjs) when there is one, else the compiled modules, and says
 // what to do when neither is there yet.
-import { existsSync } from 'node:fs';
+//
+// CommonJS (bin/package.json) and answering `--version` itself: a liveness probe or an installer asks for
+// the version often, and this way Node starts without its ES module loader and loads none of the daemon.
+'use strict';
+const { existsSync, readFileSync } = require('node:fs');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
 
-const entry = [new URL('../bundle/flanneld.js', import.meta.url), new URL('../dist/bin.js', import.meta.url)].find((u) => existsSync(u));
-if (!entry) {
-  process.stderr.write('flanneld: not built yet; run `npm run build` in the flannel-ts checkout\n');
-  process.exit(1);
+const args = process.argv.slice(2);
+if (args.length === 1 && /^--?version(=(1|t|T|TRUE|true|True))?$/.test(args[0])) {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8'));
+  process.stderr.write(`v${pkg.version}\n`);
+} else {
+  const entry = [join(__dirname, '..', 'bundle', 'flanneld.js'), join(__dirname, '..', 'dist', 'main.js')].find((f) => existsSync(f));
+  if (!entry) {
+    process.stderr.write('flanneld: not built yet; run `npm run build` in the flannel-ts checkout\n');
+    process.exit(1);
+  }
+  // main.ts reports its own failures; a module that cannot even load fails here, as an uncaught error would.
+  import(pathToFileURL(entry).href).catch((err) => {
+    process.stderr.write(`flanneld: cannot load ${entry}: ${err && err.message}\n`);
+    process.exit(1);
+  });
 }
-await import(entry.href);

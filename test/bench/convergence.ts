@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   try {
     const results: Record<string, string> = {};
     results.version_ms = versionMs().toFixed(1);
-    for (const n of [1000, 5000, ...(process.env.BENCH_SKIP_20K ? [] : [20_000])]) {
+    for (const n of sizes()) {
       const times: number[] = [];
       // 20,000 peers take a while to write and program: one round, as a point on the growth curve.
       for (let round = 0; round < (n > 5000 ? 1 : ROUNDS); round++) {
@@ -117,6 +117,12 @@ async function main(): Promise<void> {
   }
 }
 
+/** The peer counts to measure: 1,000, 5,000 and 20,000, or BENCH_SIZES (e.g. "1000"); BENCH_SKIP_20K drops the last. */
+function sizes(): number[] {
+  if (process.env.BENCH_SIZES) return process.env.BENCH_SIZES.split(',').map(Number);
+  return [1000, 5000, ...(process.env.BENCH_SKIP_20K ? [] : [20_000])];
+}
+
 /** `flanneld --version`, spawned as a user would: the median wall time of 10. */
 function versionMs(): number {
   const times: number[] = [];
@@ -138,6 +144,7 @@ async function idleCpuMs(pid: number, ms: number): Promise<number> {
       .reduce((a, t) => a + Number(t), 0);
   const before = ticks();
   const threadsBefore = process.env.BENCH_TRACE ? threadTicks(pid) : undefined;
+  const childrenBefore = childTicks(pid);
   await new Promise((r) => setTimeout(r, ms));
   if (threadsBefore) {
     // Which threads used it: the main thread (JavaScript), V8's GC helpers, libuv's pool, workers.
@@ -147,7 +154,18 @@ async function idleCpuMs(pid: number, ms: number): Promise<number> {
       if (used > 0) console.error(`  idle CPU of threads ${name}: ${used.toFixed(0)} ms/min`);
     }
   }
-  return (ticks() - before) * (1000 / CLOCK_TICKS) * (60_000 / ms);
+  const used = (ticks() - before) * (1000 / CLOCK_TICKS) * (60_000 / ms);
+  if (threadsBefore) {
+    const children = (childTicks(pid) - childrenBefore) * (1000 / CLOCK_TICKS) * (60_000 / ms);
+    console.error(`  idle CPU of the processes it ran and reaped (iptables-save, ...): ${children.toFixed(0)} ms/min`);
+  }
+  return used;
+}
+
+/** CPU ticks (user + system) of a process's reaped children. */
+function childTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[13]) + Number(fields[14]);
 }
 
 /** CPU ticks (user + system) of a process's threads, summed by thread name (the main thread apart). */

@@ -1,5 +1,15 @@
 import { inject, injectable, multiInject, optional } from 'inversify';
-import { BackendDescriptor, Clock, Logger, Netlink, ReconcilerObserver, SubnetManager, type Backend, type ExternalInterface } from '@flannel-ts/core';
+import {
+  BackendDescriptor,
+  Clock,
+  KernelResyncMs,
+  Logger,
+  Netlink,
+  ReconcilerObserver,
+  SubnetManager,
+  type Backend,
+  type ExternalInterface,
+} from '@flannel-ts/core';
 import { BackendLoader, checkDescriptor } from './backend-loader.js';
 
 /**
@@ -21,6 +31,7 @@ export class BackendRegistry {
     @inject(Netlink) private readonly netlink: Netlink,
     @multiInject(BackendDescriptor) @optional() descriptors: BackendDescriptor[] | undefined,
     @inject(ReconcilerObserver) @optional() private readonly observer?: ReconcilerObserver,
+    @inject(KernelResyncMs) @optional() private readonly resyncMs?: number,
   ) {
     this.registered = new Map((descriptors ?? []).map((d) => [d.name, d]));
   }
@@ -54,6 +65,7 @@ export class BackendRegistry {
       clock: this.clock,
       netlink: this.netlink,
       ...(this.observer ? { observer: this.observer } : {}),
+      ...(this.resyncMs ? { resyncMs: this.resyncMs } : {}),
     });
   }
 }

@@ -8,7 +8,7 @@ import 'reflect-metadata';
 
 // Contracts
 export type { Backend } from './contracts/backend.js';
-export { BACKEND_CONTRACT_VERSION, BackendDescriptor, type BackendContext, type CleanupContext } from './contracts/backend-plugin.js';
+export { BACKEND_CONTRACT_VERSION, BackendDescriptor, KernelResyncMs, type BackendContext, type CleanupContext } from './contracts/backend-plugin.js';
 export { Clock } from './contracts/clock.js';
 export type { Dataplane, DeviceCheck, KernelWatch, PeerPlan } from './contracts/dataplane.js';
 export { ExternalInterface } from './contracts/external-interface.js';

@@ -1,5 +1,5 @@
 import { Container, ContainerModule } from 'inversify';
-import { Clock, Logger, ReconcilerObserver, SubnetManager } from '@flannel-ts/core';
+import { Clock, KernelResyncMs, Logger, ReconcilerObserver, SubnetManager } from '@flannel-ts/core';
 import { coreModule, rulesModule, storeModule } from '@flannel-ts/core/internal';
 import { dirname } from 'node:path';
 import { backendsModule, PluginSearch } from '@flannel-ts/backends';
@@ -39,6 +39,7 @@ function flanneldModule(opts: FlanneldOptions, version: string): ContainerModule
     bind<FlanneldOptions>(FlanneldOptions).toConstantValue(opts);
     bind(DaemonMetrics).toSelf();
     bind<ReconcilerObserver>(ReconcilerObserver).toService(DaemonMetrics);
+    bind<number>(KernelResyncMs).toConstantValue(opts.kernelResyncSeconds * 1000);
     bind(DaemonState)
       .toSelf()
       .onActivation((_ctx, state) => {

@@ -41,6 +41,12 @@ export const FLAGS: readonly FlagDef[] = [
   f('healthz-ip', 'string', '0.0.0.0', 'the IP address for healthz server to listen'),
   f('healthz-port', 'int', 0, 'the port for healthz server to listen (0 to disable)'),
   f('iptables-resync', 'int', 5, 'resync period for iptables rules, in seconds'),
+  f(
+    'kernel-resync',
+    'int',
+    60,
+    "period of the full comparison of the backend's kernel state (routes, neighbours, devices) with the leases, in seconds; deletions are repaired at once anyway; flannel-ts only",
+  ),
   f('iptables-forward-rules', 'bool', true, 'add default accept rules to FORWARD chain in iptables'),
   f('ip-blackhole-route', 'bool', false, "add a blackhole route for this node's own subnet"),
   f('net-config-path', 'string', '/etc/kube-flannel/net-conf.json', 'path to the network configuration file'),

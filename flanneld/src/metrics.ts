@@ -1,12 +1,26 @@
 import { injectable } from 'inversify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NetworkStats, PeerTraffic, ReconcilerObserver } from '@flannel-ts/core';
+import { LoopDelayMonitor, type LoopDelay } from './loop-delay.js';
 
 /**
  * prom-client default metrics that break Prometheus' naming rules (`promtool check metrics`): gauges with a
  * `_total` suffix. Each duplicates a gauge without the suffix (nodejs_active_handles, ...).
  */
 const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** prom-client's event-loop gauges, served from our LoopDelayMonitor instead (same names and meaning). */
+const LOOP_DELAY_GAUGES: Record<keyof LoopDelay, string> = {
+  min: 'nodejs_eventloop_lag_min_seconds',
+  max: 'nodejs_eventloop_lag_max_seconds',
+  mean: 'nodejs_eventloop_lag_mean_seconds',
+  stddev: 'nodejs_eventloop_lag_stddev_seconds',
+  p50: 'nodejs_eventloop_lag_p50_seconds',
+  p90: 'nodejs_eventloop_lag_p90_seconds',
+  p99: 'nodejs_eventloop_lag_p99_seconds',
+};
+/** prom-client always starts its own 10 ms sampler with its default metrics; at this period it never wakes. */
+const PROM_CLIENT_SAMPLER_OFF_MS = 2 ** 31 - 1;
 
 /**
  * What /metrics serves: Node's process metrics (RSS, event-loop delay, GC), and flanneld's own, named by
@@ -97,11 +111,13 @@ export class DaemonMetrics implements ReconcilerObserver {
   /** Told after every pass of the engine (readiness re-evaluates then). */
   onPass: (() => void) | undefined;
 
+  /** Sampled finely only while there is work (see LoopDelayMonitor); reset at each scrape. */
+  readonly loopDelay = new LoopDelayMonitor();
+
   constructor() {
-    // A 10 ms sampling timer: at 1 ms the event-loop monitor alone woke the process 1,000 times a second,
-    // a visible share of its idle CPU; stalls worth reporting are tens of milliseconds anyway.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
-    for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(name);
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: PROM_CLIENT_SAMPLER_OFF_MS });
+    for (const name of [...NON_CONFORMING_DEFAULTS, ...Object.values(LOOP_DELAY_GAUGES)]) this.registry.removeSingleMetric(name);
+    this.loopDelayMetrics();
     const peers: Gauge = new Gauge({
       name: 'flannel_peers',
       help: 'peer leases by state: programmed, partial (one family skipped) or skipped (see flannelctl status for why)',
@@ -117,6 +133,27 @@ export class DaemonMetrics implements ReconcilerObserver {
       },
     });
     this.peerTrafficMetrics();
+  }
+
+  private loopDelayMetrics(): void {
+    // The seven gauges of one scrape share one read (prom-client collects them all in one turn), then reset.
+    let current: LoopDelay | undefined;
+    const read = (): LoopDelay => {
+      if (!current) {
+        current = this.loopDelay.read();
+        this.loopDelay.reset();
+        setImmediate(() => (current = undefined));
+      }
+      return current;
+    };
+    for (const [figure, name] of Object.entries(LOOP_DELAY_GAUGES) as [keyof LoopDelay, string][]) {
+      const g: Gauge = new Gauge({
+        name,
+        help: `${figure} of the event loop's delay since the previous scrape, in seconds`,
+        registers: this.r,
+        collect: () => g.set(read()[figure]),
+      });
+    }
   }
 
   /** Where the peer gauge reads from, once the backend's network exists; and its tunnel counters, if it has them. */
@@ -168,7 +205,12 @@ export class DaemonMetrics implements ReconcilerObserver {
   }
 
   leaseEvents(type: string, count: number): void {
+    this.loopDelay.busy();
     this.leaseEventsTotal.inc({ type }, count);
+  }
+
+  passStarted(): void {
+    this.loopDelay.busy();
   }
 
   reconcilePass(kind: 'events' | 'resync', ok: boolean): void {

@@ -100,6 +100,9 @@ describe('metrics', () => {
     expect(text).toContain('flannel_netlink_errors_total{errno="EEXIST"} 1');
     expect(text).toContain('flannel_lease_to_kernel_seconds_bucket{le="0.005"} 1');
     expect(text).not.toMatch(/^nodejs_active_handles_total/m);
+    // The event-loop gauges come from our monitor, once each (not also from prom-client's).
+    for (const g of ['min', 'max', 'p99']) expect(text.match(new RegExp(`^nodejs_eventloop_lag_${g}_seconds \\d`, 'gm'))).toHaveLength(1);
+    m.loopDelay.stop();
     let out = '';
     try {
       out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', stdio: 'pipe' });

@@ -34,6 +34,8 @@ export interface FlanneldOptions {
   ipMasqFullyRandomDisable: boolean;
   iptablesForwardRules: boolean;
   iptablesResyncSeconds: number;
+  /** -kernel-resync: the backend engine's periodic full comparison with the kernel. */
+  kernelResyncSeconds: number;
   /** --cleanup: remove what flanneld installs on this node, then exit. */
   cleanup: boolean;
   /** --dry-run, --yes: how --cleanup goes about it. */
@@ -58,6 +60,8 @@ export function toOptions(v: FlagValues): FlanneldOptions {
   }
   const resync = v['iptables-resync'] as number;
   if (resync < 1) throw new UserError('-iptables-resync', `${resync} is not a period`, 'give seconds, 1 or more');
+  const kernelResync = v['kernel-resync'] as number;
+  if (kernelResync < 1) throw new UserError('-kernel-resync', `${kernelResync} is not a period`, 'give seconds, 1 or more');
   if (!IP.tryParse(str('healthz-ip'))) {
     throw new UserError('-healthz-ip', `${JSON.stringify(str('healthz-ip'))} is not an IP address`, 'give an address of this host, e.g. 0.0.0.0 or 127.0.0.1');
   }
@@ -91,6 +95,7 @@ export function toOptions(v: FlagValues): FlanneldOptions {
     ipMasqFullyRandomDisable: v['ip-masq-fully-random-disable'] as boolean,
     iptablesForwardRules: v['iptables-forward-rules'] as boolean,
     iptablesResyncSeconds: resync,
+    kernelResyncSeconds: kernelResync,
     cleanup: v.cleanup as boolean,
     dryRun: v['dry-run'] as boolean,
     yes: v.yes as boolean,

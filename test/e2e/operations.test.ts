@@ -58,7 +58,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), `${RUN_PREFIX}ops-`));
   topo = await Topology.create({ nodes: 3, store: 'etcd', netConf: NET_CONF, tag: 'op' });
   [n1, n2, n3] = topo.nodes as [TopologyNode, TopologyNode, TopologyNode];
-  await Promise.all([topo.startFlanneld(n1), topo.startFlanneld(n2)]);
+  // --kernel-resync: the diff test waits for the periodic comparison to remove an entry added behind flanneld's back.
+  await Promise.all([topo.startFlanneld(n1, ['--kernel-resync=5']), topo.startFlanneld(n2)]);
   await waitFor(
     () => topo.metric(n1, 'flannel_peers{state="programmed"}') === 1 && topo.metric(n2, 'flannel_peers{state="programmed"}') === 1,
     DEADLINE.convergeMs,
@@ -119,7 +120,7 @@ describe('flannelctl', () => {
 
   it('diff: exit 0 when the kernel matches the leases, exit 1 naming a stale entry, 0 again once it is repaired', async () => {
     expect(ctl(n1, 'diff')).toMatchObject({ code: 0, stdout: 'the kernel holds exactly what the leases ask for\n' });
-    // A permanent neighbour on flannel.1 that no lease wants: the next periodic resync (10 s) removes it.
+    // A permanent neighbour on flannel.1 that no lease wants: the next periodic resync (5 s here) removes it.
     let seen: ReturnType<typeof ctl> | undefined;
     for (let i = 0; i < 3 && !seen; i++) {
       ipIn(n1.ns, 'neigh', 'replace', '10.244.250.0', 'lladdr', '02:00:00:00:00:99', 'dev', 'flannel.1', 'nud', 'permanent');

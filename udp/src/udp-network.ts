@@ -7,7 +7,7 @@
 // Network) and the report of what it dropped. No packet touches this thread, so /healthz and lease events
 // are answered whatever the traffic.
 import { every, reconciledNetwork, type BackendContext, type JsonValue, type Lease, type Network, type NetworkConfig } from '@flannel-ts/core';
-import type { ReconcilerTiming } from '@flannel-ts/core';
+import { DEFAULT_TIMING, type ReconcilerTiming } from '@flannel-ts/core';
 import type { ProxyCounters } from './counters.js';
 import type { DataPath } from './data-path.js';
 import type { Flannel0 } from './device.js';
@@ -19,7 +19,7 @@ export interface UdpTiming extends ReconcilerTiming {
   reportMs: number;
 }
 
-export const UDP_TIMING: UdpTiming = { resyncMs: 10_000, settleMs: 20, minGapMs: 200, retryMs: 1000, reportMs: 60_000 };
+export const UDP_TIMING: UdpTiming = { ...DEFAULT_TIMING, reportMs: 60_000 };
 
 export interface UdpNetworkOptions {
   lease: Lease;

@@ -127,6 +127,24 @@ describe('vxlan backend', () => {
     await finish(t);
   });
 
+  it("compares everything with the kernel at the context's resyncMs (flanneld's -kernel-resync), removing what no lease wants", async () => {
+    const netConf = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
+    const ctx = testBackendContext(loadNetConfig(netConf));
+    ctx.resyncMs = 5000;
+    const network = await new VxlanBackend(ctx).registerNetwork(loadNetConfig(netConf), AbortSignal.timeout(5000));
+    const t = { stop: new AbortController(), running: Promise.resolve() };
+    t.running = network.run(t.stop.signal);
+    ctx.subnetManager.putLease(peer(2));
+    await ctx.clock.advance(DEFAULT_TIMING.minGapMs); // the first full sync
+    // A neighbour no lease wants: adding it tells the engine nothing, only a full comparison finds it.
+    await ctx.netlink.neighSet({ linkIndex: dev(ctx).index, ip: IP.parse('10.244.9.0'), mac: MAC.parse('0a:00:00:00:00:09'), state: 0x80 });
+    await ctx.clock.advance(4000);
+    expect(kernel(ctx).neighs).toContain('10.244.9.0 0a:00:00:00:00:09');
+    await ctx.clock.advance(1000 + DEFAULT_TIMING.minGapMs);
+    expect(kernel(ctx).neighs).toEqual([`10.244.2.0 ${MAC2}`]);
+    await finish(t);
+  });
+
   it('puts back an MTU someone changed', async () => {
     const t = await start();
     await t.ctx.clock.advance(DEFAULT_TIMING.minGapMs);

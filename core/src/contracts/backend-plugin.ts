@@ -18,8 +18,9 @@ import type { SubnetManager } from './subnet-manager.js';
  * `Network.peerTraffic` for per-peer tunnel counters.
  * 1.4: XFRM (IPsec) policies (`Netlink.xfrmPolicyList`, `xfrmPolicyUpdate`, `xfrmPolicyDel`, the
  * `requests.xfrmPolicyUpdate`/`xfrmPolicyDel` that `Netlink.apply` sends, the 'xfrm-policy' monitor topic).
+ * 1.5: `BackendContext.resyncMs` (flanneld's -kernel-resync) and `ReconcilerObserver.passStarted`.
  */
-export const BACKEND_CONTRACT_VERSION = '1.4';
+export const BACKEND_CONTRACT_VERSION = '1.5';
 
 /** What flanneld hands a backend when it builds it. */
 export interface BackendContext {
@@ -34,7 +35,15 @@ export interface BackendContext {
    * reconciledNetwork and need not look at it; absent in older hosts and in tests.
    */
   observer?: ReconcilerObserver;
+  /**
+   * How often core's engine compares the whole kernel state with the leases when nothing asked for it
+   * (flanneld's -kernel-resync), in ms. reconciledNetwork applies it; absent: the engine's default.
+   */
+  resyncMs?: number;
 }
+
+/** The DI token for BackendContext.resyncMs: flanneld binds it from -kernel-resync (optional). */
+export const KernelResyncMs = Symbol.for('flannel-ts.KernelResyncMs');
 
 /**
  * What a backend package exports (as `backend`, or as its default export). Built-in backends and

@@ -5,6 +5,8 @@
 export interface ReconcilerObserver {
   /** Lease events from the store (our own lease already dropped), by type; a full listing counts as one 'snapshot'. */
   leaseEvents?(type: 'added' | 'removed' | 'snapshot', count: number): void;
+  /** A pass of the engine starts (flanneld's event-loop monitor samples finely from then). */
+  passStarted?(kind: 'events' | 'resync'): void;
   /** One pass of the engine: applying lease events, or a resync against the kernel; ok is false when a write or the pass failed. */
   reconcilePass?(kind: 'events' | 'resync', ok: boolean): void;
   /** Kernel objects a resync had to put back, correct or remove, by kind: route, neigh, fdb, nexthop, device. */

@@ -16,7 +16,8 @@ describe('backend contract versions', () => {
     expect(contractMismatch('1.2')).toBeUndefined();
     expect(contractMismatch('1.3')).toBeUndefined();
     expect(contractMismatch('1.4')).toBeUndefined();
-    expect(contractMismatch('1.5')).toMatch(/implements backend contract v1\.5, but this flanneld implements v1\.4/);
+    expect(contractMismatch('1.5')).toBeUndefined();
+    expect(contractMismatch('1.6')).toMatch(/implements backend contract v1\.6, but this flanneld implements v1\.5/);
     expect(contractMismatch(0)).toMatch(/v0\.0/);
     expect(contractMismatch('2.0')).toMatch(/v2\.0/);
     expect(contractMismatch('one')).toMatch(/contractVersion "one" is not a version/);

@@ -23,6 +23,13 @@ export interface KernelEntry {
 export interface DiffOptions {
   /** Delete what `have` holds and `want` does not. Off until the engine knows every lease. */
   prune: boolean;
+  /** Asked at each turn of the event loop: true abandons the plan, and planDiffSliced returns undefined. */
+  abandonWhen?: () => boolean;
+}
+
+export interface DiffPlan {
+  dels: KernelEntry[];
+  puts: KernelEntry[];
 }
 
 /**
@@ -61,18 +68,28 @@ export interface WantedIndex {
  * answer, but it reads the engine's standing index instead of building one, and yields to the event loop
  * every ENTRIES_PER_SLICE entries so that /healthz and the lease watch are never kept waiting.
  */
-export async function planDiffSliced(want: WantedIndex, have: readonly KernelEntry[], o: DiffOptions): Promise<{ dels: KernelEntry[]; puts: KernelEntry[] }> {
+export async function planDiffSliced(
+  want: WantedIndex,
+  have: readonly KernelEntry[],
+  o: DiffOptions & { abandonWhen: () => boolean },
+): Promise<DiffPlan | undefined>;
+export async function planDiffSliced(want: WantedIndex, have: readonly KernelEntry[], o: DiffOptions): Promise<DiffPlan>;
+export async function planDiffSliced(want: WantedIndex, have: readonly KernelEntry[], o: DiffOptions): Promise<DiffPlan | undefined> {
   const dels: KernelEntry[] = [];
   const puts: KernelEntry[] = [];
   const seen = new Set<string>();
+  const turn = async () => {
+    await yieldToLoop();
+    return o.abandonWhen?.() ?? false;
+  };
   for (let i = 0; i < have.length; i++) {
-    if (i > 0 && i % ENTRIES_PER_SLICE === 0) await yieldToLoop();
+    if (i > 0 && i % ENTRIES_PER_SLICE === 0 && (await turn())) return undefined;
     const h = have[i]!;
     compareOne(h, want.get(h.key), seen, o, dels, puts);
   }
   let n = 0;
   for (const w of want.all()) {
-    if (++n % ENTRIES_PER_SLICE === 0) await yieldToLoop();
+    if (++n % ENTRIES_PER_SLICE === 0 && (await turn())) return undefined;
     if (!seen.has(w.key)) puts.push(w);
   }
   return { dels: byRank(dels, -1), puts: byRank(puts, 1) };

@@ -36,7 +36,8 @@ export function reconciledNetwork(ctx: BackendContext, o: ReconciledNetworkOptio
       config: o.config,
       ...(ctx.observer ? { observer: ctx.observer } : {}),
     },
-    { ...DEFAULT_TIMING, ...o.timing },
+    // The operator's period (flanneld's flag) wins over the backend's own default.
+    { ...DEFAULT_TIMING, ...o.timing, ...(ctx.resyncMs ? { resyncMs: ctx.resyncMs } : {}) },
   );
   return {
     lease: o.lease,

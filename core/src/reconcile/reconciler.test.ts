@@ -44,12 +44,16 @@ class RouteDataplane implements Dataplane {
 class RecordingObserver implements ReconcilerObserver {
   readonly events: Record<string, number> = {};
   readonly passes: string[] = [];
+  readonly started: string[] = [];
   readonly repairs: Record<string, number> = {};
   ops = 0;
   readonly errors: Record<string, number> = {};
   readonly latencies: number[] = [];
   leaseEvents(type: string, n: number) {
     this.events[type] = (this.events[type] ?? 0) + n;
+  }
+  passStarted(kind: string) {
+    this.started.push(kind);
   }
   reconcilePass(kind: string, ok: boolean) {
     this.passes.push(`${kind}:${ok ? 'ok' : 'failed'}`);
@@ -264,6 +268,7 @@ describe('Reconciler', () => {
     expect(t.observer.events).toEqual({ added: 3, removed: 1, snapshot: 1 });
     expect(t.observer.errors).toEqual({ EBUSY: 1 });
     expect(t.observer.passes.at(-1)).toBe('events:failed');
+    expect(t.observer.started).toEqual(t.observer.passes.map((p) => p.split(':')[0]));
     t.stop.abort();
     await t.running;
   });
@@ -322,6 +327,42 @@ describe('Reconciler', () => {
     const slices = Math.floor(n / ENTRIES_PER_SLICE);
     expect(during.resync!.to! - during.resync!.from).toBeGreaterThanOrEqual(2 * slices - 1);
     expect(during.events!.to! - during.events!.from).toBeGreaterThanOrEqual(2 * slices - 1);
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('stops a resync for lease events that arrive during it, applies them, then resyncs; a steady stream cannot hold it off', async () => {
+    const t = setup();
+    const peers = Array.from({ length: 2500 }, (_, i) => ({
+      subnet: IPNet.parse(`10.${100 + (i >> 8)}.${i & 255}.0/24`),
+      attrs: { publicIP: IP.parse(`198.18.${i >> 8}.${i & 255}`), backendType: 'test' },
+    }));
+    // Slices of thousands of entries take turns of the event loop, and resyncs are spaced on the clock.
+    const until = async (passes: number) => {
+      for (let i = 0; i < 500 && t.observer.passes.length < passes; i++) {
+        await settle(1);
+        await t.clock.advance(DEFAULT_TIMING.minGapMs);
+      }
+    };
+    t.leases.snapshot(own, ...peers);
+    await until(2); // events, then the first full sync
+    expect(t.observer.passes).toEqual(['events:ok', 'resync:ok']);
+    // From now on each kernel read (one per resync) is followed by a new lease, as a busy store would send.
+    let next = 2;
+    const readKernel = t.dataplane.readKernel.bind(t.dataplane);
+    t.dataplane.readKernel = async () => {
+      const entries = await readKernel();
+      t.leases.added(peer(next++));
+      return entries;
+    };
+    t.observer.started.length = 0;
+    t.observer.passes.length = 0;
+    await t.clock.advance(DEFAULT_TIMING.resyncMs);
+    await until(4);
+    // Three resyncs gave way to the lease that came in during each; the fourth ran to the end regardless.
+    expect(t.observer.started.slice(0, 8)).toEqual(['resync', 'events', 'resync', 'events', 'resync', 'events', 'resync', 'events']);
+    expect(t.observer.passes.slice(0, 4)).toEqual(['events:ok', 'events:ok', 'events:ok', 'resync:ok']);
+    expect(t.routes()).toContain('10.244.5.0/24 via 192.0.2.5');
     t.stop.abort();
     await t.running;
   });

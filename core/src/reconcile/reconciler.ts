@@ -42,13 +42,26 @@ export interface ReconcilerTiming {
   retryMs: number;
 }
 
-export const DEFAULT_TIMING: ReconcilerTiming = { resyncMs: 10_000, settleMs: 20, minGapMs: 200, retryMs: 1000 };
+/**
+ * The kernel's own notifications bring every deletion of an entry we own within settleMs; the periodic
+ * pass is for what they do not tell (an entry changed in place, a foreign one added, a WireGuard peer
+ * removed). Each pass reads and compares every entry (~25 ms of CPU per 1,000 vxlan peers here), so once
+ * a minute: at 10 s it was most of an idle flanneld's CPU.
+ */
+export const DEFAULT_TIMING: ReconcilerTiming = { resyncMs: 60_000, settleMs: 20, minGapMs: 200, retryMs: 1000 };
 
 /**
  * Lease events are planned in slices of this many, with a turn of the event loop between slices: planning a
  * vxlan peer (guard, entries, index) costs 20-60 µs here, so a slice holds the loop 5-15 ms.
  */
 export const EVENTS_PER_SLICE = 250;
+
+/**
+ * Lease events that arrive during a resync's comparison stop it, and are applied first; the resync starts
+ * over after them. A steady stream of events could hold it off for ever, so after this many stops in a row
+ * it runs to the end whatever arrives.
+ */
+const MAX_RESYNC_PREEMPTIONS = 3;
 
 interface Peer {
   /** peerKey(lease) */
@@ -95,6 +108,8 @@ export class Reconciler {
   private fullySynced = false;
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
+  /** Resyncs stopped in a row by lease events (see MAX_RESYNC_PREEMPTIONS). */
+  private preemptions = 0;
   /** Peers with entries in the kernel, and peers with a problem; kept as counts so logging them is cheap. */
   private programmed = 0;
   private partial = 0;
@@ -300,6 +315,7 @@ export class Reconciler {
   }
 
   private async applyEvents(): Promise<void> {
+    this.deps.observer?.passStarted?.('events');
     const started = performance.now();
     const batch = [...this.pendingEvents.values()];
     const since = this.pendingSince;
@@ -348,13 +364,24 @@ export class Reconciler {
   private async runResync(): Promise<void> {
     const reasons = this.resync.take();
     const observer = this.deps.observer;
+    observer?.passStarted?.('resync');
     const afterSnapshot = this.synced;
+    const preemptible = this.preemptions < MAX_RESYNC_PREEMPTIONS;
+    const eventsWaiting = () => preemptible && (this.pendingEvents.size > 0 || this.bigResults.length > 0);
+    let preempted = false;
     try {
       const devices = toDeviceCheck(await this.dataplane.ensureDevices(reasons));
       if (devices.replan) this.replanAll();
       this.countRepairs('device', devices.repaired.length);
       const kernel = await this.dataplane.readKernel();
-      const plan = await planDiffSliced(this.wanted, kernel, { prune: this.synced });
+      const plan = eventsWaiting() ? undefined : await planDiffSliced(this.wanted, kernel, { prune: this.synced, abandonWhen: eventsWaiting });
+      if (!plan) {
+        preempted = true;
+        this.preemptions++;
+        this.deps.logger.debug({ reasons, pendingPeers: this.pendingEvents.size }, 'resync stopped: lease events first');
+        return;
+      }
+      this.preemptions = 0;
       const entries = [...plan.dels, ...plan.puts];
       const ops = await requestsSliced(plan);
       // Compared with every lease: the first full sync is done once this follows the first snapshot.
@@ -383,6 +410,8 @@ export class Reconciler {
       observer?.reconcilePass?.('resync', false);
     } finally {
       this.resync.finished();
+      // Due again as soon as the events are applied (the gap after finished() still holds).
+      if (preempted) for (const r of reasons) this.resync.add(r, 0);
     }
   }
 

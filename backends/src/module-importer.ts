@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { inject, injectable, optional } from 'inversify';
 import { UserError } from '@flannel-ts/core';
+import { shareCoreWithPlugins } from './same-core.js';
 
 /** Loads a module by package name or file path. Behind an interface so tests can hand in fake modules. */
 export interface ModuleImporter {
@@ -20,6 +21,12 @@ export interface PluginSearch {
    * config has no folder (it came from etcd): relative paths are refused then.
    */
   relativeTo?: string | undefined;
+  /**
+   * Set by flanneld: plugins get its copy of '@flannel-ts/core' (shareCoreWithPlugins, at the first plugin).
+   * `bundled` names the bundle's entry files when it runs from its bundle. Unset (tests under Jest, which
+   * has module hooks of its own): plugins import what they resolve.
+   */
+  shareCore?: { bundled?: Record<string, string> | undefined } | undefined;
 }
 export const PluginSearch = Symbol.for('flannel-ts.PluginSearch');
 
@@ -45,6 +52,9 @@ export class NodeModuleImporter implements ModuleImporter {
   }
 
   import(specifier: string): Promise<unknown> {
+    // Registered at the first plugin, not at startup: Node runs module hooks on a thread of their own,
+    // which costs a node without plugins ~100 ms of its start and the memory of a second V8 instance.
+    if (this.search.shareCore) shareCoreWithPlugins(this.search.shareCore.bundled);
     if (isPathSpecifier(specifier)) return import(resolvePathEntry(this.absolute(specifier)));
     const installed = this.search.dirs.map((d) => join(d, 'node_modules', specifier)).find((root) => existsSync(join(root, 'package.json')));
     return import(installed ? resolvePathEntry(installed) : specifier);

@@ -34,7 +34,7 @@ export function storeIdentity(opts: FlanneldOptions): StoreIdentity {
   }
 }
 
-function flanneldModule(opts: FlanneldOptions, version: string): ContainerModule {
+function flanneldModule(opts: FlanneldOptions, version: string, bundled: Record<string, string> | undefined): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind<FlanneldOptions>(FlanneldOptions).toConstantValue(opts);
     bind(DaemonMetrics).toSelf();
@@ -56,7 +56,11 @@ function flanneldModule(opts: FlanneldOptions, version: string): ContainerModule
     bind(Flanneld).toSelf();
     bind(NodeCleanup).toSelf();
     // A relative Backend.Type path starts from the net-conf file's folder; an etcd config has none.
-    bind<PluginSearch>(PluginSearch).toConstantValue({ dirs: opts.pluginDirs, relativeTo: opts.store === 'etcd' ? undefined : dirname(opts.netConfigPath) });
+    bind<PluginSearch>(PluginSearch).toConstantValue({
+      dirs: opts.pluginDirs,
+      relativeTo: opts.store === 'etcd' ? undefined : dirname(opts.netConfigPath),
+      shareCore: { bundled },
+    });
   });
 }
 
@@ -66,7 +70,7 @@ function flanneldModule(opts: FlanneldOptions, version: string): ContainerModule
  * loaded only in etcd mode. Unbinding the container (`unbindAllAsync`) closes the netlink socket and the
  * store. The subnet manager is wrapped where it is made, so that the backend's calls are counted too.
  */
-export function flanneldContainer(opts: FlanneldOptions, logger: Logger, version = 'v0.0.0'): Container {
+export function flanneldContainer(opts: FlanneldOptions, logger: Logger, version = 'v0.0.0', bundled?: Record<string, string>): Container {
   const container = new Container({ defaultScope: 'Singleton' });
   container.load(
     coreModule({ logger }),
@@ -82,7 +86,7 @@ export function flanneldContainer(opts: FlanneldOptions, logger: Logger, version
     rulesModule,
     backendsModule,
     ...BUILTIN_BACKEND_MODULES,
-    flanneldModule(opts, version),
+    flanneldModule(opts, version, bundled),
   );
   container.onActivation<SubnetManager>(
     SubnetManager,

@@ -4,7 +4,6 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { isUserError, type Logger } from '@flannel-ts/core';
 import { createLogger, defaultLogFormat, type LogFormat } from '@flannel-ts/core/internal';
-import { shareCoreWithPlugins } from '@flannel-ts/backends';
 import { askOnTerminal, Confirm, NodeCleanup } from './cleanup.js';
 import { flanneldContainer } from './composition.js';
 import { exitOnStall, installFatalHandlers } from './fatal.js';
@@ -72,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   if (typeof opts === 'number') return opts;
   const logger = createLogger(opts.logLevel, process.stderr, opts.logFormat);
   installFatalHandlers(process, logger, (code) => process.exit(code));
-  const container = flanneldContainer(opts, logger, VERSION);
+  const container = flanneldContainer(opts, logger, VERSION, bundledEntries());
   try {
     if (opts.cleanup) {
       requireNetAdmin('flanneld --cleanup');
@@ -92,7 +91,6 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    shareCoreWithPlugins(bundledEntries());
     const daemon = await container.getAsync(Flanneld);
     let finished = false;
     exitOnStall(

@@ -133,6 +133,7 @@ export class Flanneld {
         fullyRandomDisable: opts.ipMasqFullyRandomDisable,
         forwardRules: opts.iptablesForwardRules,
         resyncSeconds: opts.iptablesResyncSeconds,
+        changes: this.netlink.monitor(['nftables']),
         onResync: ({ repaired, error }) => this.rulesResynced(repaired, error),
       });
       await traffic.setup(familyNets(config, network.lease), this.previous.subnetEnv);

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { netlinkMonitor, type NetlinkEvent } from '@flannel-ts/core/netlink';
-import { cleanupNetns, createNetns, ipIn } from '../harness/netns.js';
+import { cleanupNetns, createNetns, execIn, ipIn } from '../harness/netns.js';
 import { waitFor } from '../harness/wait.js';
 
 /** Upper bound for anything that should take milliseconds; only reached when something is broken. */
@@ -83,6 +83,25 @@ describe('netlinkMonitor', () => {
       expect(events.findIndex(isOurAddr)).toBeLessThan(events.findIndex(isOurRoute));
     },
     EVENT_TIMEOUT_MS * 2,
+  );
+
+  it(
+    "reports nf_tables changes, nft's and iptables-nft's",
+    async () => {
+      const changes: NetlinkEvent[] = [];
+      const sub = netlinkMonitor(['nftables'], { netns: ns }).subscribe((e) => changes.push(e));
+      try {
+        execIn(ns, 'nft', 'add', 'table', 'inet', 'fts_mon');
+        expect(await waitFor(() => changes.length > 0, EVENT_TIMEOUT_MS)).toBe(true);
+        expect(changes[0]).toEqual({ topic: 'nftables', action: 'change' });
+        const before = changes.length;
+        execIn(ns, 'iptables', '-t', 'filter', '-N', 'FTS-MON');
+        expect(await waitFor(() => changes.length > before, EVENT_TIMEOUT_MS)).toBe(true);
+      } finally {
+        sub.unsubscribe();
+      }
+    },
+    EVENT_TIMEOUT_MS * 2 + 10_000,
   );
 
   it(

@@ -18,7 +18,8 @@ import type { SubnetManager } from './subnet-manager.js';
  * `Network.peerTraffic` for per-peer tunnel counters.
  * 1.4: XFRM (IPsec) policies (`Netlink.xfrmPolicyList`, `xfrmPolicyUpdate`, `xfrmPolicyDel`, the
  * `requests.xfrmPolicyUpdate`/`xfrmPolicyDel` that `Netlink.apply` sends, the 'xfrm-policy' monitor topic).
- * 1.5: `BackendContext.resyncMs` (flanneld's -kernel-resync) and `ReconcilerObserver.passStarted`.
+ * 1.5: `BackendContext.resyncMs` (flanneld's -kernel-resync), `ReconcilerObserver.passStarted`, and the
+ * 'nftables' monitor topic.
  */
 export const BACKEND_CONTRACT_VERSION = '1.5';
 

@@ -7,8 +7,10 @@ import { decodeLink, type Link } from './link.js';
 import { decodeFdb, decodeNeigh, type FdbEntry, type Neigh } from './neigh.js';
 import {
   AF_BRIDGE,
+  NETLINK_NETFILTER,
   NETLINK_ROUTE,
   NETLINK_XFRM,
+  NFNLGRP_NFTABLES,
   RTM_DELADDR,
   RTM_DELLINK,
   RTM_DELNEIGH,
@@ -33,15 +35,20 @@ import { c, SO_RCVBUFFORCE, SOL_SOCKET } from './socket/libc.js';
 import { forEachMessage, openRouteSocket, setInt } from './socket/netlink-socket.js';
 import { decodeXfrmPolicyEvent, type XfrmPolicyEvent } from './xfrm.js';
 
-/** `xfrm-policy` is `ip xfrm monitor policy`: IPsec policies added, replaced, deleted, expired or flushed. */
-export type MonitorTopic = 'link' | 'addr' | 'route' | 'neigh' | 'xfrm-policy';
+/**
+ * `xfrm-policy` is `ip xfrm monitor policy`: IPsec policies added, replaced, deleted, expired or flushed.
+ * `nftables` is `nft monitor`, undecoded: one 'change' event per message of a committed nf_tables
+ * transaction (iptables-nft's included), for whoever only needs to know that the rule set changed.
+ */
+export type MonitorTopic = 'link' | 'addr' | 'route' | 'neigh' | 'xfrm-policy' | 'nftables';
 
 export type NetlinkEvent =
   | { topic: 'link'; action: 'new' | 'del'; link: Link }
   | { topic: 'addr'; action: 'new' | 'del'; addr: Addr }
   | { topic: 'route'; action: 'new' | 'del'; route: Route }
   | { topic: 'neigh'; action: 'new' | 'del'; neigh?: Neigh | undefined; fdb?: FdbEntry | undefined }
-  | XfrmPolicyEvent;
+  | XfrmPolicyEvent
+  | { topic: 'nftables'; action: 'change' };
 
 const GROUPS: Record<MonitorTopic, number[]> = {
   link: [RTNLGRP_LINK],
@@ -50,6 +57,7 @@ const GROUPS: Record<MonitorTopic, number[]> = {
   neigh: [RTNLGRP_NEIGH],
   // A policy whose hard lifetime ran out is announced on the expire group, not the policy group.
   'xfrm-policy': [XFRMNLGRP_POLICY, XFRMNLGRP_EXPIRE],
+  nftables: [NFNLGRP_NFTABLES],
 };
 
 /** The netlink protocol (hence the socket) each topic is heard on; message types overlap between them. */
@@ -59,6 +67,7 @@ const PROTOCOL: Record<MonitorTopic, number> = {
   route: NETLINK_ROUTE,
   neigh: NETLINK_ROUTE,
   'xfrm-policy': NETLINK_XFRM,
+  nftables: NETLINK_NETFILTER,
 };
 
 interface PipeHandle {
@@ -71,7 +80,7 @@ type PipeCtor = new (type: number) => PipeHandle;
  * non-blocking and read by libuv's event loop: one 'data' event per datagram, no polling, no sleeping
  * and no threadpool thread. Unsubscribing closes the socket, after which the process can exit.
  *
- * Topics of different protocols (rtnetlink's, and 'xfrm-policy') are read from two sockets: notifications
+ * Topics of different protocols (rtnetlink's, 'xfrm-policy', 'nftables') are read from a socket each: notifications
  * keep their order within each, not across them.
  *
  * If the kernel drops notifications because we fell behind (ENOBUFS), the Observable errors: the
@@ -92,6 +101,7 @@ const NEW_TYPES: Record<MonitorTopic, number[]> = {
   route: [RTM_NEWROUTE],
   neigh: [RTM_NEWNEIGH],
   'xfrm-policy': [XFRM_MSG_NEWPOLICY, XFRM_MSG_UPDPOLICY],
+  nftables: [],
 };
 
 export function netlinkMonitor(topics: readonly MonitorTopic[], opts: MonitorOptions = {}): Observable<NetlinkEvent> {
@@ -152,13 +162,17 @@ function openMonitorSocket(protocol: number, topics: readonly MonitorTopic[], ne
 
 function decodeEvents(protocol: number, buf: Buffer, skip: Set<number>): NetlinkEvent[] {
   const out: NetlinkEvent[] = [];
-  const decode = protocol === NETLINK_XFRM ? decodeXfrmPolicyEvent : decodeEvent;
+  const decode = protocol === NETLINK_XFRM ? decodeXfrmPolicyEvent : protocol === NETLINK_NETFILTER ? nftablesChange : decodeEvent;
   forEachMessage(buf, 0, buf.length, (msg) => {
     if (skip.has(msg.type)) return;
     const event = decode(msg.type, msg.payload);
     if (event) out.push(event);
   });
   return out;
+}
+
+function nftablesChange(): NetlinkEvent {
+  return { topic: 'nftables', action: 'change' };
 }
 
 function decodeEvent(type: number, payload: Buffer): NetlinkEvent | undefined {

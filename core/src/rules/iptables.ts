@@ -24,6 +24,12 @@ export class IptablesBackend implements RuleBackend {
     return `${family === 4 ? 'iptables' : 'ip6tables'}${tool}`;
   }
 
+  /** iptables-nft says "(nf_tables)" in its version line; iptables-legacy keeps rules where no change is announced. */
+  async inNfTables(): Promise<boolean> {
+    const r = await this.run.run(this.bin(4, ''), ['--version']);
+    return r.code === 0 && r.stdout.includes('(nf_tables)');
+  }
+
   /** --random-fully needs iptables 1.6.2 or later. */
   async supportsFullyRandom(family: 4 | 6): Promise<boolean> {
     const r = await this.run.run(this.bin(family, ''), ['--version']);

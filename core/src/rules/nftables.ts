@@ -19,6 +19,10 @@ export class NftablesBackend implements RuleBackend {
   ) {}
 
   /** Go flannel's test: can this kernel load a fully-random masquerade at all? A dry run (`nft -c`) says. */
+  async inNfTables(): Promise<boolean> {
+    return true;
+  }
+
   async supportsFullyRandom(family: 4 | 6): Promise<boolean> {
     const t = table(family);
     const probe = [

@@ -8,6 +8,8 @@ export interface ChainSpec {
 /** One way of installing rules (iptables-restore or nft). Each method is idempotent. */
 export interface RuleBackend {
   readonly name: 'iptables' | 'nftables';
+  /** Whether its rules live in nf_tables, whose every change the kernel announces (nft, iptables-nft). */
+  inNfTables(): Promise<boolean>;
   /** Whether MASQUERADE may use random-fully here. */
   supportsFullyRandom(family: 4 | 6): Promise<boolean>;
   /** Makes the chain hold exactly `spec.rules`; returns true if it had to change anything. */

@@ -5,7 +5,9 @@ import { IptablesBackend } from './iptables.js';
 import { NftablesBackend } from './nftables.js';
 import { iptablesMasqRules, nftMasqRules } from './rule-sets.js';
 import { TrafficManager } from './traffic-manager.js';
+import { Subject } from 'rxjs';
 import { systemClock } from '../util/system-clock.js';
+import { FakeClock } from '../testing/fake-clock.js';
 
 /** A fake iptables/nft: answers from `outputs` by command line and records what was run. */
 function fakeRunner(outputs: Record<string, string> = {}) {
@@ -86,5 +88,60 @@ describe('TrafficManager', () => {
     expect(logger.messages('info')).toContain('replacing the rules of the previous network or subnet');
     const script = calls.find((c) => c.cmd === 'nft -f -')!.input!;
     expect(script).toContain('add rule ip flannel-ipv4 postrtg ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade\n');
+  });
+
+  it('with change notifications, reads the rules only after a change, or once a minute', async () => {
+    const { runner, calls } = fakeRunner({ 'iptables --version': 'iptables v1.8.9 (nf_tables)\n' });
+    const clock = new FakeClock();
+    const changes = new Subject<void>();
+    const tm = new TrafficManager(runner, new RecordingLogger(), clock, {
+      nftables: false,
+      ipMasq: false,
+      fullyRandomDisable: true,
+      forwardRules: true,
+      resyncSeconds: 5,
+      changes,
+    });
+    await tm.setup([{ family: 4, network: IPNet.parse('10.244.0.0/16'), podSubnet: IPNet.parse('10.244.3.0/24') }], undefined);
+    const reads = () => calls.filter((c) => c.cmd === 'iptables-save -t filter').length;
+    const stop = new AbortController();
+    const running = tm.resync(stop.signal);
+    await clock.advance(5000);
+    const first = reads(); // the first resync always reads
+    expect(first).toBeGreaterThan(0);
+    await clock.advance(5000);
+    await clock.advance(5000);
+    expect(reads()).toBe(first);
+    changes.next();
+    await clock.advance(5000);
+    expect(reads()).toBe(first + 1);
+    await clock.advance(55_000);
+    expect(reads()).toBe(first + 1);
+    await clock.advance(5000);
+    expect(reads()).toBe(first + 2); // a minute without news: read anyway
+    stop.abort();
+    await running;
+  });
+
+  it('reads the rules at every resync when they live where no change is announced (iptables-legacy)', async () => {
+    const { runner, calls } = fakeRunner({ 'iptables --version': 'iptables v1.8.9 (legacy)\n' });
+    const clock = new FakeClock();
+    const tm = new TrafficManager(runner, new RecordingLogger(), clock, {
+      nftables: false,
+      ipMasq: false,
+      fullyRandomDisable: true,
+      forwardRules: true,
+      resyncSeconds: 5,
+      changes: new Subject<void>(),
+    });
+    await tm.setup([{ family: 4, network: IPNet.parse('10.244.0.0/16'), podSubnet: IPNet.parse('10.244.3.0/24') }], undefined);
+    const reads = () => calls.filter((c) => c.cmd === 'iptables-save -t filter').length;
+    const stop = new AbortController();
+    const running = tm.resync(stop.signal);
+    const before = reads();
+    for (let i = 0; i < 3; i++) await clock.advance(5000);
+    expect(reads()).toBe(before + 3);
+    stop.abort();
+    await running;
   });
 });

@@ -1,6 +1,7 @@
 import type { Logger } from '../contracts/logger.js';
 import type { PreviousSubnetEnv } from '../subnet-file/subnet-env.js';
 import type { Clock } from '../contracts/clock.js';
+import type { Observable, Subscription } from 'rxjs';
 import { every } from '../util/retry.js';
 import type { CommandRunner } from './command-runner.js';
 import { IptablesBackend } from './iptables.js';
@@ -14,9 +15,20 @@ export interface TrafficOptions {
   fullyRandomDisable: boolean;
   forwardRules: boolean;
   resyncSeconds: number;
+  /**
+   * The kernel's notifications that nf_tables changed (Netlink.monitor(['nftables'])). With them, and rules
+   * kept in nf_tables, a resync reads the rules only after a change, or once CHECK_ANYWAY_MS has passed.
+   */
+  changes?: Observable<unknown>;
   /** After each resync: how many chains had to be restored, or why it failed (flanneld's metrics and /readyz). */
   onResync?(result: { repaired: number; error?: string }): void;
 }
+
+/**
+ * With change notifications, a resync that heard of none reads the rules anyway after this long: a
+ * notification lost (the socket's queue overflowing) must not leave a removed rule missing for ever.
+ */
+const CHECK_ANYWAY_MS = 60_000;
 
 /**
  * The traffic-rule steps of flanneld's startup: remove the other mode's rules, install the
@@ -72,7 +84,9 @@ export class TrafficManager {
   /** Puts back missing or changed rules every resyncSeconds until `signal` aborts. */
   async resync(signal: AbortSignal): Promise<void> {
     if (this.specs.length === 0) return;
+    const gate = await this.changeGate();
     const restore = async () => {
+      if (gate && !gate.due()) return;
       let repaired = 0;
       for (const spec of this.specs) {
         if (await this.backend.ensure(spec)) {
@@ -82,10 +96,26 @@ export class TrafficManager {
       }
       this.opts.onResync?.({ repaired });
     };
-    await every(this.opts.resyncSeconds * 1000, signal, this.clock, restore, (err) => {
-      this.logger.error({ err: (err as Error).message }, 'could not restore traffic rules; retrying at the next resync');
-      this.opts.onResync?.({ repaired: 0, error: (err as Error).message });
-    });
+    try {
+      await every(this.opts.resyncSeconds * 1000, signal, this.clock, restore, (err) => {
+        gate?.failed();
+        this.logger.error({ err: (err as Error).message }, 'could not restore traffic rules; retrying at the next resync');
+        this.opts.onResync?.({ repaired: 0, error: (err as Error).message });
+      });
+    } finally {
+      gate?.close();
+    }
+  }
+
+  /**
+   * Reading the rules spawns iptables-save or nft every few seconds: most of an idle flanneld's work.
+   * When the kernel announces rule changes, reading them is only needed after one.
+   */
+  private async changeGate(): Promise<ChangeGate | undefined> {
+    if (!this.opts.changes || !(await this.backend.inNfTables().catch(() => false))) return undefined;
+    return new ChangeGate(this.opts.changes, this.clock, (err) =>
+      this.logger.warn({ err: (err as Error).message }, 'no notifications of rule changes; reading the rules at every resync'),
+    );
   }
 
   /**
@@ -122,5 +152,45 @@ export async function removeAllTrafficRules(runner: CommandRunner, logger: Logge
     for (const family of [4, 6] as const) {
       await backend.removeAll(family).catch((err: Error) => logger.warn({ err: err.message }, `could not remove ${backend.name} rules`));
     }
+  }
+}
+
+/** Whether a resync has anything to look at: a change announced since the last one, or a long quiet. */
+class ChangeGate {
+  private changed = true;
+  private heard = true;
+  private lastCheck = 0;
+  private readonly sub: Subscription;
+
+  constructor(
+    changes: Observable<unknown>,
+    private readonly clock: Clock,
+    onLost: (err: unknown) => void,
+  ) {
+    this.sub = changes.subscribe({
+      next: () => (this.changed = true),
+      error: (err: unknown) => {
+        this.heard = false;
+        onLost(err);
+      },
+    });
+  }
+
+  /** Called at each resync; true when it must read the rules (and from then on counts as checked). */
+  due(): boolean {
+    const now = this.clock.now().getTime();
+    if (this.heard && !this.changed && now - this.lastCheck < CHECK_ANYWAY_MS) return false;
+    this.changed = false;
+    this.lastCheck = now;
+    return true;
+  }
+
+  /** A check that failed is tried again at the next resync, change or not. */
+  failed(): void {
+    this.changed = true;
+  }
+
+  close(): void {
+    this.sub.unsubscribe();
   }
 }

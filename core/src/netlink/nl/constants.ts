@@ -212,6 +212,9 @@ export const WGALLOWEDIP_A_CIDR_MASK = 3;
 
 // XFRM, the IPsec policy and state database (linux/xfrm.h): its own netlink protocol and socket.
 export const NETLINK_XFRM = 6;
+export const NETLINK_NETFILTER = 12;
+/** nfnetlink's multicast group for nf_tables changes (every committed transaction, iptables-nft's too). */
+export const NFNLGRP_NFTABLES = 7;
 export const XFRM_MSG_NEWPOLICY = 0x13;
 export const XFRM_MSG_DELPOLICY = 0x14;
 export const XFRM_MSG_GETPOLICY = 0x15;

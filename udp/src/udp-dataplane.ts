@@ -18,7 +18,7 @@ export interface UdpDataplaneDeps {
  * The engine checks what any peer lease may claim (inside the network, one node subnet, no overlap, not
  * our PublicIP); planPeer adds what a udp peer needs. A deleted flannel0, a change to its MTU, state,
  * address or route, and a proxy that lost its queue are put right by ensureDevices before every resync:
- * on the kernel's word (the link, addr and route monitor), every 10 s, and after a failed repair.
+ * on the kernel's word (the link, addr and route monitor), at the periodic resync, and after a failed repair.
  */
 export class UdpDataplane implements Dataplane {
   readonly watch: KernelWatch = {

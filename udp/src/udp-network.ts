@@ -2,7 +2,7 @@
 //
 // The engine follows the lease stream into the proxy's table (one entry per peer subnet, written through
 // withProxyTable) and keeps flannel0, its address, its route and the proxy's queue as registerNetwork left
-// them (UdpDataplane.ensureDevices, on a kernel notification, every 10 s, after a failed repair). What is
+// them (UdpDataplane.ensureDevices, on a kernel notification, at the periodic resync, after a failed repair). What is
 // udp's own here: the worker's life (started before the engine, stopped after it, its failure ending the
 // Network) and the report of what it dropped. No packet touches this thread, so /healthz and lease events
 // are answered whatever the traffic.

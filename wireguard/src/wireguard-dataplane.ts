@@ -34,7 +34,7 @@ export interface WireguardDataplaneDeps {
  * The wireguard backend's part of reconciliation. A peer lease becomes one wireguard peer per device that
  * carries it (its public key, its endpoint, its subnets as allowed IPs); what we own is every peer on our
  * devices; a device that is missing, down, resized, or holds another key or port is put right before each
- * resync. The kernel says nothing when a peer is removed (`wg set … remove`): the periodic resync (10 s)
+ * resync. The kernel says nothing when a peer is removed (`wg set … remove`): the periodic resync (60 s, flanneld's -kernel-resync)
  * finds it. A deleted or downed device is reported by the link monitor and repaired at once, every peer
  * replayed onto it.
  */

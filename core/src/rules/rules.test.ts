@@ -71,6 +71,24 @@ describe('NftablesBackend', () => {
   });
 });
 
+/** A TrafficManager (iptables, forward rules) resyncing every 5 s on a fake clock, given `iptables --version`'s answer. */
+async function resyncing(version: string, changes: Subject<void>) {
+  const { runner, calls } = fakeRunner({ 'iptables --version': `${version}\n` });
+  const clock = new FakeClock();
+  const tm = new TrafficManager(runner, new RecordingLogger(), clock, {
+    nftables: false,
+    ipMasq: false,
+    fullyRandomDisable: true,
+    forwardRules: true,
+    resyncSeconds: 5,
+    changes,
+  });
+  await tm.setup([{ family: 4, network: IPNet.parse('10.244.0.0/16'), podSubnet: IPNet.parse('10.244.3.0/24') }], undefined);
+  const stop = new AbortController();
+  const running = tm.resync(stop.signal);
+  return { clock, stop, running, reads: () => calls.filter((c) => c.cmd === 'iptables-save -t filter').length };
+}
+
 describe('TrafficManager', () => {
   it("removes the other mode's rules first and says when it replaces a previous network's rules (OR, not AND)", async () => {
     const { runner, calls } = fakeRunner();
@@ -91,21 +109,8 @@ describe('TrafficManager', () => {
   });
 
   it('with change notifications, reads the rules only after a change, or once a minute', async () => {
-    const { runner, calls } = fakeRunner({ 'iptables --version': 'iptables v1.8.9 (nf_tables)\n' });
-    const clock = new FakeClock();
     const changes = new Subject<void>();
-    const tm = new TrafficManager(runner, new RecordingLogger(), clock, {
-      nftables: false,
-      ipMasq: false,
-      fullyRandomDisable: true,
-      forwardRules: true,
-      resyncSeconds: 5,
-      changes,
-    });
-    await tm.setup([{ family: 4, network: IPNet.parse('10.244.0.0/16'), podSubnet: IPNet.parse('10.244.3.0/24') }], undefined);
-    const reads = () => calls.filter((c) => c.cmd === 'iptables-save -t filter').length;
-    const stop = new AbortController();
-    const running = tm.resync(stop.signal);
+    const { clock, reads, stop, running } = await resyncing('iptables v1.8.9 (nf_tables)', changes);
     await clock.advance(5000);
     const first = reads(); // the first resync always reads
     expect(first).toBeGreaterThan(0);
@@ -124,20 +129,7 @@ describe('TrafficManager', () => {
   });
 
   it('reads the rules at every resync when they live where no change is announced (iptables-legacy)', async () => {
-    const { runner, calls } = fakeRunner({ 'iptables --version': 'iptables v1.8.9 (legacy)\n' });
-    const clock = new FakeClock();
-    const tm = new TrafficManager(runner, new RecordingLogger(), clock, {
-      nftables: false,
-      ipMasq: false,
-      fullyRandomDisable: true,
-      forwardRules: true,
-      resyncSeconds: 5,
-      changes: new Subject<void>(),
-    });
-    await tm.setup([{ family: 4, network: IPNet.parse('10.244.0.0/16'), podSubnet: IPNet.parse('10.244.3.0/24') }], undefined);
-    const reads = () => calls.filter((c) => c.cmd === 'iptables-save -t filter').length;
-    const stop = new AbortController();
-    const running = tm.resync(stop.signal);
+    const { clock, reads, stop, running } = await resyncing('iptables v1.8.9 (legacy)', new Subject<void>());
     const before = reads();
     for (let i = 0; i < 3; i++) await clock.advance(5000);
     expect(reads()).toBe(before + 3);

@@ -63,7 +63,8 @@ async function main(): Promise<void> {
       ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
     ];
     const args = [...topo.flanneldArgs(node), process.env.BENCH_TRACE ? '--log-level=info' : '--log-level=warn'];
-    node.flanneld = nodeFlags.length > 0 ? startProcess('node', [...nodeFlags, FLANNELD, ...args], { netns: node.ns }) : startProcess(FLANNELD, args, { netns: node.ns });
+    node.flanneld =
+      nodeFlags.length > 0 ? startProcess('node', [...nodeFlags, FLANNELD, ...args], { netns: node.ns }) : startProcess(FLANNELD, args, { netns: node.ns });
     return node.flanneld;
   };
 

@@ -6,15 +6,14 @@
 // Left out of the bundle: ffi-rs (a native addon), and the Kubernetes client, imported only in kube mode
 // (@kubernetes/client-node); they load from node_modules. The etcd client is core's own code, in a chunk
 // imported only in etcd mode.
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'flanneld', 'bundle');
-rmSync(out, { recursive: true, force: true });
 
-await build({
+const result = await build({
   entryPoints: {
     flanneld: join(root, 'flanneld/src/main.ts'),
     // flannelctl too: from dist/ it reads ~600 modules, ~30 s in the nested kernel's emulated CPU.
@@ -40,4 +39,21 @@ await build({
   tsconfig: join(root, 'tsconfig.base.json'),
   legalComments: 'none',
   logLevel: 'error',
+  write: false,
 });
+
+// A flanneld may be running from this folder while it is rebuilt (npm pack's prepack rebuilds it during
+// the test suite; a suite in the nested kernel runs flanneld from it meanwhile), and it loads some chunks
+// only when it needs them. So the folder is never emptied: a file whose bytes did not change is left
+// alone, a changed one is replaced in one rename, and only files the new build no longer has are removed.
+mkdirSync(out, { recursive: true });
+const wanted = new Set();
+for (const file of result.outputFiles) {
+  const name = relative(out, file.path);
+  wanted.add(name);
+  if (existsSync(file.path) && readFileSync(file.path).equals(file.contents)) continue;
+  const tmp = `${file.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, file.contents);
+  renameSync(tmp, file.path);
+}
+for (const name of readdirSync(out)) if (!wanted.has(name)) rmSync(join(out, name), { recursive: true, force: true });

@@ -13,6 +13,6 @@ if (!main) {
   process.exit(1);
 }
 import(pathToFileURL(main).href).catch((err) => {
-  process.stderr.write(`flannelctl: cannot load ${main}: ${err && err.message}\n`);
+  process.stderr.write(`flannelctl: cannot load ${main}: ${(err && err.stack) || err}\n`);
   process.exit(1);
 });

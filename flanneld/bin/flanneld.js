@@ -22,7 +22,7 @@ if (args.length === 1 && /^--?version(=(1|t|T|TRUE|true|True))?$/.test(args[0]))
   }
   // main.ts reports its own failures; a module that cannot even load fails here, as an uncaught error would.
   import(pathToFileURL(entry).href).catch((err) => {
-    process.stderr.write(`flanneld: cannot load ${entry}: ${err && err.message}\n`);
+    process.stderr.write(`flanneld: cannot load ${entry}: ${(err && err.stack) || err}\n`);
     process.exit(1);
   });
 }

@@ -39,7 +39,8 @@ function flanneldModule(opts: FlanneldOptions, version: string, bundled: Record<
     bind<FlanneldOptions>(FlanneldOptions).toConstantValue(opts);
     bind(DaemonMetrics).toSelf();
     bind<ReconcilerObserver>(ReconcilerObserver).toService(DaemonMetrics);
-    bind<number>(KernelResyncMs).toConstantValue(opts.kernelResyncSeconds * 1000);
+    // Unset, a backend's own period stands (core's engine default, 60 s, for the built-in ones).
+    if (opts.kernelResyncSeconds > 0) bind<number>(KernelResyncMs).toConstantValue(opts.kernelResyncSeconds * 1000);
     bind(DaemonState)
       .toSelf()
       .onActivation((_ctx, state) => {

@@ -78,9 +78,9 @@ describe('toOptions', () => {
     expect(() => opts(['--log-level=loud'])).toThrow('-log-level: unknown level "loud"');
     expect(() => opts(['--healthz-ip=not-an-ip'])).toThrow('-healthz-ip: "not-an-ip" is not an IP address');
     expect(opts(['--embedded-subnet-mgr']).store).toBe('embedded');
-    expect(opts([]).kernelResyncSeconds).toBe(60);
+    expect(opts([]).kernelResyncSeconds).toBe(0);
     expect(opts(['--kernel-resync=10']).kernelResyncSeconds).toBe(10);
-    expect(() => opts(['--kernel-resync=0'])).toThrow('-kernel-resync: 0 is not a period');
+    expect(() => opts(['--kernel-resync=-1'])).toThrow('-kernel-resync: -1 is not a period');
     expect(opts(['-v=2']).logLevel).toBe('debug');
     expect(opts(['--etcd-prefix=/x/y/']).etcd.prefix).toBe('/x/y');
     expect(opts([]).pluginDirs).toEqual(['/usr/lib/flannel/plugins', '/etc/flannel/plugins']);

@@ -44,8 +44,8 @@ export const FLAGS: readonly FlagDef[] = [
   f(
     'kernel-resync',
     'int',
-    60,
-    "period of the full comparison of the backend's kernel state (routes, neighbours, devices) with the leases, in seconds; deletions are repaired at once anyway; flannel-ts only",
+    0,
+    "period of the full comparison of the backend's kernel state (routes, neighbours, devices) with the leases, in seconds (0: the backend's own, 60 for the built-in ones); deletions are repaired at once anyway; flannel-ts only",
   ),
   f('iptables-forward-rules', 'bool', true, 'add default accept rules to FORWARD chain in iptables'),
   f('ip-blackhole-route', 'bool', false, "add a blackhole route for this node's own subnet"),

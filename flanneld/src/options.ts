@@ -34,7 +34,7 @@ export interface FlanneldOptions {
   ipMasqFullyRandomDisable: boolean;
   iptablesForwardRules: boolean;
   iptablesResyncSeconds: number;
-  /** -kernel-resync: the backend engine's periodic full comparison with the kernel. */
+  /** -kernel-resync: the backend engine's periodic full comparison with the kernel; 0 leaves it to the backend. */
   kernelResyncSeconds: number;
   /** --cleanup: remove what flanneld installs on this node, then exit. */
   cleanup: boolean;
@@ -61,7 +61,7 @@ export function toOptions(v: FlagValues): FlanneldOptions {
   const resync = v['iptables-resync'] as number;
   if (resync < 1) throw new UserError('-iptables-resync', `${resync} is not a period`, 'give seconds, 1 or more');
   const kernelResync = v['kernel-resync'] as number;
-  if (kernelResync < 1) throw new UserError('-kernel-resync', `${kernelResync} is not a period`, 'give seconds, 1 or more');
+  if (kernelResync < 0) throw new UserError('-kernel-resync', `${kernelResync} is not a period`, "give seconds, 1 or more (0: the backend's own)");
   if (!IP.tryParse(str('healthz-ip'))) {
     throw new UserError('-healthz-ip', `${JSON.stringify(str('healthz-ip'))} is not an IP address`, 'give an address of this host, e.g. 0.0.0.0 or 127.0.0.1');
   }

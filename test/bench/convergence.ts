@@ -56,8 +56,8 @@ async function main(): Promise<void> {
     }
   };
   const startFlanneld = () => {
-    // As a user runs it: the executable itself, with the Node flags of its #! line. BENCH_NODE_FLAGS and
-    // BENCH_PROF run it through `node` with those flags instead.
+    // As a user runs it: the executable itself (its #! line). BENCH_NODE_FLAGS and BENCH_PROF run it
+    // through `node` with those flags instead.
     const nodeFlags = [
       ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
       ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),

@@ -38,7 +38,8 @@ export interface BackendContext {
   observer?: ReconcilerObserver;
   /**
    * How often core's engine compares the whole kernel state with the leases when nothing asked for it
-   * (flanneld's -kernel-resync), in ms. reconciledNetwork applies it; absent: the engine's default.
+   * (flanneld's -kernel-resync), in ms. reconciledNetwork applies it over the backend's own timing; absent
+   * (the flag not given): the backend's own, else the engine's default.
    */
   resyncMs?: number;
 }

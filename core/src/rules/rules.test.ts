@@ -108,7 +108,7 @@ describe('TrafficManager', () => {
     expect(script).toContain('add rule ip flannel-ipv4 postrtg ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade\n');
   });
 
-  it('with change notifications, reads the rules only after a change, or once a minute', async () => {
+  it('with change notifications, reads the rules only after a change, after lost notifications, or once a minute', async () => {
     const changes = new Subject<void>();
     const { clock, reads, stop, running } = await resyncing('iptables v1.8.9 (nf_tables)', changes);
     await clock.advance(5000);
@@ -124,6 +124,11 @@ describe('TrafficManager', () => {
     expect(reads()).toBe(first + 1);
     await clock.advance(5000);
     expect(reads()).toBe(first + 2); // a minute without news: read anyway
+    await clock.advance(5000);
+    expect(reads()).toBe(first + 2);
+    changes.error(new Error('netlink monitor (notifications were lost)'));
+    await clock.advance(5000);
+    expect(reads()).toBe(first + 3); // lost notifications: nothing is known, so read
     stop.abort();
     await running;
   });

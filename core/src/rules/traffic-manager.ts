@@ -2,7 +2,7 @@ import type { Logger } from '../contracts/logger.js';
 import type { PreviousSubnetEnv } from '../subnet-file/subnet-env.js';
 import type { Clock } from '../contracts/clock.js';
 import type { Observable, Subscription } from 'rxjs';
-import { every } from '../util/retry.js';
+import { every, retryBackoff } from '../util/retry.js';
 import type { CommandRunner } from './command-runner.js';
 import { IptablesBackend } from './iptables.js';
 import { NftablesBackend } from './nftables.js';
@@ -113,8 +113,11 @@ export class TrafficManager {
    */
   private async changeGate(): Promise<ChangeGate | undefined> {
     if (!this.opts.changes || !(await this.backend.inNfTables().catch(() => false))) return undefined;
-    return new ChangeGate(this.opts.changes, this.clock, (err) =>
-      this.logger.warn({ err: (err as Error).message }, 'no notifications of rule changes; reading the rules at every resync'),
+    return new ChangeGate(this.opts.changes, this.clock, (err, count) =>
+      this.logger[count === 1 ? 'warn' : 'debug'](
+        { err: (err as Error).message },
+        'lost the notifications of rule changes; reading the rules, and listening again',
+      ),
     );
   }
 
@@ -158,28 +161,27 @@ export async function removeAllTrafficRules(runner: CommandRunner, logger: Logge
 /** Whether a resync has anything to look at: a change announced since the last one, or a long quiet. */
 class ChangeGate {
   private changed = true;
-  private heard = true;
   private lastCheck = 0;
   private readonly sub: Subscription;
 
   constructor(
     changes: Observable<unknown>,
     private readonly clock: Clock,
-    onLost: (err: unknown) => void,
+    onLost: (err: unknown, count: number) => void,
   ) {
-    this.sub = changes.subscribe({
-      next: () => (this.changed = true),
-      error: (err: unknown) => {
-        this.heard = false;
-        onLost(err);
-      },
-    });
+    // Notifications lost (the socket's queue overflowed under a burst of rule changes) say nothing of what
+    // changed: read at the next resync, and listen again.
+    const lost = (err: unknown, _ms: number, count: number) => {
+      this.changed = true;
+      onLost(err, count);
+    };
+    this.sub = changes.pipe(retryBackoff({ clock, initialMs: 1000, maxMs: 30_000, onError: lost })).subscribe(() => (this.changed = true));
   }
 
   /** Called at each resync; true when it must read the rules (and from then on counts as checked). */
   due(): boolean {
     const now = this.clock.now().getTime();
-    if (this.heard && !this.changed && now - this.lastCheck < CHECK_ANYWAY_MS) return false;
+    if (!this.changed && now - this.lastCheck < CHECK_ANYWAY_MS) return false;
     this.changed = false;
     this.lastCheck = now;
     return true;

@@ -42,7 +42,7 @@ const hasBuildah = (() => {
 
   it('runs flanneld (node on the Debian root filesystem) as its entrypoint, with no shell', () => {
     const config = JSON.parse(buildah('inspect', '--type', 'image', TAG)).OCIv1.config;
-    expect(config.Entrypoint).toEqual(['/usr/bin/node', '/opt/flannel-ts/node_modules/@flannel-ts/flanneld/bin/flanneld.js']);
+    expect(config.Entrypoint).toEqual(['/usr/bin/node', '--max-semi-space-size=4', '/opt/flannel-ts/node_modules/@flannel-ts/flanneld/bin/flanneld.js']);
     expect(existsSync(join(mnt, 'bin/sh'))).toBe(false);
     // As Go flanneld, --version goes to stderr.
     const r = spawnSync('chroot', [mnt, ...config.Entrypoint, '--version'], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin' } });

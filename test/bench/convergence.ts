@@ -153,37 +153,32 @@ function versionMs(): number {
 
 /** CPU (user + system) the process uses over `ms` of doing nothing new, scaled to a minute. */
 async function idleCpuMs(pid: number, ms: number): Promise<number> {
-  const ticks = () =>
-    readFileSync(`/proc/${pid}/stat`, 'utf8')
-      .split(') ')[1]!
-      .split(' ')
-      .slice(11, 13)
-      .reduce((a, t) => a + Number(t), 0);
-  const before = ticks();
+  const scale = (1000 / CLOCK_TICKS) * (60_000 / ms);
+  const before = statFields(`/proc/${pid}/stat`);
   const threadsBefore = process.env.BENCH_TRACE ? threadTicks(pid) : undefined;
-  const childrenBefore = childTicks(pid);
   await new Promise((r) => setTimeout(r, ms));
+  const after = statFields(`/proc/${pid}/stat`);
   if (threadsBefore) {
     // Which threads used it: the main thread (JavaScript), V8's GC helpers, libuv's pool, workers.
-    const scale = (1000 / CLOCK_TICKS) * (60_000 / ms);
     for (const [name, t] of threadTicks(pid)) {
       const used = (t - (threadsBefore.get(name) ?? 0)) * scale;
       if (used > 0) console.error(`  idle CPU of threads ${name}: ${used.toFixed(0)} ms/min`);
     }
-  }
-  const used = (ticks() - before) * (1000 / CLOCK_TICKS) * (60_000 / ms);
-  if (threadsBefore) {
-    const children = (childTicks(pid) - childrenBefore) * (1000 / CLOCK_TICKS) * (60_000 / ms);
+    const children = (childTicks(after) - childTicks(before)) * scale;
     console.error(`  idle CPU of the processes it ran and reaped (iptables-save, ...): ${children.toFixed(0)} ms/min`);
   }
-  return used;
+  return (ownTicks(after) - ownTicks(before)) * scale;
 }
 
-/** CPU ticks (user + system) of a process's reaped children. */
-function childTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[13]) + Number(fields[14]);
+/** The fields of a /proc stat line after the command name (which may hold spaces and parentheses): state first. */
+function fieldsOf(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
 }
+const statFields = (path: string) => fieldsOf(readFileSync(path, 'utf8'));
+
+/** CPU ticks (user + system) of the process or thread itself, and of its reaped children. */
+const ownTicks = (f: string[]) => Number(f[11]) + Number(f[12]);
+const childTicks = (f: string[]) => Number(f[13]) + Number(f[14]);
 
 /** CPU ticks (user + system) of a process's threads, summed by thread name (the main thread apart). */
 function threadTicks(pid: number): Map<string, number> {
@@ -194,12 +189,7 @@ function threadTicks(pid: number): Map<string, number> {
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       // Node names few of its threads: the main thread is the one whose id is the process's.
       const name = tid === String(pid) ? `${comm} (main)` : comm;
-      const t = stat
-        .slice(stat.lastIndexOf(') ') + 2)
-        .split(' ')
-        .slice(11, 13)
-        .reduce((a, x) => a + Number(x), 0);
-      out.set(name, (out.get(name) ?? 0) + t);
+      out.set(name, (out.get(name) ?? 0) + ownTicks(fieldsOf(stat)));
     } catch {
       // the thread ended
     }

@@ -1,5 +1,5 @@
 import type { Logger } from '../contracts/logger.js';
-import type { CommandRunner } from './command-runner.js';
+import type { CommandResult, CommandRunner } from './command-runner.js';
 import { FORWARD_COMMENT, MASQ_COMMENT } from './rule-sets.js';
 import { RuleError, type ChainSpec, type RuleBackend } from './rule-backend.js';
 
@@ -14,6 +14,7 @@ const CHAINS = {
  */
 export class IptablesBackend implements RuleBackend {
   readonly name = 'iptables' as const;
+  private readonly versions = new Map<4 | 6, Promise<CommandResult>>();
 
   constructor(
     private readonly run: CommandRunner,
@@ -26,14 +27,13 @@ export class IptablesBackend implements RuleBackend {
 
   /** iptables-nft says "(nf_tables)" in its version line; iptables-legacy keeps rules where no change is announced. */
   async inNfTables(): Promise<boolean> {
-    const r = await this.run.run(this.bin(4, ''), ['--version']);
+    const r = await this.version(4);
     return r.code === 0 && r.stdout.includes('(nf_tables)');
   }
 
   /** --random-fully needs iptables 1.6.2 or later. */
   async supportsFullyRandom(family: 4 | 6): Promise<boolean> {
-    const r = await this.run.run(this.bin(family, ''), ['--version']);
-    const m = /v(\d+)\.(\d+)\.(\d+)/.exec(r.stdout);
+    const m = /v(\d+)\.(\d+)\.(\d+)/.exec((await this.version(family)).stdout);
     if (!m) return false;
     const [maj, min, patch] = m.slice(1).map(Number) as [number, number, number];
     return maj > 1 || (maj === 1 && (min > 6 || (min === 6 && patch >= 2)));
@@ -75,6 +75,18 @@ export class IptablesBackend implements RuleBackend {
         found.push(`${this.bin(family, '')} ${c.table}/${c.chain} (IPv${family})`);
     }
     return found;
+  }
+
+  /** `iptables --version`, run once per family: setup (random-fully) and the resync (nf_tables or not) both ask. */
+  private version(family: 4 | 6): Promise<CommandResult> {
+    let answer = this.versions.get(family);
+    if (!answer) {
+      answer = this.run.run(this.bin(family, ''), ['--version']);
+      this.versions.set(family, answer);
+      // A command that could not be run at all is tried again next time, as before.
+      answer.catch(() => this.versions.delete(family));
+    }
+    return answer;
   }
 
   private async save(family: 4 | 6, table: string): Promise<string[]> {

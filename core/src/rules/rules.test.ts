@@ -59,6 +59,14 @@ describe('IptablesBackend', () => {
     expect(await ver('1.6.2')).toBe(true);
     expect(await ver('1.8.9')).toBe(true);
   });
+
+  it('asks iptables --version once for both what it can do and where its rules live', async () => {
+    const { runner, calls } = fakeRunner({ 'iptables --version': 'iptables v1.8.9 (legacy)' });
+    const ipt = new IptablesBackend(runner, new RecordingLogger());
+    expect(await ipt.supportsFullyRandom(4)).toBe(true);
+    expect(await ipt.inNfTables()).toBe(false);
+    expect(calls.filter((c) => c.cmd === 'iptables --version')).toHaveLength(1);
+  });
 });
 
 describe('NftablesBackend', () => {

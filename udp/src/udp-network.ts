@@ -6,8 +6,17 @@
 // udp's own here: the worker's life (started before the engine, stopped after it, its failure ending the
 // Network) and the report of what it dropped. No packet touches this thread, so /healthz and lease events
 // are answered whatever the traffic.
-import { every, reconciledNetwork, type BackendContext, type JsonValue, type Lease, type Network, type NetworkConfig } from '@flannel-ts/core';
-import { DEFAULT_TIMING, type ReconcilerTiming } from '@flannel-ts/core';
+import {
+  DEFAULT_TIMING,
+  every,
+  reconciledNetwork,
+  type BackendContext,
+  type JsonValue,
+  type Lease,
+  type Network,
+  type NetworkConfig,
+  type ReconcilerTiming,
+} from '@flannel-ts/core';
 import type { ProxyCounters } from './counters.js';
 import type { DataPath } from './data-path.js';
 import type { Flannel0 } from './device.js';

@@ -11,17 +11,19 @@ import {
   type ExternalInterface,
 } from '@flannel-ts/core';
 import { BackendLoader, checkDescriptor } from './backend-loader.js';
+import { BackendSource } from './backend-source.js';
 
 /**
- * Turns net-conf's Backend.Type into a running backend. Types registered by a package's ContainerModule
- * (the built-in backends, which flanneld loads) are served from there; any other type is looked up as a
- * plugin package. Either way the descriptor passes the same checks and gets the same context. One
+ * Turns net-conf's Backend.Type into a running backend. Types registered by a package's ContainerModule,
+ * or as a BackendSource (flanneld's built-in backends, imported when asked for), are served from there;
+ * any other type is looked up as a plugin package. Either way the descriptor passes the same checks and gets the same context. One
  * backend instance per type; concurrent requests share one construction.
  */
 @injectable()
 export class BackendRegistry {
   private readonly active = new Map<string, Promise<Backend>>();
   private readonly registered: Map<string, BackendDescriptor>;
+  private readonly sources: Map<string, BackendSource>;
 
   constructor(
     @inject(BackendLoader) private readonly loader: BackendLoader,
@@ -32,8 +34,10 @@ export class BackendRegistry {
     @multiInject(BackendDescriptor) @optional() descriptors: BackendDescriptor[] | undefined,
     @inject(ReconcilerObserver) @optional() private readonly observer?: ReconcilerObserver,
     @inject(KernelResyncMs) @optional() private readonly resyncMs?: number,
+    @multiInject(BackendSource) @optional() sources?: BackendSource[],
   ) {
     this.registered = new Map((descriptors ?? []).map((d) => [d.name, d]));
+    this.sources = new Map((sources ?? []).map((s) => [s.name, s]));
   }
 
   /** The backend for `type`, built with `extIface` (chosen at startup, after the network config is known). */
@@ -49,11 +53,13 @@ export class BackendRegistry {
   }
 
   private async build(type: string, extIface: ExternalInterface): Promise<Backend> {
-    const registered = this.registered.get(type.toLowerCase());
+    const name = type.toLowerCase();
+    const source = this.sources.get(name);
+    const registered = this.registered.get(name) ?? (source && (await source.load()));
     const { descriptor, specifier } = registered
       ? {
-          descriptor: checkDescriptor(type, `@flannel-ts/${registered.name}`, { backend: registered }),
-          specifier: `@flannel-ts/${registered.name} (registered)`,
+          descriptor: checkDescriptor(type, `@flannel-ts/${name}`, { backend: registered }),
+          specifier: `@flannel-ts/${name} (registered)`,
         }
       : await this.loader.load(type);
     const logger = this.logger.child({ backend: descriptor.name });

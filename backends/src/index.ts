@@ -3,6 +3,7 @@ import 'reflect-metadata';
 
 export { BackendLoader, BackendLoadError, checkDescriptor, type LoadedBackend } from './backend-loader.js';
 export { BackendRegistry } from './backend-registry.js';
+export { BackendSource } from './backend-source.js';
 export { backendsModule } from './backends-module.js';
 export { BUILTIN_BACKENDS, isBuiltinBackend } from './builtin.js';
 export { DEFAULT_PLUGIN_DIRS, isPathSpecifier, ModuleImporter, NodeModuleImporter, PluginSearch } from './module-importer.js';

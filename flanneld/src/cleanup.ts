@@ -1,5 +1,5 @@
-import { createInterface } from 'node:readline/promises';
 import { inject, injectable, multiInject, optional } from 'inversify';
+import { BackendSource } from '@flannel-ts/backends';
 import { BackendDescriptor, FLANNEL_ROUTE_PROTOCOL, Logger, Netlink } from '@flannel-ts/core';
 import { CommandRunner, listTrafficRules, removeAllTrafficRules } from '@flannel-ts/core/internal';
 
@@ -17,6 +17,8 @@ export const Confirm = Symbol.for('flannel-ts.CleanupConfirm');
 
 /** Asks on the terminal (stdin/stderr); anything but y/yes is no. */
 export const askOnTerminal: Confirm = async (question) => {
+  // Imported here: only --cleanup on a terminal asks, and a daemon's start need not load readline.
+  const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(question)).trim());
@@ -48,6 +50,7 @@ export class NodeCleanup {
     @inject(Logger) private readonly logger: Logger,
     @inject(Confirm) private readonly confirm: Confirm,
     @multiInject(BackendDescriptor) @optional() private readonly backends: BackendDescriptor[] = [],
+    @multiInject(BackendSource) @optional() private readonly sources: BackendSource[] = [],
   ) {}
 
   async plan(): Promise<CleanupPlan> {
@@ -83,8 +86,9 @@ export class NodeCleanup {
     return 0;
   }
 
-  private backendCleanup(dryRun: boolean): Promise<string[]> {
-    return runHooks(this.backends ?? [], this.nl, this.logger, dryRun);
+  private async backendCleanup(dryRun: boolean): Promise<string[]> {
+    const loaded = await Promise.all((this.sources ?? []).map((s) => s.load()));
+    return runHooks([...(this.backends ?? []), ...loaded], this.nl, this.logger, dryRun);
   }
 
   private async apply(): Promise<void> {

@@ -1,10 +1,46 @@
-import { createExternalBuffer, DataType, define, load, open } from 'ffi-rs';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type * as FfiRs from 'ffi-rs';
 
 /**
- * The libc calls netlink needs, through ffi-rs. Opened on first use, so that importing core does not
- * load a native library (the CNI plugin never touches netlink).
+ * ffi-rs, loaded on first use, so that importing core does not load a native library (the CNI plugin
+ * never touches netlink). ffi-rs picks its glibc or musl build with process.report.getReport(), which
+ * gathers a whole diagnostic report (~4 ms of every start) to read one header field; while it loads,
+ * that field is answered from the C library mapped into this process instead.
  */
+function loadFfiRs(): typeof FfiRs {
+  const require = createRequire(import.meta.url);
+  const report = process.report;
+  const libc = mappedLibc();
+  if (!report || libc === undefined) return require('ffi-rs') as typeof FfiRs;
+  const getReport = report.getReport;
+  report.getReport = () => ({ header: { glibcVersionRuntime: libc === 'glibc' ? 'unknown' : undefined } }) as unknown as object;
+  try {
+    return require('ffi-rs') as typeof FfiRs;
+  } finally {
+    report.getReport = getReport;
+  }
+}
+
+/** Which C library this process runs on, from its memory map; undefined when that cannot be told. */
+function mappedLibc(): 'glibc' | 'musl' | undefined {
+  let maps: string;
+  try {
+    maps = readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (/\/ld-musl-[^/\s]*\.so/.test(maps)) return 'musl';
+  if (/\/libc\.so\.6$/m.test(maps)) return 'glibc';
+  return undefined;
+}
+
+let ffi: typeof FfiRs | undefined;
+const ffiRs = (): typeof FfiRs => (ffi ??= loadFfiRs());
+
+/** The libc calls netlink needs, through ffi-rs. */
 function bind() {
+  const { DataType, define, open } = ffiRs();
   open({ library: 'libc', path: 'libc.so.6' });
   const L = 'libc';
   const I32 = DataType.I32;
@@ -40,6 +76,7 @@ export function c(): ReturnType<typeof bind> {
 /** ioctl with an integer argument (define() names functions by their key, so this variant uses load). */
 export function ioctlInt(fd: number, request: number, value: number): { value: number; errnoCode: number } {
   c();
+  const { DataType, load } = ffiRs();
   return load({
     library: 'libc',
     funcName: 'ioctl',
@@ -59,7 +96,7 @@ export class NativeArena {
   constructor(readonly size: number) {
     this.address = BigInt(c().malloc([size]) as unknown as bigint);
     if (this.address === 0n) throw new Error(`malloc(${size}) failed`);
-    this.buf = createExternalBuffer(c().memmove([this.address, this.address, 0]), size);
+    this.buf = ffiRs().createExternalBuffer(c().memmove([this.address, this.address, 0]), size);
     this.buf.fill(0);
   }
 

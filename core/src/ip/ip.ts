@@ -152,7 +152,9 @@ function parseV6(text: string): bigint | undefined {
 }
 
 function formatV4(v: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
+  // One bigint step, then numbers: a node prints several addresses per peer (entry keys, logs).
+  const n = Number(v);
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
 /** RFC 5952 form, as Go prints it: lower-case, longest zero run (of 2+ groups) compressed, leftmost on a tie. */

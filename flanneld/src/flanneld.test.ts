@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Container } from 'inversify';
@@ -49,20 +49,25 @@ let dir: string;
 beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'fts-flanneld-'))));
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function daemon(backend: BackendDescriptor) {
+/** Rules commands that all fail, as iptables or nft do without CAP_NET_ADMIN. */
+const failingRunner: CommandRunner = { run: async () => ({ code: 1, stdout: '', stderr: 'Operation not permitted (you must be root)' }) };
+
+function daemon(backend: BackendDescriptor, o: { flags?: string[]; runner?: CommandRunner } = {}) {
   const config = loadNetConfig('{"Network":"10.244.0.0/16","EnableNFTables":true,"Backend":{"Type":"fake"}}');
   const nl = new FakeNetlink();
   const eth0 = nl.addDevice('eth0');
   nl.addAddress(eth0.index, '192.0.2.10/24');
   const logger = new RecordingLogger();
-  const opts = toOptions({ ...parseFlags(['--iface=eth0', `--subnet-file=${join(dir, 'subnet.env')}`, '--iptables-forward-rules=false']).values });
+  const opts = toOptions({
+    ...parseFlags(['--iface=eth0', `--subnet-file=${join(dir, 'subnet.env')}`, '--iptables-forward-rules=false', ...(o.flags ?? [])]).values,
+  });
   const c = new Container({ defaultScope: 'Singleton' });
   c.bind<FlanneldOptions>(FlanneldOptions).toConstantValue(opts);
   c.bind<Logger>(Logger).toConstantValue(logger);
   c.bind<Clock>(Clock).toConstantValue(systemClock);
   c.bind<Netlink>(Netlink).toConstantValue(nl);
   c.bind<PreviousRun>(PreviousRun).toConstantValue({ subnetEnv: undefined });
-  c.bind<CommandRunner>(CommandRunner).toConstantValue({ run: async () => ({ code: 1, stdout: '', stderr: 'no such table' }) });
+  c.bind<CommandRunner>(CommandRunner).toConstantValue(o.runner ?? { run: async () => ({ code: 1, stdout: '', stderr: 'no such table' }) });
   c.bind(DaemonMetrics).toSelf();
   c.bind<ReconcilerObserver>(ReconcilerObserver).toService(DaemonMetrics);
   c.bind(DaemonState).toSelf();
@@ -119,6 +124,26 @@ describe('Flanneld: failures do not look like success', () => {
     expect(await code).toBe(1);
     expect(d.state().readiness()).toMatchObject({ ready: false, failing: ['backend'] });
     expect(d.logger.messages('error')).toContain('the fake backend stopped on its own; exiting');
+  });
+
+  it('fails with the rules error when they cannot be installed, stopping the backend that started meanwhile', async () => {
+    let backendRan = false;
+    let backendStopped = false;
+    const d = daemon(
+      fakeBackend(async (signal) => {
+        backendRan = true;
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+        backendStopped = true;
+      }),
+      { flags: ['--ip-masq'], runner: failingRunner },
+    );
+    const f = await d.flanneld();
+    await expect(f.run(new AbortController().signal)).rejects.toThrow(/Operation not permitted/);
+    expect(backendRan).toBe(true);
+    expect(backendStopped).toBe(true);
+    expect(existsSync(join(dir, 'subnet.env'))).toBe(false);
+    expect(d.state().readiness().ready).toBe(false);
+    expect(d.logger.messages('info')).not.toContain('Exiting cleanly...');
   });
 
   it('exits 0 after a clean stop', async () => {

@@ -3,6 +3,7 @@
 // Cold: N leases exist before flanneld starts; time from spawn until the kernel holds all N routes, and the
 // CPU flanneld used until then (all its threads).
 // Live: N more leases written while it runs; lag from the last acknowledged write to the last route.
+// Memory: RSS and anonymous memory at convergence, and settled (once V8 has given back what the start grew).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,8 @@ const PREFIX = '/coreos.com/network';
 const ROUNDS = 3;
 /** How long the idle-CPU figure watches (a minute, as the figure says; BENCH_IDLE_S to shorten a trial run). */
 const IDLE_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
+/** How long the 5,000-peer node is left alone before its settled memory is read (see `settled`). */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_S ?? 15) * 1000;
 /** Kernel clock ticks per second (/proc/<pid>/stat counts in them); 100 on Linux x86-64. */
 const CLOCK_TICKS = 100;
 
@@ -83,8 +86,17 @@ async function main(): Promise<void> {
     return node.flanneld;
   };
 
+  const results: Record<string, string> = {};
+  /**
+   * Memory once V8 has given back what the start grew: its memory reducer runs some seconds after
+   * allocation calms down (measured: anonymous memory halves within 10 s). RSS counts ~45 MB of the node
+   * binary's file pages, shared and reclaimable; anonymous memory is what the process itself holds.
+   */
+  const settled = (n: number) => {
+    results[`rss_${n}_settled_mb`] = rssMb(node.flanneld!.child.pid!);
+    results[`anon_${n}_settled_mb`] = anonMb(node.flanneld!.child.pid!);
+  };
   try {
-    const results: Record<string, string> = {};
     results.version_ms = versionMs().toFixed(1);
     for (const n of sizes()) {
       const times: number[] = [];
@@ -106,14 +118,18 @@ async function main(): Promise<void> {
       results[`cold_${n}_s`] = (median(times) / 1000).toFixed(3);
       results[`cold_${n}_cpu_ms`] = String(median(cpu));
       results[`rss_${n}_mb`] = rssMb(node.flanneld!.child.pid!);
+      results[`anon_${n}_mb`] = anonMb(node.flanneld!.child.pid!);
       console.error(`cold ${n}: ${times.map((t) => `${t} ms`).join(', ')}; CPU ${cpu.map((t) => `${t} ms`).join(', ')}`);
       if (n === 1000) {
         // The first minute after convergence holds one-time work (the first full comparison with the kernel,
         // V8 compacting the heap the start grew); the second is what an idle node spends from then on.
         results.idle_cpu_ms_per_min = (await idleCpuMs(node.flanneld!.child.pid!, IDLE_MS)).toFixed(0);
         results.idle_cpu_2nd_min_ms = (await idleCpuMs(node.flanneld!.child.pid!, IDLE_MS)).toFixed(0);
+        settled(n);
       }
       if (n === 5000) {
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        settled(n);
         // flanneld is running with 5,000 peers: 5,000 more, live.
         scrapeLoopMaxMs();
         const lastWrite = writeLeases(5000, 5000);
@@ -202,10 +218,10 @@ function threadTicks(pid: number): Map<string, number> {
   return out;
 }
 
-function rssMb(pid: number): string {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-  return (kb / 1024).toFixed(1);
-}
+const statusMb = (pid: number, field: string): string =>
+  (Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024).toFixed(1);
+const rssMb = (pid: number) => statusMb(pid, 'VmRSS');
+const anonMb = (pid: number) => statusMb(pid, 'RssAnon');
 
 /** With BENCH_TRACE=1: when each startup step logged, relative to the spawn. */
 function traceStartup(output: string, t0: number): void {

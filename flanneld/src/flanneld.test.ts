@@ -146,6 +146,38 @@ describe('Flanneld: failures do not look like success', () => {
     expect(d.logger.messages('info')).not.toContain('Exiting cleanly...');
   });
 
+  it('programs peers while the rules install, and writes subnet.env only once they are in', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slowRules: CommandRunner = {
+      run: async () => {
+        await gate;
+        return { code: 0, stdout: '', stderr: '' };
+      },
+    };
+    let backendRan = false;
+    const d = daemon(
+      fakeBackend(async (signal) => {
+        backendRan = true;
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      }),
+      { flags: ['--ip-masq'], runner: slowRules },
+    );
+    const f = await d.flanneld();
+    const ac = new AbortController();
+    const code = f.run(ac.signal);
+    await waitUntil(() => backendRan);
+    expect(f.stage).toBe('installing traffic rules');
+    expect(existsSync(join(dir, 'subnet.env'))).toBe(false);
+    expect(d.state().readiness().ready).toBe(false);
+    release();
+    await waitUntil(() => d.logger.messages('info').includes('flannel is ready'));
+    expect(existsSync(join(dir, 'subnet.env'))).toBe(true);
+    expect(f.stage).toBe('running');
+    ac.abort();
+    expect(await code).toBe(0);
+  });
+
   it('exits 0 after a clean stop', async () => {
     const d = daemon(fakeBackend((signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()))));
     const f = await d.flanneld();

@@ -137,12 +137,8 @@ export class Flanneld {
         onResync: ({ repaired, error }) => this.rulesResynced(repaired, error),
       });
       // The rules and the peers' routes do not depend on each other: the backend starts programming peers
-      // while iptables runs (~20 ms of child processes at a start). subnet.env still waits for the rules.
-      const rules = traffic.setup(familyNets(config, network.lease), this.previous.subnetEnv).then(() => {
-        state.rules = { mode: traffic.mode, chains: traffic.chains, inPlace: true };
-        state.stage = 'running';
-        state.changed();
-      });
+      // while iptables runs (~20 ms of child processes at a start). The rest waits for the rules, as in Go.
+      const rules = traffic.setup(familyNets(config, network.lease), this.previous.subnetEnv);
       return await this.runNetwork(config, network, traffic, rules, signal);
     } catch (err) {
       if (signal.aborted && !isUserError(err)) return 0;
@@ -179,18 +175,30 @@ export class Flanneld {
         },
       );
     void backendDone.then(() => stop.abort());
-    // Rules that cannot be installed fail the daemon, as before the backend started: it stops, and run() throws.
+    // Completing the lease (in kube mode: marking the Node's network available), the rules' upkeep and
+    // subnet.env wait for the rules. Rules that cannot be installed fail the daemon: the backend stops, and
+    // run() throws their error.
     let rulesFailed: { err: unknown } | undefined;
-    const afterRules = rules.then(
-      () => Promise.all([traffic.resync(stop.signal), this.writeSubnetEnv(config, network, stop.signal)]),
+    const rulesInstalled = rules.then(
+      () => {
+        if (stop.signal.aborted) return false;
+        this.state.rules = { mode: traffic.mode, chains: traffic.chains, inPlace: true };
+        this.state.stage = 'running';
+        this.state.changed();
+        return true;
+      },
       (err: unknown) => {
         rulesFailed = { err };
         stop.abort();
+        return false;
       },
     );
+    const afterRules = rulesInstalled.then(async (installed) => {
+      if (installed) await Promise.all([traffic.resync(stop.signal), this.writeSubnetEnv(config, network, stop.signal)]);
+    });
     const running = Promise.all([backendDone, afterRules, monitorStore(this.manager, this.clock, stop.signal)]);
     try {
-      await this.manager.completeLease(network.lease, stop.signal);
+      if (await rulesInstalled) await this.manager.completeLease(network.lease, stop.signal);
     } catch (err) {
       if (!(err instanceof LeaseRevokedError)) throw err;
       code = 1;

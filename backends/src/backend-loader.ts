@@ -21,8 +21,8 @@ export class BackendLoadError extends UserError {
 
 /**
  * Turns net-conf's Backend.Type into a backend descriptor: a package is imported and its exported
- * descriptor is checked. The built-in backends are normally registered by flanneld's composition root
- * (see BackendRegistry); they load through here too when asked by package.
+ * descriptor is checked. The built-in backends are normally registered, as BackendSources, by flanneld's
+ * composition root (see BackendRegistry); they load through here too when asked by package.
  */
 @injectable()
 export class BackendLoader {

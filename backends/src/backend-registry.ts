@@ -10,7 +10,7 @@ import {
   type Backend,
   type ExternalInterface,
 } from '@flannel-ts/core';
-import { BackendLoader, checkDescriptor } from './backend-loader.js';
+import { BackendLoader, BackendLoadError, checkDescriptor } from './backend-loader.js';
 import { BackendSource } from './backend-source.js';
 
 /**
@@ -55,7 +55,7 @@ export class BackendRegistry {
   private async build(type: string, extIface: ExternalInterface): Promise<Backend> {
     const name = type.toLowerCase();
     const source = this.sources.get(name);
-    const registered = this.registered.get(name) ?? (source && (await source.load()));
+    const registered = this.registered.get(name) ?? (source && (await loadSource(type, source)));
     const { descriptor, specifier } = registered
       ? {
           descriptor: checkDescriptor(type, `@flannel-ts/${name}`, { backend: registered }),
@@ -73,5 +73,18 @@ export class BackendRegistry {
       ...(this.observer ? { observer: this.observer } : {}),
       ...(this.resyncMs ? { resyncMs: this.resyncMs } : {}),
     });
+  }
+}
+
+/** A registered source's descriptor; code that will not import is named as the installation's fault. */
+async function loadSource(type: string, source: BackendSource): Promise<BackendDescriptor> {
+  try {
+    return await source.load();
+  } catch (err) {
+    throw new BackendLoadError(
+      type,
+      `the built-in backend ${source.name} failed to load: ${(err as Error)?.message ?? String(err)}`,
+      'reinstall flannel-ts (or rebuild it: npm run build)',
+    );
   }
 }

@@ -87,7 +87,12 @@ export class NodeCleanup {
   }
 
   private async backendCleanup(dryRun: boolean): Promise<string[]> {
-    const loaded = await Promise.all((this.sources ?? []).map((s) => s.load()));
+    // A backend whose code will not load cannot say what it made; the others still clean up.
+    const loaded: BackendDescriptor[] = [];
+    for (const [i, r] of (await Promise.allSettled((this.sources ?? []).map((s) => s.load()))).entries()) {
+      if (r.status === 'fulfilled') loaded.push(r.value);
+      else this.logger.warn({ backend: this.sources[i]!.name, err: (r.reason as Error)?.message }, 'cannot load the backend to clean up after it; skipped');
+    }
     return runHooks([...(this.backends ?? []), ...loaded], this.nl, this.logger, dryRun);
   }
 

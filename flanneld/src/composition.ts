@@ -1,8 +1,8 @@
 import { Container, ContainerModule } from 'inversify';
-import { Clock, KernelResyncMs, Logger, ReconcilerObserver, SubnetManager } from '@flannel-ts/core';
+import { Clock, KernelResyncMs, Logger, ReconcilerObserver, SubnetManager, type BackendDescriptor } from '@flannel-ts/core';
 import { coreModule, rulesModule, storeModule } from '@flannel-ts/core/internal';
 import { dirname } from 'node:path';
-import { BackendSource, backendsModule, PluginSearch } from '@flannel-ts/backends';
+import { BackendSource, backendsModule, type BUILTIN_BACKENDS, PluginSearch } from '@flannel-ts/backends';
 import { NodeCleanup } from './cleanup.js';
 import { DaemonState } from './daemon-state.js';
 import { Flanneld } from './flanneld.js';
@@ -17,15 +17,16 @@ import { ObservedSubnetManager, OutageTracker, type StoreIdentity } from './stor
  * imported when net-conf names it (in the bundle, each is its own chunk): evaluating all seven, with the
  * ipsec and udp backends' dependencies, took ~10 ms of every start.
  */
-const BUILTIN_BACKENDS: BackendSource[] = [
-  { name: 'vxlan', load: async () => (await import('@flannel-ts/vxlan')).backend },
-  { name: 'host-gw', load: async () => (await import('@flannel-ts/host-gw')).backend },
-  { name: 'ipip', load: async () => (await import('@flannel-ts/ipip')).backend },
-  { name: 'udp', load: async () => (await import('@flannel-ts/udp')).backend },
-  { name: 'ipsec', load: async () => (await import('@flannel-ts/ipsec')).backend },
-  { name: 'extension', load: async () => (await import('@flannel-ts/extension')).backend },
-  { name: 'wireguard', load: async () => (await import('@flannel-ts/wireguard')).backend },
-];
+const BUILTIN_IMPORTS = {
+  vxlan: async () => (await import('@flannel-ts/vxlan')).backend,
+  'host-gw': async () => (await import('@flannel-ts/host-gw')).backend,
+  ipip: async () => (await import('@flannel-ts/ipip')).backend,
+  udp: async () => (await import('@flannel-ts/udp')).backend,
+  ipsec: async () => (await import('@flannel-ts/ipsec')).backend,
+  extension: async () => (await import('@flannel-ts/extension')).backend,
+  wireguard: async () => (await import('@flannel-ts/wireguard')).backend,
+} satisfies Record<(typeof BUILTIN_BACKENDS)[number], () => Promise<BackendDescriptor>>;
+const builtinSources: BackendSource[] = Object.entries(BUILTIN_IMPORTS).map(([name, load]) => ({ name, load }));
 
 /** Which store the flags chose, where it is, and the flag that says so (for the outage warning). */
 export function storeIdentity(opts: FlanneldOptions): StoreIdentity {
@@ -61,7 +62,7 @@ function flanneldModule(opts: FlanneldOptions, version: string, bundled: Record<
     bind(HealthServer).toSelf();
     bind(Flanneld).toSelf();
     bind(NodeCleanup).toSelf();
-    for (const source of BUILTIN_BACKENDS) bind<BackendSource>(BackendSource).toConstantValue(source);
+    for (const source of builtinSources) bind<BackendSource>(BackendSource).toConstantValue(source);
     // A relative Backend.Type path starts from the net-conf file's folder; an etcd config has none.
     bind<PluginSearch>(PluginSearch).toConstantValue({
       dirs: opts.pluginDirs,

@@ -23,7 +23,8 @@ export function readPeer(lease: Lease, family: 4 | 6): VxlanPeer | { problem: st
   const vtepMAC = typeof macText === 'string' ? MAC.tryParse(macText) : undefined;
   if (!vtepMAC) return { problem: `BackendData.VtepMAC ${JSON.stringify(macText)} is not a MAC address` };
   // An all-zero or multicast FDB entry would flood every peer's traffic to this one.
-  if ((vtepMAC.bytes[0]! & 1) === 1 || vtepMAC.bytes.every((b) => b === 0)) {
+  const bytes = vtepMAC.bytes;
+  if ((bytes[0]! & 1) === 1 || bytes.every((b) => b === 0)) {
     return { problem: `BackendData.VtepMAC ${vtepMAC} is not a unicast MAC address` };
   }
   return { subnet, publicIP, vtepMAC };

@@ -42,7 +42,9 @@ export class MAC {
   }
 
   equals(other: MAC | undefined): boolean {
-    return other !== undefined && other.value === this.value;
+    if (other === undefined) return false;
+    // A MAC from another copy of core (a plugin's own) is compared by its text.
+    return other instanceof MAC ? other.value === this.value : String(other) === this.toString();
   }
 
   toString(): string {

@@ -11,10 +11,10 @@ import type * as FfiRs from 'ffi-rs';
 function loadFfiRs(): typeof FfiRs {
   const require = createRequire(import.meta.url);
   const report = process.report;
-  const libc = mappedLibc();
-  if (!report || libc === undefined) return require('ffi-rs') as typeof FfiRs;
+  const runtime = mappedLibc(readMaps());
+  if (!report || runtime === undefined) return require('ffi-rs') as typeof FfiRs;
   const getReport = report.getReport;
-  report.getReport = () => ({ header: { glibcVersionRuntime: libc === 'glibc' ? 'unknown' : undefined } }) as unknown as object;
+  report.getReport = () => ({ header: { glibcVersionRuntime: runtime === 'glibc' ? 'unknown' : undefined } }) as unknown as object;
   try {
     return require('ffi-rs') as typeof FfiRs;
   } finally {
@@ -22,16 +22,21 @@ function loadFfiRs(): typeof FfiRs {
   }
 }
 
-/** Which C library this process runs on, from its memory map; undefined when that cannot be told. */
-function mappedLibc(): 'glibc' | 'musl' | undefined {
-  let maps: string;
+function readMaps(): string {
   try {
-    maps = readFileSync('/proc/self/maps', 'utf8');
+    return readFileSync('/proc/self/maps', 'utf8');
   } catch {
-    return undefined;
+    return '';
   }
+}
+
+/**
+ * Which C library a process runs on, from its memory map (/proc/self/maps); undefined when that cannot be
+ * told. glibc maps libc.so.6 (before 2.34, libc-2.NN.so); musl maps its loader, ld-musl-<arch>.so.1.
+ */
+export function mappedLibc(maps: string): 'glibc' | 'musl' | undefined {
   if (/\/ld-musl-[^/\s]*\.so/.test(maps)) return 'musl';
-  if (/\/libc\.so\.6$/m.test(maps)) return 'glibc';
+  if (/\/libc(\.so\.6|-2\.\d+\.so)$/m.test(maps)) return 'glibc';
   return undefined;
 }
 

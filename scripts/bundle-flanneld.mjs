@@ -7,7 +7,8 @@
 // (@kubernetes/client-node); they load from node_modules. The etcd client is core's own code, in a chunk
 // imported only in etcd mode.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -45,7 +46,8 @@ const trimDependencies = {
   setup(b) {
     // rxjs's package exports give Node its CommonJS build, which esbuild can only take whole (~330 KB that
     // every start parsed and ran); its ES2015 module build lets esbuild keep just the operators in use.
-    b.onResolve({ filter: /^rxjs$/ }, () => ({ path: join(root, 'node_modules/rxjs/dist/esm/index.js') }));
+    const rxjsEsm = join(dirname(createRequire(join(root, 'core', 'package.json')).resolve('rxjs/package.json')), 'dist/esm/index.js');
+    b.onResolve({ filter: /^rxjs$/ }, () => ({ path: rxjsEsm }));
     b.onResolve({ filter: /^(prom-client|thread-stream|sonic-boom|@opentelemetry\/api)$/ }, (a) => ({ path: a.path, namespace: 'trimmed' }));
     b.onLoad({ filter: /.*/, namespace: 'trimmed' }, (a) => ({ contents: TRIMMED[a.path], resolveDir: root, loader: 'js' }));
   },

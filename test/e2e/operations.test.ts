@@ -94,6 +94,10 @@ describe('readiness, health and metrics', () => {
     expect(text).toMatch(/^flannel_lease_events_total\{type="snapshot"\} [1-9]/m);
     expect(text).toMatch(/^flannel_lease_to_kernel_seconds_count [1-9]/m);
     expect(text).toMatch(/^flannel_store_requests_total\{op="acquire"\} 1$/m);
+    // prom-client's process and Node metrics, from the parts of it the bundle keeps.
+    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_max_seconds']) {
+      expect(text).toMatch(new RegExp(`^${name} [0-9.e+-]+$`, 'm'));
+    }
     const expiry = Number(/^flannel_lease_expiration_timestamp_seconds (\S+)$/m.exec(text)![1]);
     expect(expiry * 1000).toBeGreaterThan(Date.now() + 23 * 3600_000);
   });

@@ -16,8 +16,8 @@ import { BackendSource } from './backend-source.js';
 /**
  * Turns net-conf's Backend.Type into a running backend. Types registered by a package's ContainerModule,
  * or as a BackendSource (flanneld's built-in backends, imported when asked for), are served from there;
- * any other type is looked up as a plugin package. Either way the descriptor passes the same checks and gets the same context. One
- * backend instance per type; concurrent requests share one construction.
+ * any other type is looked up as a plugin package. Either way the descriptor passes the same checks and
+ * gets the same context. One backend instance per type; concurrent requests share one construction.
  */
 @injectable()
 export class BackendRegistry {

@@ -178,6 +178,26 @@ describe('Flanneld: failures do not look like success', () => {
     expect(await code).toBe(0);
   });
 
+  it('stops at once when the stop signal came while the backend registered', async () => {
+    const ac = new AbortController();
+    let backendSignal: AbortSignal | undefined;
+    const run = async (signal: AbortSignal) => {
+      backendSignal = signal;
+      if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    };
+    const d = daemon(
+      fakeBackend(run, async (ctx) => {
+        const lease = await ctx.subnetManager.acquireLease({ publicIP: ctx.extIface.extAddr!, backendType: 'fake' }, ac.signal);
+        ac.abort(); // SIGTERM during a step that cannot be interrupted: no abort event reaches what follows
+        return { lease, mtu: 1400, run };
+      }),
+    );
+    const f = await d.flanneld();
+    expect(await f.run(ac.signal)).toBe(0);
+    expect(backendSignal?.aborted).toBe(true);
+    expect(existsSync(join(dir, 'subnet.env'))).toBe(false);
+  });
+
   it('exits 0 after a clean stop', async () => {
     const d = daemon(fakeBackend((signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()))));
     const f = await d.flanneld();

@@ -141,7 +141,10 @@ export class Flanneld {
       const rules = traffic.setup(familyNets(config, network.lease), this.previous.subnetEnv);
       return await this.runNetwork(config, network, traffic, rules, signal);
     } catch (err) {
-      if (signal.aborted && !isUserError(err)) return 0;
+      if (signal.aborted && !isUserError(err)) {
+        logger.debug({ err: (err as Error)?.message ?? String(err) }, 'failed while stopping');
+        return 0;
+      }
       throw err;
     } finally {
       await this.health.close();
@@ -153,6 +156,8 @@ export class Flanneld {
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
+    // A signal that came while the backend registered (not every step of it can be interrupted) fires no event.
+    if (signal.aborted) stop.abort();
     let code: ExitCode = 0;
     // A backend that fails, or returns while we still run, leaves nothing programmed: that is a failure,
     // and /readyz says so at once (before anything else shuts down).
@@ -197,6 +202,8 @@ export class Flanneld {
       if (installed) await Promise.all([traffic.resync(stop.signal), this.writeSubnetEnv(config, network, stop.signal)]);
     });
     const running = Promise.all([backendDone, afterRules, monitorStore(this.manager, this.clock, stop.signal)]);
+    // Awaited in `finally`, after the lease's whole life: a rejection meanwhile must not count as unhandled.
+    running.catch(() => undefined);
     try {
       if (await rulesInstalled) await this.manager.completeLease(network.lease, stop.signal);
     } catch (err) {

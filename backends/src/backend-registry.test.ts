@@ -73,17 +73,31 @@ describe('BackendRegistry with backend sources', () => {
     expect(vxlan.loads).toBe(0);
   });
 
-  it('names a source that will not import as a broken installation, and tries again on the next request', async () => {
+  it('names a source whose files are missing as a broken installation, and tries again on the next request', async () => {
     const vxlan = source('vxlan', 'vxlan source');
-    vxlan.failing = new Error("Cannot find module '/usr/lib/flannel/bundle/dist-ABC.js'");
+    const missing = Object.assign(new Error("Cannot find module '/usr/lib/flannel/bundle/dist-ABC.js'"), { code: 'ERR_MODULE_NOT_FOUND' });
+    vxlan.failing = missing;
     const r = registry({ sources: [vxlan] });
     const err = await r.get('vxlan').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendLoadError);
-    expect(err).toMatchObject({ field: 'Backend.Type', hint: expect.stringMatching(/reinstall flannel-ts/) });
-    expect((err as Error).message).toContain("the built-in backend vxlan failed to load: Cannot find module '/usr/lib/flannel/bundle/dist-ABC.js'");
+    expect(err).toMatchObject({ field: 'Backend.Type', hint: expect.stringMatching(/^reinstall flannel-ts, or restart flanneld/), cause: missing });
+    expect((err as Error).message).toContain(
+      "the built-in backend vxlan is missing from this installation: Cannot find module '/usr/lib/flannel/bundle/dist-ABC.js'",
+    );
     vxlan.failing = undefined;
     expect((await r.get('vxlan')).made).toBe('vxlan source');
     expect(vxlan.loads).toBe(2);
+  });
+
+  it('names any other failure while a source loads as a bug, keeping it as the cause', async () => {
+    const udp = source('udp', 'udp source');
+    const broken = new TypeError('Cannot read properties of undefined');
+    udp.failing = broken;
+    const err = await registry({ sources: [udp] })
+      .get('udp')
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ field: 'Backend.Type', hint: expect.stringMatching(/bug in flannel-ts/), cause: broken });
+    expect((err as Error).message).toContain('the built-in backend udp failed to load: Cannot read properties of undefined');
   });
 
   it('looks any other type up as a plugin package', async () => {

@@ -76,15 +76,24 @@ export class BackendRegistry {
   }
 }
 
-/** A registered source's descriptor; code that will not import is named as the installation's fault. */
+/**
+ * A registered source's descriptor. A missing file is the installation's fault (or an upgrade under a
+ * running flanneld); anything else that fails while it loads is a bug, kept as the error's cause.
+ */
 async function loadSource(type: string, source: BackendSource): Promise<BackendDescriptor> {
   try {
     return await source.load();
   } catch (err) {
-    throw new BackendLoadError(
-      type,
-      `the built-in backend ${source.name} failed to load: ${(err as Error)?.message ?? String(err)}`,
-      'reinstall flannel-ts (or rebuild it: npm run build)',
-    );
+    const code = (err as { code?: string })?.code;
+    const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+    const why = (err as Error)?.message ?? String(err);
+    const error = missing
+      ? new BackendLoadError(
+          type,
+          `the built-in backend ${source.name} is missing from this installation: ${why}`,
+          'reinstall flannel-ts, or restart flanneld if it was upgraded while running',
+        )
+      : new BackendLoadError(type, `the built-in backend ${source.name} failed to load: ${why}`, 'a bug in flannel-ts: please report it with this message');
+    throw Object.assign(error, { cause: err });
   }
 }

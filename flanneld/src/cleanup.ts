@@ -9,6 +9,8 @@ export interface CleanupPlan {
   devices: string[];
   routes: string[];
   nexthops: number[];
+  /** Backends whose code would not load, so what they made was not looked for: "<backend>: <why>". */
+  skipped?: string[];
 }
 
 /** How --cleanup asks before it removes anything: answers true to go on. */
@@ -54,16 +56,19 @@ export class NodeCleanup {
   ) {}
 
   async plan(): Promise<CleanupPlan> {
-    const devices = await this.backendCleanup(true);
+    const { lines: devices, skipped } = await this.backendCleanup(true);
     const routes: string[] = [];
     for (const family of [4, 6] as const) {
       for (const r of await this.nl.routeList(family, { protocol: FLANNEL_ROUTE_PROTOCOL, table: 0 })) routes.push(String(r.dst ?? 'default'));
     }
     const nexthops = (await this.nl.nexthopList().catch(() => [])).filter((n) => n.protocol === FLANNEL_ROUTE_PROTOCOL).map((n) => n.id);
-    return { rules: await listTrafficRules(this.runner, this.logger), devices, routes, nexthops };
+    return { rules: await listTrafficRules(this.runner, this.logger), devices, routes, nexthops, skipped };
   }
 
-  /** Returns the exit code: 0 done (or nothing to do, or a dry run), 1 when the person said no. */
+  /**
+   * Returns the exit code: 0 done (or nothing to do, or a dry run), 1 when the person said no or a
+   * backend could not be loaded to clean up after it (the rest is removed all the same).
+   */
   async run(o: CleanupOptions): Promise<number> {
     const plan = await this.plan();
     const text = describePlan(plan);
@@ -82,24 +87,29 @@ export class NodeCleanup {
         return 1;
       }
     }
-    await this.apply();
-    return 0;
+    const skipped = await this.apply();
+    if (skipped.length === 0) return 0;
+    this.logger.error({ skipped }, 'some backends could not be loaded: their devices may remain; reinstall flannel-ts and run --cleanup again');
+    return 1;
   }
 
-  private async backendCleanup(dryRun: boolean): Promise<string[]> {
+  private async backendCleanup(dryRun: boolean): Promise<{ lines: string[]; skipped: string[] }> {
     // A backend whose code will not load cannot say what it made; the others still clean up.
     const loaded: BackendDescriptor[] = [];
+    const skipped: string[] = [];
     for (const [i, r] of (await Promise.allSettled((this.sources ?? []).map((s) => s.load()))).entries()) {
       if (r.status === 'fulfilled') loaded.push(r.value);
-      else this.logger.warn({ backend: this.sources[i]!.name, err: (r.reason as Error)?.message }, 'cannot load the backend to clean up after it; skipped');
+      else skipped.push(`${this.sources[i]!.name}: ${(r.reason as Error)?.message ?? String(r.reason)}`);
     }
-    return runHooks([...(this.backends ?? []), ...loaded], this.nl, this.logger, dryRun);
+    return { lines: await runHooks([...(this.backends ?? []), ...loaded], this.nl, this.logger, dryRun), skipped };
   }
 
-  private async apply(): Promise<void> {
+  /** Removes everything it can; returns the backends it could not load. */
+  private async apply(): Promise<string[]> {
     const { nl, logger } = this;
     await removeAllTrafficRules(this.runner, logger);
-    for (const removed of await this.backendCleanup(false)) logger.info({ removed }, 'removed');
+    const { lines, skipped } = await this.backendCleanup(false);
+    for (const removed of lines) logger.info({ removed }, 'removed');
     let routes = 0;
     for (const family of [4, 6] as const) {
       for (const r of await nl.routeList(family, { protocol: FLANNEL_ROUTE_PROTOCOL, table: 0 })) {
@@ -110,6 +120,7 @@ export class NodeCleanup {
     const nexthops = await nl.nexthopList().catch(() => []);
     for (const nh of nexthops.filter((n) => n.protocol === FLANNEL_ROUTE_PROTOCOL)) await nl.nexthopDel(nh.id).catch(() => undefined);
     logger.info({ routes }, 'removed routes; node cleaned up');
+    return skipped;
   }
 }
 
@@ -124,11 +135,12 @@ async function runHooks(backends: BackendDescriptor[], nl: Netlink, logger: Logg
   return lines;
 }
 
-const isEmpty = (p: CleanupPlan) => p.rules.length + p.devices.length + p.routes.length + p.nexthops.length === 0;
+const isEmpty = (p: CleanupPlan) => p.rules.length + p.devices.length + p.routes.length + p.nexthops.length + (p.skipped?.length ?? 0) === 0;
 
 export function describePlan(p: CleanupPlan): string {
   if (isEmpty(p)) return '  nothing: no flannel rules, devices, routes or nexthops on this node\n';
   const lines = [
+    ...(p.skipped ?? []).map((s) => `  skipped  ${s} (its backend would not load: what it made was not looked for)`),
     ...p.rules.map((r) => `  rules    ${r}`),
     ...p.devices.map((d) => `  ${d.replace(/^device /, 'device   ')}`),
     ...p.routes.map((r) => `  route    ${r} (proto 70)`),

@@ -3,9 +3,9 @@
 // and parses only what it uses. Separate entries for '@flannel-ts/core' (and '/netlink', '/ip') and
 // '@flannel-ts/backends' share their chunks with the daemon, and plugins' imports of those packages
 // are resolved to them (backends/src/same-core-hooks.ts): one copy of core in the process.
-// Left out of the bundle: ffi-rs (a native addon), and the Kubernetes client, imported only in kube mode
-// (@kubernetes/client-node); they load from node_modules. The etcd client is core's own code, in a chunk
-// imported only in etcd mode.
+// Left out of the bundle: ffi-rs (a native addon, loaded from node_modules). The Kubernetes client is the
+// part of @kubernetes/client-node that scripts/bundle-kube-client.mjs bundled into core, in a chunk
+// imported only in kube mode; the etcd client is core's own code, in a chunk imported only in etcd mode.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';

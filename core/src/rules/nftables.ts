@@ -18,11 +18,12 @@ export class NftablesBackend implements RuleBackend {
     private readonly logger: Logger,
   ) {}
 
-  /** Go flannel's test: can this kernel load a fully-random masquerade at all? A dry run (`nft -c`) says. */
+  /** nft's rules are nf_tables' by definition. */
   async inNfTables(): Promise<boolean> {
     return true;
   }
 
+  /** Go flannel's test: can this kernel load a fully-random masquerade at all? A dry run (`nft -c`) says. */
   async supportsFullyRandom(family: 4 | 6): Promise<boolean> {
     const t = table(family);
     const probe = [

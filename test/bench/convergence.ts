@@ -112,6 +112,8 @@ async function main(): Promise<void> {
         cpu.push(ownTicks(statFields(`/proc/${node.flanneld!.child.pid!}/stat`)) * (1000 / CLOCK_TICKS));
         if (process.env.BENCH_TRACE) {
           traceStartup(node.flanneld!.output(), t0);
+          const f = statFields(`/proc/${node.flanneld!.child.pid!}/stat`);
+          console.error(`  CPU until converged: user ${Number(f[11]) * (1000 / CLOCK_TICKS)} ms, system ${Number(f[12]) * (1000 / CLOCK_TICKS)} ms`);
           console.error(`  RSS with ${n} peers: ${rssMb(node.flanneld!.child.pid!)} MB`);
         }
       }

@@ -19,13 +19,16 @@ export function readPeer(lease: Lease, family: 4 | 6): VxlanPeer | { problem: st
   if (lease.attrs.backendType !== 'vxlan') return { problem: `BackendType is ${JSON.stringify(lease.attrs.backendType ?? '')}, not "vxlan"` };
   if (!publicIP) return { problem: `no IPv${family} PublicIP` };
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return { problem: 'BackendData is not an object' };
-  const macText = Object.entries(data).find(([k]) => k.toLowerCase() === 'vtepmac')?.[1];
+  const macText = vtepMACOf(data as Record<string, unknown>);
   const vtepMAC = typeof macText === 'string' ? MAC.tryParse(macText) : undefined;
   if (!vtepMAC) return { problem: `BackendData.VtepMAC ${JSON.stringify(macText)} is not a MAC address` };
   // An all-zero or multicast FDB entry would flood every peer's traffic to this one.
-  const bytes = vtepMAC.bytes;
-  if ((bytes[0]! & 1) === 1 || bytes.every((b) => b === 0)) {
-    return { problem: `BackendData.VtepMAC ${vtepMAC} is not a unicast MAC address` };
-  }
+  if (!vtepMAC.isUnicast()) return { problem: `BackendData.VtepMAC ${vtepMAC} is not a unicast MAC address` };
   return { subnet, publicIP, vtepMAC };
+}
+
+/** BackendData's VtepMAC, whatever the case of its name (the first such key); a loop, not Object.entries' array of pairs. */
+function vtepMACOf(data: Record<string, unknown>): unknown {
+  for (const k in data) if (Object.hasOwn(data, k) && k.toLowerCase() === 'vtepmac') return data[k];
+  return undefined;
 }

@@ -32,9 +32,15 @@ describe('readPeer', () => {
     expect(readPeer(lease({ backendData: { VtepMAC: 'c6:d2:32:6f:8f:44' } }), 4)).not.toHaveProperty('problem');
   });
 
+  it('finds VtepMAC whatever the case of its name, as Go decodes it', () => {
+    expect(readPeer(lease({ backendData: { vni: 1, vtepmac: 'c6:d2:32:6f:8f:44' } }), 4)).toMatchObject({ vtepMAC: MAC.parse('c6:d2:32:6f:8f:44') });
+    expect(readPeer(lease({ backendData: { VNI: 1 } }), 4)).toEqual({ problem: 'BackendData.VtepMAC undefined is not a MAC address' });
+  });
+
   it('says what is wrong with malformed peer data', () => {
     expect(readPeer(lease({ backendData: { VtepMAC: 'zz' } }), 4)).toEqual({ problem: 'BackendData.VtepMAC "zz" is not a MAC address' });
     expect(readPeer(lease({ backendData: { VtepMAC: '01:00:5e:00:00:01' } }), 4)).toMatchObject({ problem: expect.stringMatching(/not a unicast/) });
+    expect(readPeer(lease({ backendData: { VtepMAC: '00:00:00:00:00:00' } }), 4)).toMatchObject({ problem: expect.stringMatching(/not a unicast/) });
     expect(readPeer(lease({ backendData: 'x' }), 4)).toEqual({ problem: 'BackendData is not an object' });
     expect(readPeer(lease({ backendType: 'host-gw', backendData: {} }), 4)).toMatchObject({ problem: expect.stringMatching(/not "vxlan"/) });
     expect(readPeer(lease({ publicIP: undefined, backendData: { VtepMAC: 'c6:d2:32:6f:8f:44' } }), 4)).toEqual({ problem: 'no IPv4 PublicIP' });

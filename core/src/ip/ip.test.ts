@@ -26,13 +26,44 @@ describe('IP', () => {
     expect(IP.parse(text).toString()).toBe(canonical);
   });
 
-  it.each(['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.-1', 'a.b.c.d', ':::', '1::2::3', '12345::', 'g::1', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0'])(
-    'rejects %j',
-    (text) => {
-      expect(IP.tryParse(text)).toBeUndefined();
-      expect(() => IP.parse(text)).toThrow(/invalid IP address/);
-    },
-  );
+  it.each([
+    '',
+    '1.2.3',
+    '1.2.3.4.5',
+    '256.1.1.1',
+    '01.2.3.4',
+    '1.2.3.-1',
+    'a.b.c.d',
+    '.1.2.3',
+    '1.2.3.4.',
+    '1..2.3',
+    '1.2.3.0255',
+    '1.2.3.00',
+    ' 1.2.3.4',
+    '1.2.3.+4',
+    '1.2.3.4/8',
+    ':::',
+    '1::2::3',
+    '12345::',
+    'g::1',
+    '1:2:3:4:5:6:7:8:9',
+    'fe80::1%eth0',
+  ])('rejects %j', (text) => {
+    expect(IP.tryParse(text)).toBeUndefined();
+    expect(() => IP.parse(text)).toThrow(/invalid IP address/);
+  });
+
+  it('prints the same text again, and equal addresses compare equal whether or not one was printed', () => {
+    const printed = IP.parse('10.9.8.7');
+    expect(printed.toString()).toBe('10.9.8.7');
+    expect(printed.toString()).toBe('10.9.8.7');
+    expect(printed).toEqual(IP.parse('10.9.8.7'));
+    expect(IP.v4(0x0a090807).toString()).toBe('10.9.8.7');
+  });
+
+  it.each([-1, 2 ** 32, 1.5, NaN])('refuses %p as an IPv4 value', (v) => {
+    expect(() => IP.v4(v)).toThrow(RangeError);
+  });
 
   it('round-trips through bytes', () => {
     expect([...IP.parse('10.1.2.3').toBytes()]).toEqual([10, 1, 2, 3]);

@@ -3,6 +3,8 @@ import { ADDR_BITS, IP, type IPFamily } from './ip.js';
 /** A network prefix. Host bits are always masked off, as Go's ParseCIDR does. */
 export class IPNet {
   readonly ip: IP;
+  /** The text form, made on first use (see IP's). */
+  #text: string | undefined;
 
   constructor(
     ip: IP,
@@ -11,7 +13,9 @@ export class IPNet {
     if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > ip.bits) {
       throw new RangeError(`prefix length /${prefixLen} is out of range for IPv${ip.family}`);
     }
-    this.ip = IP.of(ip.family, ip.value & maskBits(ip.family, prefixLen));
+    // An address without host bits (every subnet a store sends) is kept as it is, not copied.
+    const masked = ip.value & maskBits(ip.family, prefixLen);
+    this.ip = masked === ip.value ? ip : IP.of(ip.family, masked);
   }
 
   static tryParse(text: string): IPNet | undefined {
@@ -69,7 +73,7 @@ export class IPNet {
   }
 
   toString(): string {
-    return `${this.ip.toString()}/${this.prefixLen}`;
+    return (this.#text ??= `${this.ip.toString()}/${this.prefixLen}`);
   }
 
   toJSON(): string {
@@ -78,7 +82,11 @@ export class IPNet {
 }
 
 export function maskBits(family: IPFamily, prefixLen: number): bigint {
+  if (family === 4) return V4_MASKS[prefixLen]!;
   const bits = ADDR_BITS[family];
   const all = (1n << BigInt(bits)) - 1n;
   return (all << BigInt(bits - prefixLen)) & all;
 }
+
+/** The 33 IPv4 masks, made once: every subnet a store sends is masked. */
+const V4_MASKS = Array.from({ length: 33 }, (_, len) => ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - len)) - 1n));

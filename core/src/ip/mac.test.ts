@@ -23,6 +23,24 @@ describe('MAC', () => {
     expect([...mac.bytes]).toEqual([...bytes]);
   });
 
+  it('writes its bytes into a buffer at an offset, and nothing around them', () => {
+    const buf = new Uint8Array(9).fill(7);
+    MAC.parse('fe:dc:ba:98:76:54').writeTo(buf, 2);
+    expect([...buf]).toEqual([7, 7, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 7]);
+  });
+
+  it.each([
+    ['02:00:00:00:00:01', true],
+    ['fe:ff:ff:ff:ff:ff', true],
+    ['00:00:00:00:00:01', true],
+    ['00:00:00:00:00:00', false],
+    ['01:00:5e:00:00:01', false],
+    ['ff:ff:ff:ff:ff:ff', false],
+    ['03:00:00:00:00:00', false],
+  ])('tells whether %s is a unicast address (%p)', (text, unicast) => {
+    expect(MAC.parse(text).isUnicast()).toBe(unicast);
+  });
+
   it('hands out a copy of its bytes', () => {
     const mac = MAC.parse('02:00:00:00:00:01');
     mac.bytes[0] = 0xff;

@@ -7,6 +7,9 @@ const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'
  * heap and a GC object pair where a number costs none.
  */
 export class MAC {
+  /** The text form, made on first use (see IP's). */
+  #text: string | undefined;
+
   private constructor(private readonly value: number) {}
 
   static tryParse(text: string): MAC | undefined {
@@ -41,6 +44,23 @@ export class MAC {
     return Uint8Array.of(hi >>> 8, hi & 255, lo >>> 24, (lo >>> 16) & 255, (lo >>> 8) & 255, lo & 255);
   }
 
+  /** Writes the six bytes at `offset`, as `bytes` holds them, without making an array. */
+  writeTo(buf: Uint8Array, offset: number): void {
+    const hi = Math.floor(this.value / 2 ** 32);
+    const lo = this.value >>> 0;
+    buf[offset] = hi >>> 8;
+    buf[offset + 1] = hi & 255;
+    buf[offset + 2] = lo >>> 24;
+    buf[offset + 3] = (lo >>> 16) & 255;
+    buf[offset + 4] = (lo >>> 8) & 255;
+    buf[offset + 5] = lo & 255;
+  }
+
+  /** Neither a group address (the first byte's low bit: multicast, broadcast) nor all zeros. */
+  isUnicast(): boolean {
+    return this.value !== 0 && (Math.floor(this.value / 2 ** 40) & 1) === 0;
+  }
+
   equals(other: MAC | undefined): boolean {
     if (other === undefined) return false;
     // A MAC from another copy of core (a plugin's own) is compared by its text.
@@ -48,8 +68,10 @@ export class MAC {
   }
 
   toString(): string {
-    const [hi, lo] = this.halves();
-    return `${HEX[hi >>> 8]}:${HEX[hi & 255]}:${HEX[lo >>> 24]}:${HEX[(lo >>> 16) & 255]}:${HEX[(lo >>> 8) & 255]}:${HEX[lo & 255]}`;
+    if (this.#text !== undefined) return this.#text;
+    const hi = Math.floor(this.value / 2 ** 32);
+    const lo = this.value >>> 0;
+    return (this.#text = `${HEX[hi >>> 8]}:${HEX[hi & 255]}:${HEX[lo >>> 24]}:${HEX[(lo >>> 16) & 255]}:${HEX[(lo >>> 8) & 255]}:${HEX[lo & 255]}`);
   }
 
   /** The top 16 and the low 32 bits, as integers the bit operators take. */

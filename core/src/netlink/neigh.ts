@@ -35,14 +35,14 @@ function writeNdmsg(w: MessageWriter, family: number, linkIndex: number, state: 
 
 export function encodeNeigh(w: MessageWriter, n: Neigh): void {
   writeNdmsg(w, familyOf(n.ip), n.linkIndex, n.state ?? NUD_PERMANENT, n.flags ?? 0);
-  w.bytes(NDA_DST, n.ip.toBytes());
-  if (n.mac) w.bytes(NDA_LLADDR, n.mac.bytes);
+  w.ip(NDA_DST, n.ip);
+  if (n.mac) w.mac(NDA_LLADDR, n.mac);
 }
 
 export function encodeFdb(w: MessageWriter, f: FdbEntry): void {
   writeNdmsg(w, AF_BRIDGE, f.linkIndex, f.state ?? NUD_PERMANENT, f.flags ?? NTF_SELF);
-  w.bytes(NDA_LLADDR, f.mac.bytes);
-  if (f.dst) w.bytes(NDA_DST, f.dst.toBytes());
+  w.mac(NDA_LLADDR, f.mac);
+  if (f.dst) w.ip(NDA_DST, f.dst);
 }
 
 /**

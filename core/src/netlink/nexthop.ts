@@ -26,7 +26,7 @@ export function encodeNexthop(w: MessageWriter, nh: Nexthop, forDelete = false):
   b.writeUInt32LE(!forDelete && nh.onlink ? RTNH_F_ONLINK : 0, off + 4);
   w.u32(NHA_ID, nh.id);
   if (forDelete) return;
-  if (nh.gw) w.bytes(NHA_GATEWAY, nh.gw.toBytes());
+  if (nh.gw) w.ip(NHA_GATEWAY, nh.gw);
   if (nh.linkIndex) w.u32(NHA_OIF, nh.linkIndex);
 }
 

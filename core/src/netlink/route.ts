@@ -92,15 +92,15 @@ export function encodeRoute(w: MessageWriter, r: Route, forDelete = false): void
   b.writeUInt8(forDelete && r.scope === undefined ? 0xff : scope, off + 6); // RT_SCOPE_NOWHERE matches any on delete
   b.writeUInt8(forDelete && r.type === undefined ? 0 : type, off + 7);
   b.writeUInt32LE(r.onlink ? RTNH_F_ONLINK : 0, off + 8);
-  if (r.dst) w.bytes(RTA_DST, r.dst.ip.toBytes());
+  if (r.dst) w.ip(RTA_DST, r.dst.ip);
   if (r.nhid !== undefined && !forDelete) {
     w.u32(RTA_NH_ID, r.nhid);
   } else {
-    if (r.gw) w.bytes(RTA_GATEWAY, r.gw.toBytes());
+    if (r.gw) w.ip(RTA_GATEWAY, r.gw);
     if (r.linkIndex) w.u32(RTA_OIF, r.linkIndex);
   }
   if (r.priority !== undefined) w.u32(RTA_PRIORITY, r.priority);
-  if (r.src) w.bytes(RTA_PREFSRC, r.src.toBytes());
+  if (r.src) w.ip(RTA_PREFSRC, r.src);
   w.u32(RTA_TABLE, table);
   if (r.encap && !forDelete) writeEncap(w, r.encap);
 }

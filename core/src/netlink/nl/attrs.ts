@@ -1,3 +1,6 @@
+import type { IP } from '../../ip/ip.js';
+import type { MAC } from '../../ip/mac.js';
+
 /**
  * Netlink attributes (struct nlattr: u16 len, u16 type, payload padded to 4 bytes), built into a
  * growing buffer and parsed back into a map. Nested attributes are written with `nest`.
@@ -41,6 +44,20 @@ export class MessageWriter {
   bytes(type: number, data: Uint8Array): this {
     const off = this.attr(type, data.length);
     this.buf.set(data, off);
+    return this;
+  }
+
+  /** An address in network order; IPv4 without an intermediate array (a peer's entries hold several). */
+  ip(type: number, ip: IP): this {
+    if (ip.family !== 4) return this.bytes(type, ip.toBytes());
+    const off = this.attr(type, 4);
+    this.buf.writeUInt32BE(Number(ip.value), off);
+    return this;
+  }
+
+  mac(type: number, mac: MAC): this {
+    const off = this.attr(type, 6);
+    mac.writeTo(this.buf, off);
     return this;
   }
 

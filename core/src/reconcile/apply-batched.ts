@@ -2,19 +2,24 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Logger } from '../contracts/logger.js';
 import type { Netlink, OpResult } from '../contracts/netlink.js';
 import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
+import type { RequestList } from './kernel-entry.js';
 
 /** ~5 µs per operation here: a chunk holds the event loop for about 5 ms. */
 export const OPS_PER_CHUNK = 1024;
 
 /**
  * Sends requests in batches, yielding to the event loop between chunks so that thousands of routes never
- * stall timers, health checks or the lease watch. Results line up with `requests`.
+ * stall timers, health checks or the lease watch. Results line up with `requests`. Each chunk's requests
+ * are read from the list just before they are sent (see planRequests).
  */
-export async function applyBatched(nl: Netlink, requests: readonly NetlinkRequest[]): Promise<OpResult[]> {
+export async function applyBatched(nl: Netlink, requests: RequestList): Promise<OpResult[]> {
   const results: OpResult[] = [];
   for (let i = 0; i < requests.length; i += OPS_PER_CHUNK) {
     if (i > 0) await yieldToLoop();
-    results.push(...(await nl.apply(requests.slice(i, i + OPS_PER_CHUNK))));
+    const chunk: NetlinkRequest[] = [];
+    for (let j = i; j < Math.min(i + OPS_PER_CHUNK, requests.length); j++) chunk.push(requests.at(j)!);
+    const answers = await nl.apply(chunk);
+    for (let j = 0; j < answers.length; j++) results.push(answers[j]);
   }
   return results;
 }
@@ -26,11 +31,11 @@ const LOGGED_FAILURES = 10;
  * Logs the operations of a batch that failed and returns how many did. Deleting what is already gone
  * (ENOENT, ESRCH) is success for a reconciler. An operation's text is built only for the ones logged.
  */
-export function logFailures(requests: readonly NetlinkRequest[], results: readonly OpResult[], logger: Logger, during: string): number {
+export function logFailures(requests: RequestList, results: readonly OpResult[], logger: Logger, during: string): number {
   let failed = 0;
   results.forEach((err, i) => {
     if (!err) return;
-    const op = requests[i]!.op;
+    const op = requests.at(i)!.op;
     if (op.includes(' del ') && (err.code === 'ENOENT' || err.code === 'ESRCH')) return;
     if (++failed <= LOGGED_FAILURES) logger.warn({ op, err: err.message }, `netlink operation failed while ${during}`);
   });

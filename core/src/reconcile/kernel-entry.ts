@@ -87,26 +87,39 @@ export async function planDiffSliced(want: WantedIndex, have: readonly KernelEnt
     const h = have[i]!;
     compareOne(h, want.get(h.key), seen, o, dels, puts);
   }
-  let n = 0;
-  for (const w of want.all()) {
-    if (++n % ENTRIES_PER_SLICE === 0 && (await turn())) return undefined;
-    if (!seen.has(w.key)) puts.push(w);
+  const all = want.all();
+  if (Array.isArray(all)) {
+    for (let i = 0; i < all.length; i++) {
+      if ((i + 1) % ENTRIES_PER_SLICE === 0 && (await turn())) return undefined;
+      if (!seen.has(all[i]!.key)) puts.push(all[i]!);
+    }
+  } else {
+    let n = 0;
+    for (const w of all) {
+      if (++n % ENTRIES_PER_SLICE === 0 && (await turn())) return undefined;
+      if (!seen.has(w.key)) puts.push(w);
+    }
   }
   return { dels: byRank(dels, -1), puts: byRank(puts, 1) };
 }
 
-/** The requests for a plan, deletions first, built a slice at a time. */
-export async function requestsSliced(plan: { dels: readonly KernelEntry[]; puts: readonly KernelEntry[] }): Promise<NetlinkRequest[]> {
-  const out: NetlinkRequest[] = [];
-  for (const e of plan.dels) {
-    if (out.length > 0 && out.length % ENTRIES_PER_SLICE === 0) await yieldToLoop();
-    out.push(e.del());
-  }
-  for (const e of plan.puts) {
-    if (out.length > 0 && out.length % ENTRIES_PER_SLICE === 0) await yieldToLoop();
-    out.push(e.put());
-  }
-  return out;
+/** Requests by index: an array, or a plan's requests built as they are read. */
+export interface RequestList {
+  readonly length: number;
+  at(i: number): NetlinkRequest | undefined;
+}
+
+/**
+ * A plan's requests, deletions first, each built when it is read (and built again if read again): a
+ * pass sends them a chunk at a time, so its 20,000 requests never all exist at once, and none of them
+ * lives long enough for the garbage collector to copy it.
+ */
+export function planRequests(plan: { dels: readonly KernelEntry[]; puts: readonly KernelEntry[] }): RequestList {
+  const { dels, puts } = plan;
+  return {
+    length: dels.length + puts.length,
+    at: (i) => (i < 0 ? undefined : i < dels.length ? dels[i]!.del() : puts[i - dels.length]?.put()),
+  };
 }
 
 function compareOne(h: KernelEntry, w: KernelEntry | undefined, seen: Set<string>, o: DiffOptions, dels: KernelEntry[], puts: KernelEntry[]): void {
@@ -125,14 +138,18 @@ function compareOne(h: KernelEntry, w: KernelEntry | undefined, seen: Set<string
  */
 function byRank(entries: KernelEntry[], direction: 1 | -1): KernelEntry[] {
   const groups = new Map<number, KernelEntry[]>();
-  for (const e of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
     const g = groups.get(e.rank);
     if (g) g.push(e);
     else groups.set(e.rank, [e]);
   }
   if (groups.size <= 1) return entries;
   const out: KernelEntry[] = [];
-  for (const rank of [...groups.keys()].sort((a, b) => (a - b) * direction)) for (const e of groups.get(rank)!) out.push(e);
+  for (const rank of [...groups.keys()].sort((a, b) => (a - b) * direction)) {
+    const g = groups.get(rank)!;
+    for (let i = 0; i < g.length; i++) out.push(g[i]!);
+  }
   return out;
 }
 

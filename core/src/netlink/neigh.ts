@@ -1,4 +1,4 @@
-import { IP } from '../ip/ip.js';
+import type { IP } from '../ip/ip.js';
 import { MAC } from '../ip/mac.js';
 import { familyOf } from './addr.js';
 import { parseAttrs, type MessageWriter } from './nl/attrs.js';
@@ -62,12 +62,12 @@ export function decodeNeigh(payload: Buffer): Neigh | undefined {
   const family = payload.readUInt8(0);
   if (family !== AF_INET && family !== AF_INET6) return undefined;
   const a = parseAttrs(payload, 12);
-  const dst = a.get(NDA_DST);
+  const ip = a.ip(NDA_DST);
   const ll = a.get(NDA_LLADDR);
-  if (!dst) return undefined;
+  if (!ip) return undefined;
   return {
     linkIndex: payload.readInt32LE(4),
-    ip: IP.fromBytes(dst),
+    ip,
     mac: ll?.length === 6 ? MAC.fromBytes(ll) : undefined,
     state: payload.readUInt16LE(8),
     flags: payload.readUInt8(10),
@@ -79,14 +79,13 @@ export function decodeFdb(payload: Buffer): FdbEntry | undefined {
   const a = parseAttrs(payload, 12);
   const ll = a.get(NDA_LLADDR);
   if (ll?.length !== 6) return undefined;
-  const dst = a.get(NDA_DST);
-  const master = a.get(NDA_MASTER);
+  const dstLength = a.length(NDA_DST);
   return {
     linkIndex: payload.readInt32LE(4),
     mac: MAC.fromBytes(ll),
-    dst: dst && (dst.length === 4 || dst.length === 16) ? IP.fromBytes(dst) : undefined,
+    dst: dstLength === 4 || dstLength === 16 ? a.ip(NDA_DST) : undefined,
     state: payload.readUInt16LE(8),
     flags: payload.readUInt8(10),
-    masterIndex: master ? master.readUInt32LE(0) : undefined,
+    masterIndex: a.u32(NDA_MASTER),
   };
 }

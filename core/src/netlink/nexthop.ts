@@ -1,6 +1,6 @@
-import { IP } from '../ip/ip.js';
+import type { IP } from '../ip/ip.js';
 import { familyOf } from './addr.js';
-import { attrU32, parseAttrs, type MessageWriter } from './nl/attrs.js';
+import { parseAttrs, type MessageWriter } from './nl/attrs.js';
 import { AF_INET, AF_INET6, AF_UNSPEC, NHA_GATEWAY, NHA_ID, NHA_OIF, RT_SCOPE_UNIVERSE, RTNH_F_ONLINK, RTPROT_BOOT } from './nl/constants.js';
 
 /**
@@ -37,12 +37,12 @@ export function encodeNexthopDump(w: MessageWriter): void {
 export function decodeNexthop(payload: Buffer): Nexthop | undefined {
   const family = payload.readUInt8(0);
   const a = parseAttrs(payload, 8);
-  const id = attrU32(a.get(NHA_ID));
+  const id = a.u32(NHA_ID);
   if (id === undefined) return undefined;
-  const gwRaw = a.get(NHA_GATEWAY);
   const nh: Nexthop = { id, protocol: payload.readUInt8(2), onlink: (payload.readUInt32LE(4) & RTNH_F_ONLINK) !== 0 };
-  if (gwRaw && (family === AF_INET || family === AF_INET6)) nh.gw = IP.fromBytes(gwRaw);
-  const oif = attrU32(a.get(NHA_OIF));
+  const gw = family === AF_INET || family === AF_INET6 ? a.ip(NHA_GATEWAY) : undefined;
+  if (gw) nh.gw = gw;
+  const oif = a.u32(NHA_OIF);
   if (oif !== undefined) nh.linkIndex = oif;
   return nh;
 }

@@ -2,7 +2,7 @@ import { IP } from '../ip/ip.js';
 import { IPNet } from '../ip/ipnet.js';
 import { familyOf } from './addr.js';
 import { NetlinkArgumentError } from './errors.js';
-import { attrU32, attrU8, parseAttrs, type MessageWriter } from './nl/attrs.js';
+import { attrU8, parseAttrs, type MessageWriter } from './nl/attrs.js';
 import {
   AF_INET,
   AF_INET6,
@@ -177,23 +177,22 @@ export function decodeRoute(payload: Buffer): Route | undefined {
   const family = payload.readUInt8(0);
   if (family !== AF_INET && family !== AF_INET6) return undefined;
   const a = parseAttrs(payload, 12);
-  const dstRaw = a.get(RTA_DST);
-  const gwRaw = a.get(RTA_GATEWAY);
-  const srcRaw = a.get(RTA_PREFSRC);
+  const dst = a.ip(RTA_DST);
+  const src = a.ip(RTA_PREFSRC);
   const dstLen = payload.readUInt8(1);
   return {
     family: family === AF_INET ? 4 : 6,
-    dst: dstRaw ? new IPNet(IP.fromBytes(dstRaw), dstLen) : undefined,
-    gw: gwRaw ? IP.fromBytes(gwRaw) : undefined,
-    linkIndex: attrU32(a.get(RTA_OIF)),
-    table: attrU32(a.get(RTA_TABLE)) ?? payload.readUInt8(4),
+    dst: dst ? new IPNet(dst, dstLen) : undefined,
+    gw: a.ip(RTA_GATEWAY),
+    linkIndex: a.u32(RTA_OIF),
+    table: a.u32(RTA_TABLE) ?? payload.readUInt8(4),
     protocol: payload.readUInt8(5),
     scope: payload.readUInt8(6),
     type: payload.readUInt8(7),
-    priority: attrU32(a.get(RTA_PRIORITY)),
-    src: srcRaw ? IP.fromBytes(srcRaw) : undefined,
+    priority: a.u32(RTA_PRIORITY),
+    src,
     onlink: (payload.readUInt32LE(8) & RTNH_F_ONLINK) !== 0,
-    nhid: attrU32(a.get(RTA_NH_ID)),
+    nhid: a.u32(RTA_NH_ID),
     encap: decodeEncap(a.get(RTA_ENCAP_TYPE), a.get(RTA_ENCAP)),
   };
 }

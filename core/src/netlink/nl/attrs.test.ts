@@ -28,7 +28,25 @@ describe('netlink attributes', () => {
 
   it('stops at a truncated attribute instead of reading past the end', () => {
     const b = Buffer.from([8, 0, 1, 0, 1, 2, 3, 4, 40, 0, 2, 0]);
-    expect([...parseAttrs(b).keys()]).toEqual([1]);
+    expect(parseAttrs(b).types()).toEqual([1]);
+  });
+
+  it('keeps the last of a repeated type, and reads numbers and addresses in place', () => {
+    const w = new MessageWriter();
+    w.u32(1, 7).u32(1, 9).ip(2, IP.parse('10.1.2.3')).ip(3, IP.parse('fd00::1')).u8(4, 5);
+    const a = parseAttrs(w.toBuffer());
+    expect(a.types()).toEqual([1, 1, 2, 3, 4]);
+    expect(a.size).toBe(5);
+    expect(a.u32(1)).toBe(9);
+    expect(attrU32(a.get(1))).toBe(9);
+    expect(String(a.ip(2))).toBe('10.1.2.3');
+    expect(String(a.ip(3))).toBe('fd00::1');
+    expect(a.length(3)).toBe(16);
+    expect(a.u32(4)).toBeUndefined(); // a u8 is too short to be read as a u32
+    expect(a.has(5)).toBe(false);
+    expect(a.get(5)).toBeUndefined();
+    expect(a.ip(5)).toBeUndefined();
+    expect(() => a.ip(4)).toThrow(RangeError); // one byte is no address
   });
 
   it('round-trips the onlink route flannel installs', () => {

@@ -152,6 +152,18 @@ describe('varints', () => {
     expect(new ProtoReader(w.finish()).varint()).toBe(n);
   });
 
+  it.each([0n, 1n, 127n, 2n ** 28n - 1n, 2n ** 28n, 2n ** 35n + 5n, 2n ** 49n + 3n, 0x694d8a7b3c2e1f05n, 2n ** 63n, 2n ** 64n - 2n])(
+    'round-trips %p as a 64-bit bigint (lease IDs)',
+    (n) => {
+      const w = new ProtoWriter();
+      w.varint(n);
+      w.varint(7);
+      const r = new ProtoReader(w.finish());
+      expect(r.varint64()).toBe(n);
+      expect(r.varint()).toBe(7);
+    },
+  );
+
   it('reads 64-bit values exactly as bigints, and negative int64 (a TTL of -1) as numbers', () => {
     const w = new ProtoWriter();
     w.varint(2n ** 64n - 1n);

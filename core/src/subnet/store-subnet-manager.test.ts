@@ -32,6 +32,21 @@ describe('freeSubnets', () => {
   });
 });
 
+describe('StoreSubnetManager.getNetworkConfig', () => {
+  it('parses a config text once, warns once about its unknown fields, and again when the text changes', async () => {
+    const { registry, logger, sm, signal } = setup('{"Network":"10.5.0.0/16","Padding":1,"Backend":{"Type":"vxlan"}}');
+    const first = await sm.getNetworkConfig(signal);
+    first.subnetLen = 99; // a caller's change must not reach the next caller
+    const second = await sm.getNetworkConfig(signal);
+    expect(second.subnetLen).toBe(24);
+    expect(String(second.network)).toBe('10.5.0.0/16');
+    expect(logger.messages('warn').filter((m) => m === 'unknown field in the network config, ignored')).toHaveLength(1);
+    registry.configText = '{"Network":"10.6.0.0/16","Padding":2,"Backend":{"Type":"vxlan"}}';
+    expect(String((await sm.getNetworkConfig(signal)).network)).toBe('10.6.0.0/16');
+    expect(logger.messages('warn').filter((m) => m === 'unknown field in the network config, ignored')).toHaveLength(2);
+  });
+});
+
 describe('StoreSubnetManager.acquireLease', () => {
   it('creates a key with the attrs JSON and a 24 h TTL', async () => {
     const { registry, sm, signal } = setup();

@@ -51,6 +51,8 @@ export class StoreSubnetManager implements SubnetManager {
    * that happened since is missed.
    */
   private recentList: { listing: Listing; at: number; forWatch: boolean } | undefined;
+  /** The network config last read, and the text it was parsed from. */
+  private parsed: { text: string; config: NetworkConfig } | undefined;
   /** Store changes read in the current turn of the event loop (see toWatchResults); an immediate resets it. */
   private changesThisTurn = 0;
 
@@ -71,9 +73,15 @@ export class StoreSubnetManager implements SubnetManager {
 
   async getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig> {
     const text = await this.registry.getNetworkConfig(signal);
-    const config = loadNetConfig(text, {
-      onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored'),
-    });
+    // flanneld asks every few seconds (its store monitor): a text seen before is not parsed again, and
+    // its unknown fields are reported once, not on every probe.
+    if (this.parsed?.text !== text) {
+      const parsed = loadNetConfig(text, {
+        onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored'),
+      });
+      this.parsed = { text, config: parsed };
+    }
+    const config = { ...this.parsed.config };
     if (!config.enableIPv4) {
       throw new UserError('EnableIPv4', 'the etcd and embedded stores key leases by their IPv4 subnet', 'enable IPv4 (dual stack is supported)');
     }

@@ -170,6 +170,19 @@ describe('KubeSubnetManager', () => {
     sub.unsubscribe();
   });
 
+  it('parses net-conf.json once while it is unchanged, and warns once about an unknown field', async () => {
+    const path = join(dir, 'padded-net-conf.json');
+    writeFileSync(path, JSON.stringify({ Network: '10.244.0.0/16', Padding: 1, Backend: { Type: 'vxlan' } }));
+    const { logger, sm, signal } = setup('n1', path);
+    const first = await sm.getNetworkConfig(signal);
+    first.backendType = 'changed by a caller';
+    expect((await sm.getNetworkConfig(signal)).backendType).toBe('vxlan');
+    expect(logger.messages('warn').filter((m) => m === 'unknown field in the network config, ignored')).toHaveLength(1);
+    writeFileSync(path, JSON.stringify({ Network: '10.245.0.0/16', Padding: 1, Backend: { Type: 'vxlan' } }));
+    expect(String((await sm.getNetworkConfig(signal)).network)).toBe('10.245.0.0/16');
+    expect(logger.messages('warn').filter((m) => m === 'unknown field in the network config, ignored')).toHaveLength(2);
+  });
+
   it('retries a failing API server with backoff, and says the store is down meanwhile', async () => {
     const { api, clock, sm, results, signal } = setup();
     api.put(node('n1', '10.244.1.0/24'));

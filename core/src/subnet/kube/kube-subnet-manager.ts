@@ -52,6 +52,8 @@ export class KubeSubnetManager implements SubnetManager {
   readonly name: string;
   private readonly informer: NodeInformer;
   private families: Families | undefined;
+  /** The network config last read, and the text it was parsed from. */
+  private parsedConfig: { text: string; config: NetworkConfig } | undefined;
   /** Our attributes once we hold the lease: completeLease writes them again if they are changed or removed. */
   private ours: LeaseAttrs | undefined;
   /** The last list or watch failure, while the API server does not answer (cleared by the next success). */
@@ -96,7 +98,13 @@ export class KubeSubnetManager implements SubnetManager {
         'in kube mode the network config (net-conf.json) comes from this file, usually the kube-flannel-cfg ConfigMap mounted at /etc/kube-flannel/',
       );
     }
-    const config = parseNetConfig(text, { onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored') });
+    // flanneld asks every few seconds (its store monitor): a text seen before is not parsed again, and
+    // its unknown fields are reported once, not on every probe.
+    if (this.parsedConfig?.text !== text) {
+      const parsed = parseNetConfig(text, { onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored') });
+      this.parsedConfig = { text, config: parsed };
+    }
+    const config = { ...this.parsedConfig.config };
     if (config.enableIPv4 && !config.network) throw new UserError('Network', 'missing in net-conf.json', 'give the cluster pod network, e.g. "10.244.0.0/16"');
     if (config.enableIPv6 && !config.ipv6Network) throw new UserError('IPv6Network', 'missing in net-conf.json', 'give the cluster IPv6 pod network');
     this.families = { ipv4: config.enableIPv4, ipv6: config.enableIPv6 };

@@ -109,11 +109,11 @@ async function main(): Promise<void> {
         startFlanneld();
         times.push((await waitRoutes(n)) - t0);
         // CPU is steadier than wall time on a busy 2-core machine: what a cut saves shows here first.
-        cpu.push(ownTicks(statFields(`/proc/${node.flanneld!.child.pid!}/stat`)) * (1000 / CLOCK_TICKS));
+        const stat = statFields(`/proc/${node.flanneld!.child.pid!}/stat`);
+        cpu.push(ownTicks(stat) * (1000 / CLOCK_TICKS));
         if (process.env.BENCH_TRACE) {
           traceStartup(node.flanneld!.output(), t0);
-          const f = statFields(`/proc/${node.flanneld!.child.pid!}/stat`);
-          console.error(`  CPU until converged: user ${Number(f[11]) * (1000 / CLOCK_TICKS)} ms, system ${Number(f[12]) * (1000 / CLOCK_TICKS)} ms`);
+          console.error(`  CPU until converged: user ${Number(stat[11]) * (1000 / CLOCK_TICKS)} ms, system ${Number(stat[12]) * (1000 / CLOCK_TICKS)} ms`);
           console.error(`  RSS with ${n} peers: ${rssMb(node.flanneld!.child.pid!)} MB`);
         }
       }

@@ -80,6 +80,14 @@ describe('IP', () => {
 });
 
 describe('IPNet', () => {
+  it('keeps an address without host bits as it is, and masks at /0 and /32', () => {
+    const ip = IP.parse('10.1.2.0');
+    expect(new IPNet(ip, 24).ip).toBe(ip);
+    expect(String(new IPNet(IP.parse('10.1.2.3'), 0))).toBe('0.0.0.0/0');
+    expect(String(new IPNet(IP.parse('10.1.2.3'), 32))).toBe('10.1.2.3/32');
+    expect(String(new IPNet(IP.parse('255.255.255.255'), 1))).toBe('128.0.0.0/1');
+  });
+
   it('masks host bits off, as Go ParseCIDR does', () => {
     expect(IPNet.parse('10.1.2.3/16').toString()).toBe('10.1.0.0/16');
     expect(IPNet.parse('fd00::1:2/64').toString()).toBe('fd00::/64');

@@ -6,7 +6,7 @@ import { IP } from '../ip/ip.js';
 import { IPNet } from '../ip/ipnet.js';
 import { NetlinkArgumentError } from './errors.js';
 import { decodeLink, encodeLinkAdd, type LinkSpec } from './link.js';
-import { attrStr, attrU32, MessageWriter, parseAttrs } from './nl/attrs.js';
+import { attrStr, attrU32, MessageWriter, parseAttrs, type Attrs } from './nl/attrs.js';
 import {
   IFLA_GENEVE_COLLECT_METADATA,
   IFLA_GENEVE_ID,
@@ -27,7 +27,7 @@ import * as requests from './requests.js';
 import { decodeRoute, encodeRoute, type Route } from './route.js';
 
 /** The IFLA_INFO_DATA attributes of an RTM_NEWLINK body (after the 16-byte ifinfomsg). */
-function infoData(spec: LinkSpec): { kind: string | undefined; data: Map<number, Buffer> } {
+function infoData(spec: LinkSpec): { kind: string | undefined; data: Attrs } {
   const w = new MessageWriter();
   encodeLinkAdd(w, spec);
   const info = parseAttrs(parseAttrs(w.toBuffer(), 16).get(IFLA_LINKINFO)!);

@@ -4,7 +4,10 @@ import type { Netlink, OpResult } from '../contracts/netlink.js';
 import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
 import type { RequestList } from './kernel-entry.js';
 
-/** ~5 µs per operation here: a chunk holds the event loop for about 5 ms. */
+/**
+ * Requests built and sent between two turns of the event loop. Building one takes a few µs and the kernel
+ * ~5-20 µs to carry it out (in our thread: sendmsg runs it), so a chunk holds the loop for 5-20 ms.
+ */
 export const OPS_PER_CHUNK = 1024;
 
 /**

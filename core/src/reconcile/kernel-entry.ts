@@ -15,7 +15,11 @@ export interface KernelEntry {
    * is never written before the neighbour and nexthop it relies on, nor left behind them.
    */
   readonly rank: number;
-  /** Writes it (create or replace). */
+  /**
+   * Writes it (create or replace). put() and del() only describe a request, from what the entry holds:
+   * the engine calls them a chunk at a time while it sends a pass (after turns of the event loop), and
+   * again to name a request that failed, so they must be pure and cheap, and return a new request each time.
+   */
   put(): NetlinkRequest;
   del(): NetlinkRequest;
 }
@@ -28,8 +32,25 @@ export interface DiffOptions {
 }
 
 export interface DiffPlan {
-  dels: KernelEntry[];
-  puts: KernelEntry[];
+  readonly dels: readonly KernelEntry[];
+  readonly puts: readonly KernelEntry[];
+}
+
+/**
+ * An index of entries by key (the last of a repeated key wins), for a diff against what a batch of
+ * lease events replaced.
+ */
+export function indexByKey(entries: readonly KernelEntry[]): WantedIndex {
+  const byKey = new Map<string, KernelEntry>();
+  for (let i = 0; i < entries.length; i++) byKey.set(entries[i]!.key, entries[i]!);
+  return {
+    get: (k) => byKey.get(k),
+    all: () => {
+      const out: KernelEntry[] = [];
+      byKey.forEach((e) => out.push(e));
+      return out;
+    },
+  };
 }
 
 /**
@@ -54,13 +75,13 @@ export function planDiff(want: Iterable<KernelEntry>, have: Iterable<KernelEntry
   return { dels: byRank(dels, -1), puts: byRank(puts, 1) };
 }
 
-/** Entries compared (or requests built) between two turns of the event loop: 5-20 ms on a busy 2-core machine. */
+/** Entries compared between two turns of the event loop: 5-20 ms on a busy 2-core machine. */
 export const ENTRIES_PER_SLICE = 1000;
 
 /** What the engine wants, by key: a lookup and every entry, without copying them into a new map. */
 export interface WantedIndex {
   get(key: string): KernelEntry | undefined;
-  all(): Iterable<KernelEntry>;
+  all(): readonly KernelEntry[];
 }
 
 /**
@@ -88,17 +109,9 @@ export async function planDiffSliced(want: WantedIndex, have: readonly KernelEnt
     compareOne(h, want.get(h.key), seen, o, dels, puts);
   }
   const all = want.all();
-  if (Array.isArray(all)) {
-    for (let i = 0; i < all.length; i++) {
-      if ((i + 1) % ENTRIES_PER_SLICE === 0 && (await turn())) return undefined;
-      if (!seen.has(all[i]!.key)) puts.push(all[i]!);
-    }
-  } else {
-    let n = 0;
-    for (const w of all) {
-      if (++n % ENTRIES_PER_SLICE === 0 && (await turn())) return undefined;
-      if (!seen.has(w.key)) puts.push(w);
-    }
+  for (let i = 0; i < all.length; i++) {
+    if ((i + 1) % ENTRIES_PER_SLICE === 0 && (await turn())) return undefined;
+    if (!seen.has(all[i]!.key)) puts.push(all[i]!);
   }
   return { dels: byRank(dels, -1), puts: byRank(puts, 1) };
 }
@@ -114,7 +127,7 @@ export interface RequestList {
  * pass sends them a chunk at a time, so its 20,000 requests never all exist at once, and none of them
  * lives long enough for the garbage collector to copy it.
  */
-export function planRequests(plan: { dels: readonly KernelEntry[]; puts: readonly KernelEntry[] }): RequestList {
+export function planRequests(plan: DiffPlan): RequestList {
   const { dels, puts } = plan;
   return {
     length: dels.length + puts.length,

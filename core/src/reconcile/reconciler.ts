@@ -13,7 +13,16 @@ import type { NetlinkRequest } from '../netlink/socket/netlink-socket.js';
 import { LeaseWatcher } from '../lease/lease-watcher.js';
 import { retryBackoff } from '../util/retry.js';
 import { applyBatched, logFailures } from './apply-batched.js';
-import { entryKind, ENTRIES_PER_SLICE, planDiffSliced, planRequests, type KernelEntry, type RequestList, type WantedIndex } from './kernel-entry.js';
+import {
+  entryKind,
+  ENTRIES_PER_SLICE,
+  indexByKey,
+  planDiffSliced,
+  planRequests,
+  type KernelEntry,
+  type RequestList,
+  type WantedIndex,
+} from './kernel-entry.js';
 import { PeerGuard } from './peer-guard.js';
 import { ResyncRequest } from './resync-request.js';
 
@@ -342,7 +351,8 @@ export class Reconciler {
       if (plan.problems.length > 0) this.reportProblems(ev.lease, plan);
     }
     // Entries that moved between peers in this batch are both "was" and "now": the diff keeps them. With
-    // nothing that was (new peers: a whole start), no lookup is needed (remember() let no key in twice).
+    // nothing that was (new peers: a whole start), no lookup is needed: no two peers hold one key (see
+    // remember()), and a backend that repeats a key within one plan gets both puts, the last one winning.
     const ops = planRequests(await planDiffSliced(was.length === 0 ? { get: () => undefined, all: () => now } : indexByKey(now), was, { prune: true }));
     const applyStarted = performance.now();
     const results = await applyBatched(this.deps.netlink, ops);
@@ -382,7 +392,6 @@ export class Reconciler {
         return;
       }
       this.preemptions = 0;
-      const entries = [...plan.dels, ...plan.puts];
       const ops = planRequests(plan);
       // Compared with every lease: the first full sync is done once this follows the first snapshot.
       if (afterSnapshot) this.fullySynced = true;
@@ -398,9 +407,11 @@ export class Reconciler {
       if (failed > 0) this.requestResync('retry after failed repairs', this.timing.retryMs);
       this.reportOps(ops, results);
       const byKind = new Map<string, number>();
-      entries.forEach((e, i) => {
+      const count = (e: KernelEntry, i: number) => {
         if (!results[i] || !isFailure(ops.at(i)!, results[i])) byKind.set(entryKind(e), (byKind.get(entryKind(e)) ?? 0) + 1);
-      });
+      };
+      plan.dels.forEach((e, i) => count(e, i));
+      plan.puts.forEach((e, i) => count(e, plan.dels.length + i));
       for (const [kind, n] of byKind) this.countRepairs(kind, n);
       observer?.reconcilePass?.('resync', failed === 0);
       this.lastPass = { kind: 'resync', at: this.deps.clock.now().toISOString(), operations: ops.length, failed, reasons };
@@ -427,7 +438,7 @@ export class Reconciler {
     if (!observer?.netlinkOps || ops.length === 0) return;
     const errors = new Map<string, number>();
     results.forEach((r, i) => {
-      if (r && isFailure(ops.at(i)!, r)) errors.set(r!.code ?? 'EUNKNOWN', (errors.get(r!.code ?? 'EUNKNOWN') ?? 0) + 1);
+      if (r && isFailure(ops.at(i)!, r)) errors.set(r.code ?? 'EUNKNOWN', (errors.get(r.code ?? 'EUNKNOWN') ?? 0) + 1);
     });
     observer.netlinkOps(ops.length, errors);
   }
@@ -514,19 +525,6 @@ function entryOf(peer: Peer | undefined, key: string): KernelEntry | undefined {
 /** Appends without spreading (a spread iterates, and a cold start runs this unoptimised 5,000 times). */
 function pushAll<T>(to: T[], from: readonly T[]): void {
   for (let i = 0; i < from.length; i++) to.push(from[i]!);
-}
-
-function indexByKey(entries: readonly KernelEntry[]): WantedIndex {
-  const byKey = new Map<string, KernelEntry>();
-  for (let i = 0; i < entries.length; i++) byKey.set(entries[i]!.key, entries[i]!);
-  return {
-    get: (k) => byKey.get(k),
-    all: () => {
-      const out: KernelEntry[] = [];
-      byKey.forEach((e) => out.push(e));
-      return out;
-    },
-  };
 }
 
 function toDeviceCheck(answer: boolean | DeviceCheck): DeviceCheck {

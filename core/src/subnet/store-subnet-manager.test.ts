@@ -36,7 +36,7 @@ describe('StoreSubnetManager.getNetworkConfig', () => {
   it('parses a config text once, warns once about its unknown fields, and again when the text changes', async () => {
     const { registry, logger, sm, signal } = setup('{"Network":"10.5.0.0/16","Padding":1,"Backend":{"Type":"vxlan"}}');
     const first = await sm.getNetworkConfig(signal);
-    first.subnetLen = 99; // a caller's change must not reach the next caller
+    first.subnetLen = 99; // a caller's change to a top-level field must not reach the next caller
     const second = await sm.getNetworkConfig(signal);
     expect(second.subnetLen).toBe(24);
     expect(String(second.network)).toBe('10.5.0.0/16');
@@ -44,6 +44,13 @@ describe('StoreSubnetManager.getNetworkConfig', () => {
     registry.configText = '{"Network":"10.6.0.0/16","Padding":2,"Backend":{"Type":"vxlan"}}';
     expect(String((await sm.getNetworkConfig(signal)).network)).toBe('10.6.0.0/16');
     expect(logger.messages('warn').filter((m) => m === 'unknown field in the network config, ignored')).toHaveLength(2);
+  });
+
+  it('answers a config that fails validation with its error each time, and warns about its misspelt field once', async () => {
+    const { logger, sm, signal } = setup('{"Netwrok":"10.5.0.0/16","Backend":{"Type":"vxlan"}}');
+    await expect(sm.getNetworkConfig(signal)).rejects.toThrow(/Network/);
+    await expect(sm.getNetworkConfig(signal)).rejects.toThrow(/Network/);
+    expect(logger.messages('warn').filter((m) => m === 'unknown field in the network config, ignored')).toHaveLength(1);
   });
 });
 

@@ -52,7 +52,7 @@ export class StoreSubnetManager implements SubnetManager {
    */
   private recentList: { listing: Listing; at: number; forWatch: boolean } | undefined;
   /** The network config last read, and the text it was parsed from. */
-  private parsed: { text: string; config: NetworkConfig } | undefined;
+  private parsed: { text: string; config?: NetworkConfig; error?: unknown } | undefined;
   /** Store changes read in the current turn of the event loop (see toWatchResults); an immediate resets it. */
   private changesThisTurn = 0;
 
@@ -74,13 +74,20 @@ export class StoreSubnetManager implements SubnetManager {
   async getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig> {
     const text = await this.registry.getNetworkConfig(signal);
     // flanneld asks every few seconds (its store monitor): a text seen before is not parsed again, and
-    // its unknown fields are reported once, not on every probe.
+    // its unknown fields are reported once, not on every probe. That holds for a text that fails
+    // validation too: its answer is the same error, and a misspelt field's warning is not repeated.
     if (this.parsed?.text !== text) {
-      const parsed = loadNetConfig(text, {
-        onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored'),
-      });
-      this.parsed = { text, config: parsed };
+      try {
+        this.parsed = {
+          text,
+          config: loadNetConfig(text, { onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored') }),
+        };
+      } catch (err) {
+        this.parsed = { text, error: err };
+      }
     }
+    if (!this.parsed.config) throw this.parsed.error;
+    // Top-level fields are the caller's to change; the Backend object is shared, and no one changes it.
     const config = { ...this.parsed.config };
     if (!config.enableIPv4) {
       throw new UserError('EnableIPv4', 'the etcd and embedded stores key leases by their IPv4 subnet', 'enable IPv4 (dual stack is supported)');

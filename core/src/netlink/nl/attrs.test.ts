@@ -1,6 +1,7 @@
 import { IP } from '../../ip/ip.js';
 import { IPNet } from '../../ip/ipnet.js';
 import { MAC } from '../../ip/mac.js';
+import { decodeFdb, decodeNeigh, encodeFdb, encodeNeigh } from '../neigh.js';
 import { decodeRoute, encodeRoute } from '../route.js';
 import { attrBe16, attrStr, attrU32, MessageWriter, NLA_F_NESTED, parseAttrs } from './attrs.js';
 import { IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_VXLAN_ID, IFLA_VXLAN_PORT, RTNH_F_ONLINK } from './constants.js';
@@ -47,6 +48,37 @@ describe('netlink attributes', () => {
     expect(a.get(5)).toBeUndefined();
     expect(a.ip(5)).toBeUndefined();
     expect(() => a.ip(4)).toThrow(RangeError); // one byte is no address
+  });
+
+  it('reads an empty payload as empty, and an absent attribute as absent', () => {
+    const a = parseAttrs(new MessageWriter().bytes(7, new Uint8Array(0)).u32(8, 1).toBuffer());
+    expect(a.get(7)).toHaveLength(0);
+    expect(a.length(7)).toBe(0);
+    expect(a.u32(7)).toBeUndefined();
+    expect(a.length(9)).toBeUndefined();
+    expect(a.u32(9)).toBeUndefined();
+  });
+
+  it('writes a neighbour and an FDB entry byte for byte as they read back (lladdr, IPv4 and IPv6 dst)', () => {
+    const mac = MAC.parse('0a:1b:2c:3d:4e:5f');
+    const w = new MessageWriter();
+    encodeNeigh(w, { linkIndex: 4, ip: IP.parse('10.244.2.0'), mac });
+    const neigh = decodeNeigh(w.toBuffer());
+    expect(String(neigh?.ip)).toBe('10.244.2.0');
+    expect(String(neigh?.mac)).toBe('0a:1b:2c:3d:4e:5f');
+    expect([...parseAttrs(w.toBuffer(), 12).get(2)!]).toEqual([0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f]); // NDA_LLADDR
+    expect([...parseAttrs(w.toBuffer(), 12).get(1)!]).toEqual([10, 244, 2, 0]); // NDA_DST, network order
+    for (const dst of ['192.0.2.7', '2001:db8::7']) {
+      const f = new MessageWriter();
+      encodeFdb(f, { linkIndex: 4, mac, dst: IP.parse(dst) });
+      const fdb = decodeFdb(f.toBuffer());
+      expect([String(fdb?.mac), String(fdb?.dst), fdb?.linkIndex]).toEqual(['0a:1b:2c:3d:4e:5f', dst, 4]);
+    }
+  });
+
+  it('writes the bytes of a MAC from a copy of core without writeTo', () => {
+    const old = { bytes: Uint8Array.of(2, 0, 0, 0, 0, 9) } as unknown as MAC;
+    expect([...parseAttrs(new MessageWriter().mac(2, old).toBuffer()).get(2)!]).toEqual([2, 0, 0, 0, 0, 9]);
   });
 
   it('round-trips the onlink route flannel installs', () => {

@@ -3,7 +3,7 @@ import type { MAC } from '../../ip/mac.js';
 
 /**
  * Netlink attributes (struct nlattr: u16 len, u16 type, payload padded to 4 bytes), built into a
- * growing buffer and parsed back into a map. Nested attributes are written with `nest`.
+ * growing buffer and read back through an index (Attrs). Nested attributes are written with `nest`.
  */
 export const NLA_F_NESTED = 0x8000;
 const NLA_TYPE_MASK = 0x3fff;
@@ -56,6 +56,8 @@ export class MessageWriter {
   }
 
   mac(type: number, mac: MAC): this {
+    // A plugin that bundles an older core hands us MACs without writeTo; every version has `bytes`.
+    if (typeof mac.writeTo !== 'function') return this.bytes(type, mac.bytes);
     const off = this.attr(type, 6);
     mac.writeTo(this.buf, off);
     return this;

@@ -104,6 +104,7 @@ export class KubeSubnetManager implements SubnetManager {
       const parsed = parseNetConfig(text, { onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored') });
       this.parsedConfig = { text, config: parsed };
     }
+    // Top-level fields are the caller's to change; the Backend object is shared, and no one changes it.
     const config = { ...this.parsedConfig.config };
     if (config.enableIPv4 && !config.network) throw new UserError('Network', 'missing in net-conf.json', 'give the cluster pod network, e.g. "10.244.0.0/16"');
     if (config.enableIPv6 && !config.ipv6Network) throw new UserError('IPv6Network', 'missing in net-conf.json', 'give the cluster IPv6 pod network');

@@ -138,18 +138,21 @@ export class ProtoReader {
 
   /**
    * A varint as an unsigned 64-bit bigint (lease IDs, cluster and member IDs). Gathered in two numbers
-   * (bits 0-27, and 28 up: at most 2^43, exact), then one bigint: every stored lease carries a lease ID,
+   * (bits 0-27, and 28 up: at most 2^43, exact), joined as bigints once: every stored lease carries a lease ID,
    * and three bigint operations per byte made ~900 bytes of garbage each.
    */
   varint64(): bigint {
     let lo = 0;
     let hi = 0;
+    let scale = 1;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) throw new ProtoError('truncated varint');
       const b = this.buf[this.pos++]!;
-      if (i < 4) lo += (b & 0x7f) * 2 ** (7 * i);
-      else hi += (b & 0x7f) * 2 ** (7 * i - 28);
-      if (b < 0x80) return hi === 0 ? BigInt(lo) : BigInt.asUintN(64, (BigInt(hi) << 28n) | BigInt(lo));
+      if (i === 4) scale = 1;
+      if (i < 4) lo += (b & 0x7f) * scale;
+      else hi += (b & 0x7f) * scale;
+      scale *= 128;
+      if (b < 0x80) return hi === 0 ? BigInt(lo) : BigInt.asUintN(64, BigInt(hi) * 268435456n + BigInt(lo));
     }
     throw new ProtoError('varint longer than 10 bytes');
   }

@@ -124,9 +124,11 @@ describe('flannelctl', () => {
 
   it('diff: exit 0 when the kernel matches the leases, exit 1 naming a stale entry, 0 again once it is repaired', async () => {
     expect(ctl(n1, 'diff')).toMatchObject({ code: 0, stdout: 'the kernel holds exactly what the leases ask for\n' });
-    // A permanent neighbour on flannel.1 that no lease wants: the next periodic resync (5 s here) removes it.
+    // A permanent neighbour on flannel.1 that no lease wants: the next periodic resync (5 s here) removes it,
+    // so a diff that comes after that resync finds nothing. Under load one flannelctl run can take seconds,
+    // so it is added again and diffed again until a diff sees it, for as long as a convergence may take.
     let seen: ReturnType<typeof ctl> | undefined;
-    for (let i = 0; i < 3 && !seen; i++) {
+    for (const deadline = Date.now() + DEADLINE.convergeMs; !seen && Date.now() < deadline;) {
       ipIn(n1.ns, 'neigh', 'replace', '10.244.250.0', 'lladdr', '02:00:00:00:00:99', 'dev', 'flannel.1', 'nud', 'permanent');
       const r = ctl(n1, 'diff');
       if (r.code === 1) seen = r;

@@ -1,3 +1,4 @@
+import type { Logger } from '../contracts/logger.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
 import { UserError } from '../errors/user-error.js';
 import { IP } from '../ip/ip.js';
@@ -221,4 +222,34 @@ function ip(field: string, value: unknown, family: 4 | 6): IP | undefined {
     );
   }
   return addr;
+}
+
+/**
+ * net-conf as `parse` reads it, parsed once per text: flanneld asks its store for the config every few
+ * seconds (its store monitor), and an unknown field is warned about once, not on every probe. A text that
+ * fails keeps its error. Each answer is a copy whose top-level fields are the caller's to change; the
+ * Backend object is shared, and no one changes it.
+ */
+export class NetConfigReader {
+  private last: { text: string; config?: NetworkConfig; error?: unknown } | undefined;
+
+  constructor(
+    private readonly parse: (text: string, opts: ParseOptions) => NetworkConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  read(text: string): NetworkConfig {
+    if (this.last?.text !== text) {
+      try {
+        this.last = {
+          text,
+          config: this.parse(text, { onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored') }),
+        };
+      } catch (err) {
+        this.last = { text, error: err };
+      }
+    }
+    if (!this.last.config) throw this.last.error;
+    return { ...this.last.config };
+  }
 }

@@ -5,7 +5,7 @@ import type { Lease, LeaseAttrs, LeaseEvent, LeaseWatchResult } from '../contrac
 import type { Logger } from '../contracts/logger.js';
 import type { NetworkConfig } from '../contracts/network-config.js';
 import { LeaseRevokedError, type SubnetManager } from '../contracts/subnet-manager.js';
-import { loadNetConfig } from '../config/net-conf.js';
+import { loadNetConfig, NetConfigReader } from '../config/net-conf.js';
 import { UserError } from '../errors/user-error.js';
 import type { IPNet } from '../ip/ipnet.js';
 import { encodeLeaseAttrs } from '../lease/lease-attrs-json.js';
@@ -51,8 +51,7 @@ export class StoreSubnetManager implements SubnetManager {
    * that happened since is missed.
    */
   private recentList: { listing: Listing; at: number; forWatch: boolean } | undefined;
-  /** The network config last read, and the text it was parsed from. */
-  private parsed: { text: string; config?: NetworkConfig; error?: unknown } | undefined;
+  private readonly netConf: NetConfigReader;
   /** Store changes read in the current turn of the event loop (see toWatchResults); an immediate resets it. */
   private changesThisTurn = 0;
 
@@ -62,6 +61,7 @@ export class StoreSubnetManager implements SubnetManager {
     private readonly options: StoreSubnetManagerOptions,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.netConf = new NetConfigReader(loadNetConfig, logger);
     this.random = options.random ?? Math.random;
     this.name = `${registry.description} with Previous Subnet: ${options.previousSubnet?.toString() ?? 'None'}`;
   }
@@ -73,22 +73,7 @@ export class StoreSubnetManager implements SubnetManager {
 
   async getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig> {
     const text = await this.registry.getNetworkConfig(signal);
-    // flanneld asks every few seconds (its store monitor): a text seen before is not parsed again, and
-    // its unknown fields are reported once, not on every probe. That holds for a text that fails
-    // validation too: its answer is the same error, and a misspelt field's warning is not repeated.
-    if (this.parsed?.text !== text) {
-      try {
-        this.parsed = {
-          text,
-          config: loadNetConfig(text, { onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored') }),
-        };
-      } catch (err) {
-        this.parsed = { text, error: err };
-      }
-    }
-    if (!this.parsed.config) throw this.parsed.error;
-    // Top-level fields are the caller's to change; the Backend object is shared, and no one changes it.
-    const config = { ...this.parsed.config };
+    const config = this.netConf.read(text);
     if (!config.enableIPv4) {
       throw new UserError('EnableIPv4', 'the etcd and embedded stores key leases by their IPv4 subnet', 'enable IPv4 (dual stack is supported)');
     }

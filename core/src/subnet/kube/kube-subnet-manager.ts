@@ -5,7 +5,7 @@ import type { Lease, LeaseAttrs, LeaseEvent, LeaseWatchResult } from '../../cont
 import type { Logger } from '../../contracts/logger.js';
 import type { NetworkConfig } from '../../contracts/network-config.js';
 import { LeaseRevokedError, type SubnetManager } from '../../contracts/subnet-manager.js';
-import { parseNetConfig } from '../../config/net-conf.js';
+import { NetConfigReader, parseNetConfig } from '../../config/net-conf.js';
 import { UserError } from '../../errors/user-error.js';
 import { IP } from '../../ip/ip.js';
 import type { IPNet } from '../../ip/ipnet.js';
@@ -52,8 +52,7 @@ export class KubeSubnetManager implements SubnetManager {
   readonly name: string;
   private readonly informer: NodeInformer;
   private families: Families | undefined;
-  /** The network config last read, and the text it was parsed from. */
-  private parsedConfig: { text: string; config: NetworkConfig } | undefined;
+  private readonly netConf: NetConfigReader;
   /** Our attributes once we hold the lease: completeLease writes them again if they are changed or removed. */
   private ours: LeaseAttrs | undefined;
   /** The last list or watch failure, while the API server does not answer (cleared by the next success). */
@@ -65,6 +64,7 @@ export class KubeSubnetManager implements SubnetManager {
     private readonly o: KubeSubnetManagerOptions,
   ) {
     this.name = `Kubernetes Subnet Manager - ${o.nodeName}`;
+    this.netConf = new NetConfigReader(parseNetConfig, logger);
     this.informer = new NodeInformer(api, o.annotations, logger, {
       ...o.informer,
       clock: o.clock,
@@ -98,14 +98,7 @@ export class KubeSubnetManager implements SubnetManager {
         'in kube mode the network config (net-conf.json) comes from this file, usually the kube-flannel-cfg ConfigMap mounted at /etc/kube-flannel/',
       );
     }
-    // flanneld asks every few seconds (its store monitor): a text seen before is not parsed again, and
-    // its unknown fields are reported once, not on every probe.
-    if (this.parsedConfig?.text !== text) {
-      const parsed = parseNetConfig(text, { onUnknownField: (field) => this.logger.warn({ field }, 'unknown field in the network config, ignored') });
-      this.parsedConfig = { text, config: parsed };
-    }
-    // Top-level fields are the caller's to change; the Backend object is shared, and no one changes it.
-    const config = { ...this.parsedConfig.config };
+    const config = this.netConf.read(text);
     if (config.enableIPv4 && !config.network) throw new UserError('Network', 'missing in net-conf.json', 'give the cluster pod network, e.g. "10.244.0.0/16"');
     if (config.enableIPv6 && !config.ipv6Network) throw new UserError('IPv6Network', 'missing in net-conf.json', 'give the cluster IPv6 pod network');
     this.families = { ipv4: config.enableIPv4, ipv6: config.enableIPv6 };

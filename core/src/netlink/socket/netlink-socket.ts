@@ -247,13 +247,7 @@ export class NetlinkSocket {
     for (let k = 0; k < got; k++) {
       if (buf.readInt32LE(k * MMSGHDR + 48) & MSG_TRUNC) throw new Error(`netlink reply larger than ${SLOT} bytes`);
       const start = slots + k * SLOT;
-      const end = start + buf.readUInt32LE(k * MMSGHDR + 56);
-      for (let off = start; off + NLMSG_HDRLEN <= end;) {
-        const len = buf.readUInt32LE(off);
-        if (len < NLMSG_HDRLEN || off + len > end) break;
-        each(buf, off, len);
-        off += align4(len);
-      }
+      forEachFrame(buf, start, start + buf.readUInt32LE(k * MMSGHDR + 56), each);
     }
   }
 
@@ -273,11 +267,15 @@ function splitMessages(buf: Buffer, start: number, end: number): RawMessage[] {
 }
 
 export function forEachMessage(buf: Buffer, start: number, end: number, each: (msg: RawMessage) => void): void {
-  let off = start;
-  while (off + NLMSG_HDRLEN <= end) {
+  forEachFrame(buf, start, end, (b, off, len) => each(rawMessage(b, off, len)));
+}
+
+/** Each whole message in `buf[start, end)`, as its offset and length; a truncated one ends the walk. */
+function forEachFrame(buf: Buffer, start: number, end: number, each: (buf: Buffer, off: number, len: number) => void): void {
+  for (let off = start; off + NLMSG_HDRLEN <= end;) {
     const len = buf.readUInt32LE(off);
     if (len < NLMSG_HDRLEN || off + len > end) break;
-    each(rawMessage(buf, off, len));
+    each(buf, off, len);
     off += align4(len);
   }
 }

@@ -6,10 +6,10 @@ import { retryWithBackoff } from '../../util/retry.js';
 import { systemClock } from '../../util/system-clock.js';
 import type { LeaseRegistry, RegistryChange, RegistryUpdate, StoredSubnet } from '../registry.js';
 import { EtcdClient, type EtcdClientOptions, type Watch } from './client.js';
-import { prefixEnd, type KeyValue } from './messages.js';
+import { prefixEnd, type KeyValue, type ResponseHeader } from './messages.js';
 
 /** How often the watch checks that etcd is still the store it was (see probe). */
-const PROBE_MS = 5000;
+export const PROBE_MS = 5000;
 
 /**
  * Subnet keys in etcd v3, laid out as Go flannel does: `<prefix>/config` and `<prefix>/subnets/<key>`,
@@ -20,6 +20,8 @@ export class EtcdRegistry implements LeaseRegistry {
   private readonly client: EtcdClient;
   private readonly subnetsPrefix: string;
   private readonly subnetsEnd: Buffer;
+  /** The watches' store checks (see probe), told of every config read's answer. */
+  private readonly headerListeners = new Set<(header: ResponseHeader) => void>();
 
   constructor(
     options: EtcdClientOptions,
@@ -33,7 +35,9 @@ export class EtcdRegistry implements LeaseRegistry {
   }
 
   async getNetworkConfig(signal: AbortSignal): Promise<string> {
-    const kv = (await this.client.range({ key: `${this.prefix}/config` }, signal)).kvs[0];
+    const { header, kvs } = await this.client.range({ key: `${this.prefix}/config` }, signal);
+    for (const listener of this.headerListeners) listener(header);
+    const kv = kvs[0];
     if (!kv) {
       throw new UserError(
         `${this.prefix}/config`,
@@ -175,28 +179,47 @@ export class EtcdRegistry implements LeaseRegistry {
 
   /**
    * A watch resumed at a revision the store no longer has sees nothing: after etcd is wiped, or restored
-   * from an older snapshot, it waits for a future that never comes. Every PROBE_MS we ask etcd where it
+   * from an older snapshot, it waits for a future that never comes. Every PROBE_MS we look at where etcd
    * is: another cluster ID, or a revision behind what we have seen, means the store was replaced.
+   *
+   * Any answer's header tells that. flanneld reads the network config every 5 s to notice outages, so the
+   * probe checks those answers as they come, and asks etcd itself only when none came in a whole period:
+   * one request every 5 s instead of two, which was a tenth of an idle flanneld's CPU.
    */
   private async probe(signal: AbortSignal, seen: () => number, replaced: (reason: Error) => void): Promise<void> {
     let clusterId: string | undefined;
-    while (await this.clock.sleep(PROBE_MS, signal)) {
-      try {
-        const { header } = await this.client.range({ key: `${this.prefix}/config`, countOnly: true }, AbortSignal.any([signal, AbortSignal.timeout(PROBE_MS)]));
-        const reason =
-          clusterId !== undefined && header.clusterId !== clusterId
-            ? `etcd's cluster ID changed from ${clusterId} to ${header.clusterId}`
-            : header.revision < seen()
-              ? `etcd's revision went back from ${seen()} to ${header.revision}`
-              : undefined;
-        clusterId = header.clusterId;
-        if (reason) {
-          this.logger.error({ reason }, 'the etcd store was replaced or restored; listing leases again');
-          replaced(new Error(reason));
-        }
-      } catch {
-        // Unreachable: the watch reports that itself, and the next probe tries again.
+    let checked = false;
+    // Checked when the answer comes, against the revision seen by then: a later watch event must not make it look old.
+    const check = (header: ResponseHeader): void => {
+      checked = true;
+      const reason =
+        clusterId !== undefined && header.clusterId !== clusterId
+          ? `etcd's cluster ID changed from ${clusterId} to ${header.clusterId}`
+          : header.revision < seen()
+            ? `etcd's revision went back from ${seen()} to ${header.revision}`
+            : undefined;
+      clusterId = header.clusterId;
+      if (reason) {
+        this.logger.error({ reason }, 'the etcd store was replaced or restored; listing leases again');
+        replaced(new Error(reason));
       }
+    };
+    this.headerListeners.add(check);
+    try {
+      while (await this.clock.sleep(PROBE_MS, signal)) {
+        if (checked) {
+          checked = false;
+          continue;
+        }
+        try {
+          check((await this.client.range({ key: `${this.prefix}/config`, countOnly: true }, AbortSignal.any([signal, AbortSignal.timeout(PROBE_MS)]))).header);
+          checked = false;
+        } catch {
+          // Unreachable: the watch reports that itself, and the next probe tries again.
+        }
+      }
+    } finally {
+      this.headerListeners.delete(check);
     }
   }
 

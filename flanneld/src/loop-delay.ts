@@ -25,7 +25,12 @@ export interface LoopDelayTiming {
   lingerMs: number;
 }
 
-const DEFAULT_LOOP_DELAY_TIMING: LoopDelayTiming = { fineMs: 10, coarseMs: 1000, busyUtilisation: 0.02, lingerMs: 10_000 };
+/**
+ * lingerMs was 10 s: the once-a-minute full comparison then kept the fine sampler on for a sixth of every
+ * minute, ~70 ms of an idle flanneld's CPU here (the sampler costs ~400 ms a minute on this machine). Two
+ * coarse periods still bridge the gaps between the passes of a burst of lease events.
+ */
+const DEFAULT_LOOP_DELAY_TIMING: LoopDelayTiming = { fineMs: 10, coarseMs: 1000, busyUtilisation: 0.02, lingerMs: 2000 };
 
 /** A histogram's figures, in nanoseconds here, kept when the histogram itself is reset. */
 type Figures = LoopDelay & { count: number };
@@ -34,7 +39,7 @@ type Figures = LoopDelay & { count: number };
  * The event loop's delay, measured while flanneld has something to do. A sampler that wakes every 10 ms
  * costs ~380 ms of CPU a minute on its own, twice what an idle flanneld should use in all; so it runs only
  * while there is work: from `busy()` (lease events, an engine pass, which call it before they start) or
- * from a coarse 1 s sampler seeing the loop more than 2% busy, until 10 s after the last of these.
+ * from a coarse 1 s sampler seeing the loop more than 2% busy, until 2 s after the last of these.
  * While it is paused the coarse sampler's own lateness is the measure: a stall then is seen if it lasts
  * over a second or happens to cover the sampler's turn. There is no work to stall the loop then, except
  * timers that call `busy()` first.

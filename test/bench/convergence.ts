@@ -5,7 +5,7 @@
 // Live: N more leases written while it runs; lag from the last acknowledged write to the last route.
 // Memory: RSS and anonymous memory at convergence, and settled (once V8 has given back what the start grew).
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FLANNEL_ROUTE_PROTOCOL, IP } from '@flannel-ts/core';
 import { NetlinkHandle } from '@flannel-ts/core/netlink';
@@ -140,6 +140,8 @@ async function main(): Promise<void> {
         results.live_5000_lag_ms = String(lag);
         results.event_loop_max_delay_ms = scrapeLoopMaxMs().toFixed(1);
       }
+      // Everything the last flanneld printed (with BENCH_NODE_FLAGS=--trace-gc, V8's lines too), for a closer look.
+      if (process.env.BENCH_OUTPUT) writeFileSync(`${process.env.BENCH_OUTPUT}.${n}`, node.flanneld!.output());
     }
     if (process.env.BENCH_TRACE)
       console.error(

@@ -129,6 +129,43 @@ describe('Reconciler', () => {
     await t.running;
   });
 
+  it('compares the first snapshot with the kernel: a restart with every route in place writes nothing, and a stale one goes in that pass', async () => {
+    const t = setup();
+    // What the last run left: peer 2 and 3 as they still are, and a peer that left while flanneld was down.
+    await t.nl.routeReplace({ dst: IPNet.parse('10.244.2.0/24'), gw: IP.parse('192.0.2.2'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    await t.nl.routeReplace({ dst: IPNet.parse('10.244.3.0/24'), gw: IP.parse('192.0.2.3'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    await t.nl.routeReplace({ dst: IPNet.parse('10.244.9.0/24'), gw: IP.parse('192.0.2.9'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    t.nl.ops.length = 0;
+    t.leases.snapshot(peer(2), peer(3));
+    await settle();
+    expect(t.nl.ops).toEqual(['ip route del 10.244.9.0/24 via 192.0.2.9 dev #2']);
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2', '10.244.3.0/24 via 192.0.2.3']);
+    expect(t.engine.stats().synced).toBe(true);
+    await t.clock.advance(DEFAULT_TIMING.minGapMs + DEFAULT_TIMING.settleMs);
+    expect(t.observer.passes).toEqual(['events:ok']); // no full sync after it
+    t.stop.abort();
+    await t.running;
+  });
+
+  it('writes the first snapshot whole when the kernel cannot be read, and compares once it can', async () => {
+    const t = setup();
+    await t.nl.routeReplace({ dst: IPNet.parse('10.244.9.0/24'), gw: IP.parse('192.0.2.9'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    const readKernel = t.dataplane.readKernel.bind(t.dataplane);
+    let unreadable = true;
+    t.dataplane.readKernel = () => (unreadable ? Promise.reject(new Error('ENOBUFS')) : readKernel());
+    t.leases.snapshot(peer(2));
+    await settle();
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2', '10.244.9.0/24 via 192.0.2.9']);
+    expect(t.engine.stats().synced).toBe(false);
+    expect(t.logger.messages('warn')).toContain('cannot read the kernel before the first pass; writing every peer, and comparing after');
+    unreadable = false;
+    await t.clock.advance(DEFAULT_TIMING.retryMs + DEFAULT_TIMING.minGapMs); // the first full sync (tried again, if it came first)
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2']);
+    expect(t.engine.stats().synced).toBe(true);
+    t.stop.abort();
+    await t.running;
+  });
+
   it('repairs a route someone deleted, but not one it deleted itself', async () => {
     const t = setup();
     t.leases.snapshot(peer(2), peer(3));
@@ -252,9 +289,9 @@ describe('Reconciler', () => {
   it('reports events, passes, repairs by kind, netlink errors by errno and the lease-to-kernel time to its observer', async () => {
     const t = setup();
     t.leases.snapshot(own, peer(2), peer(3));
-    await t.clock.advance(DEFAULT_TIMING.minGapMs); // events, then the first full sync
+    await t.clock.advance(DEFAULT_TIMING.minGapMs); // the snapshot's pass compared with the kernel: no full sync follows
     expect(t.observer.events).toEqual({ added: 2, snapshot: 1 });
-    expect(t.observer.passes).toEqual(['events:ok', 'resync:ok']);
+    expect(t.observer.passes).toEqual(['events:ok']);
     expect(t.observer.latencies).toHaveLength(2);
     for (const s of t.observer.latencies) expect(s).toBeGreaterThanOrEqual(0);
     expect(t.observer.ops).toBe(2);
@@ -286,7 +323,7 @@ describe('Reconciler', () => {
       { subnet: '10.244.2.0/24', publicIP: '192.0.2.2', backendType: 'test', state: 'programmed', problems: [], entries: 1 },
       { subnet: '10.244.5.0/24', publicIP: '192.0.2.99', backendType: 'test', state: 'skipped', problems: ['PublicIP 192.0.2.99 is refused'], entries: 0 },
     ]);
-    expect(status.lastPass).toMatchObject({ kind: 'resync', operations: 0, failed: 0 });
+    expect(status.lastPass).toMatchObject({ kind: 'events', operations: 1, failed: 0 });
     t.stop.abort();
     await t.running;
   });
@@ -319,7 +356,7 @@ describe('Reconciler', () => {
     t.leases.snapshot(...peers);
     for (let i = 0; i < 1000 && t.observer.passes.length === 0; i++) await settle(1);
     expect(t.routes()).toHaveLength(n);
-    await t.clock.advance(DEFAULT_TIMING.minGapMs); // the first full sync: 5,000 routes compared, nothing to do
+    await t.clock.advance(DEFAULT_TIMING.resyncMs); // the periodic resync: 5,000 routes compared, nothing to do
     ticking = false;
     expect(t.observer.passes).toEqual(['events:ok', 'resync:ok']);
     // Each pass goes over n entries twice (kernel side, wanted side; or the diff, then the requests), and
@@ -345,7 +382,7 @@ describe('Reconciler', () => {
       }
     };
     t.leases.snapshot(own, ...peers);
-    await until(2); // events, then the first full sync
+    await until(2); // events, then the periodic resync
     expect(t.observer.passes).toEqual(['events:ok', 'resync:ok']);
     // From now on each kernel read (one per resync) is followed by a new lease, as a busy store would send.
     let next = 2;

@@ -123,8 +123,8 @@ async function main(): Promise<void> {
       results[`anon_${n}_mb`] = anonMb(node.flanneld!.child.pid!);
       console.error(`cold ${n}: ${times.map((t) => `${t} ms`).join(', ')}; CPU ${cpu.map((t) => `${t} ms`).join(', ')}`);
       if (n === 1000) {
-        // The first minute after convergence holds one-time work (the first full comparison with the kernel,
-        // V8 compacting the heap the start grew); the second is what an idle node spends from then on.
+        // The first minute after convergence holds one-time work (V8 compacting the heap the start grew,
+        // optimising code); the second is what an idle node spends from then on.
         results.idle_cpu_ms_per_min = (await idleCpuMs(node.flanneld!.child.pid!, IDLE_MS)).toFixed(0);
         results.idle_cpu_2nd_min_ms = (await idleCpuMs(node.flanneld!.child.pid!, IDLE_MS)).toFixed(0);
         settled(n);

@@ -135,7 +135,7 @@ describe('vxlan backend', () => {
     const t = { stop: new AbortController(), running: Promise.resolve() };
     t.running = network.run(t.stop.signal);
     ctx.subnetManager.putLease(peer(2));
-    await ctx.clock.advance(DEFAULT_TIMING.minGapMs); // the first full sync
+    await ctx.clock.advance(DEFAULT_TIMING.minGapMs);
     // A neighbour no lease wants: adding it tells the engine nothing, only a full comparison finds it.
     await ctx.netlink.neighSet({ linkIndex: dev(ctx).index, ip: IP.parse('10.244.9.0'), mac: MAC.parse('0a:00:00:00:00:09'), state: 0x80 });
     await ctx.clock.advance(4000);

@@ -42,7 +42,7 @@ export interface NetworkStats {
   skippedPeers: number;
   /** Peers counted in both: one family programmed, the other skipped. */
   partialPeers?: number;
-  /** The first full comparison with the kernel after the first lease snapshot is done. */
+  /** The first lease snapshot was compared with the kernel and the difference written. */
   synced?: boolean;
 }
 

@@ -147,6 +147,27 @@ describe('Reconciler', () => {
     await t.running;
   });
 
+  it('says it is synced only once the first pass is written, not while its writes are under way', async () => {
+    const t = setup();
+    const apply = t.nl.apply.bind(t.nl);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    t.nl.apply = async (requests) => {
+      await held;
+      return apply(requests);
+    };
+    t.leases.snapshot(peer(2));
+    await settle();
+    expect(t.routes()).toEqual([]);
+    expect(t.engine.stats().synced).toBe(false);
+    release();
+    await settle();
+    expect(t.routes()).toEqual(['10.244.2.0/24 via 192.0.2.2']);
+    expect(t.engine.stats().synced).toBe(true);
+    t.stop.abort();
+    await t.running;
+  });
+
   it('writes the first snapshot whole when the kernel cannot be read, and compares once it can', async () => {
     const t = setup();
     await t.nl.routeReplace({ dst: IPNet.parse('10.244.9.0/24'), gw: IP.parse('192.0.2.9'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
@@ -169,7 +190,7 @@ describe('Reconciler', () => {
   it('repairs a route someone deleted, but not one it deleted itself', async () => {
     const t = setup();
     t.leases.snapshot(peer(2), peer(3));
-    await t.clock.advance(DEFAULT_TIMING.minGapMs); // the first full sync
+    await t.clock.advance(DEFAULT_TIMING.minGapMs);
     const checked = t.dataplane.devicesChecked;
     t.leases.removed(peer(3));
     await t.clock.advance(DEFAULT_TIMING.minGapMs + DEFAULT_TIMING.settleMs);

@@ -115,7 +115,7 @@ export class Reconciler {
   private readonly guard: PeerGuard;
   private snapshotSeen = false;
   private synced = false;
-  /** A resync has run since the first snapshot was applied: the kernel was compared with every lease. */
+  /** The kernel was compared with every lease of the first snapshot and the difference written (first pass or a resync). */
   private fullySynced = false;
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
@@ -356,14 +356,19 @@ export class Reconciler {
     // Entries that moved between peers in this batch are both "was" and "now": the diff keeps them. With
     // nothing that was (new peers: a whole start), no lookup is needed: no two peers hold one key (see
     // remember()), and a backend that repeats a key within one plan gets both puts, the last one winning.
-    const plan =
-      (firstPass && (await this.planFirstSync())) ||
-      (await planDiffSliced(was.length === 0 ? { get: () => undefined, all: () => now } : indexByKey(now), was, { prune: true }));
+    const compared = firstPass ? await this.planFirstSync() : undefined;
+    const plan = compared ?? (await planDiffSliced(was.length === 0 ? { get: () => undefined, all: () => now } : indexByKey(now), was, { prune: true }));
     const ops = planRequests(plan);
     const applyStarted = performance.now();
     const results = await applyBatched(this.deps.netlink, ops);
     const failed = logFailures(ops, results, this.deps.logger, 'applying lease events');
     if (failed > 0) this.requestResync('retry after failed updates', this.timing.retryMs);
+    if (compared) {
+      // Synced once the writes are in, not when they are planned: readiness must not say so in between.
+      // After a failure the retry's resync says it.
+      this.synced = true;
+      if (failed === 0) this.fullySynced = true;
+    }
     const done = performance.now();
     this.reportOps(ops, results);
     const observer = this.deps.observer;
@@ -382,13 +387,11 @@ export class Reconciler {
    * restart with every peer in place writes nothing, where it rewrote every entry) and prunes what was left
    * from before, so no full sync has to follow it (at 1,000 peers one was a tenth of the first minute's
    * CPU). If the kernel cannot be read, the pass writes every peer and the full sync follows as before.
+   * `ensureDevices` is not called first: the devices were set up just before.
    */
   private async planFirstSync(): Promise<DiffPlan | undefined> {
     try {
-      const plan = await planDiffSliced(this.wanted, await this.dataplane.readKernel(), { prune: true });
-      this.synced = true;
-      this.fullySynced = true;
-      return plan;
+      return await planDiffSliced(this.wanted, await this.dataplane.readKernel(), { prune: true });
     } catch (err) {
       this.deps.logger.warn({ err: (err as Error).message }, 'cannot read the kernel before the first pass; writing every peer, and comparing after');
       return undefined;

@@ -193,8 +193,8 @@ export class NetlinkSocket {
         }
         const i = (seq - firstSeq) >>> 0;
         // A late reply to an earlier, timed-out batch is not one of ours.
-        if (i < requests.length)
-          results[i] = new NetlinkError(requests[i]!.op, -buf.readInt32LE(off + NLMSG_HDRLEN), parseError(rawMessage(buf, off, len)).extAck);
+        const errno = -buf.readInt32LE(off + NLMSG_HDRLEN);
+        if (i < requests.length && errno !== 0) results[i] = new NetlinkError(requests[i]!.op, errno, parseError(rawMessage(buf, off, len)).extAck);
       });
     }
     return results;

@@ -20,8 +20,8 @@ export class EtcdRegistry implements LeaseRegistry {
   private readonly client: EtcdClient;
   private readonly subnetsPrefix: string;
   private readonly subnetsEnd: Buffer;
-  /** The watches' store checks (see probe), told of every config read's answer. */
-  private readonly headerListeners = new Set<(header: ResponseHeader) => void>();
+  /** The watches' store checks (see probe): each marks a config read as it is sent, and checks its answer. */
+  private readonly storeChecks = new Set<() => (header: ResponseHeader) => void>();
 
   constructor(
     options: EtcdClientOptions,
@@ -35,8 +35,10 @@ export class EtcdRegistry implements LeaseRegistry {
   }
 
   async getNetworkConfig(signal: AbortSignal): Promise<string> {
+    const checks: ((header: ResponseHeader) => void)[] = [];
+    for (const mark of this.storeChecks) checks.push(mark());
     const { header, kvs } = await this.client.range({ key: `${this.prefix}/config` }, signal);
-    for (const listener of this.headerListeners) listener(header);
+    for (const check of checks) check(header);
     const kv = kvs[0];
     if (!kv) {
       throw new UserError(
@@ -188,38 +190,45 @@ export class EtcdRegistry implements LeaseRegistry {
    */
   private async probe(signal: AbortSignal, seen: () => number, replaced: (reason: Error) => void): Promise<void> {
     let clusterId: string | undefined;
-    let checked = false;
-    // Checked when the answer comes, against the revision seen by then: a later watch event must not make it look old.
-    const check = (header: ResponseHeader): void => {
-      checked = true;
-      const reason =
-        clusterId !== undefined && header.clusterId !== clusterId
-          ? `etcd's cluster ID changed from ${clusterId} to ${header.clusterId}`
-          : header.revision < seen()
-            ? `etcd's revision went back from ${seen()} to ${header.revision}`
-            : undefined;
-      clusterId = header.clusterId;
-      if (reason) {
-        this.logger.error({ reason }, 'the etcd store was replaced or restored; listing leases again');
-        replaced(new Error(reason));
-      }
+    /** A config read was answered since the probe last woke. */
+    let heard = false;
+    // A read is answered at a revision no older than any the watch had seen when it was sent, while a watch
+    // event that comes in during the read must not make its answer look old: the revision is taken at the send.
+    const mark = (own = false) => {
+      const seenThen = seen();
+      return (header: ResponseHeader): void => {
+        if (signal.aborted) return;
+        if (!own) heard = true;
+        const reason =
+          clusterId !== undefined && header.clusterId !== clusterId
+            ? `etcd's cluster ID changed from ${clusterId} to ${header.clusterId}`
+            : header.revision < seenThen
+              ? `etcd's revision went back from ${seenThen} to ${header.revision}`
+              : undefined;
+        clusterId = header.clusterId;
+        if (reason) {
+          this.logger.error({ reason }, 'the etcd store was replaced or restored; listing leases again');
+          replaced(new Error(reason));
+        }
+      };
     };
-    this.headerListeners.add(check);
+    const fromConfigReads = () => mark();
+    this.storeChecks.add(fromConfigReads);
     try {
       while (await this.clock.sleep(PROBE_MS, signal)) {
-        if (checked) {
-          checked = false;
+        if (heard) {
+          heard = false;
           continue;
         }
         try {
+          const check = mark(true);
           check((await this.client.range({ key: `${this.prefix}/config`, countOnly: true }, AbortSignal.any([signal, AbortSignal.timeout(PROBE_MS)]))).header);
-          checked = false;
         } catch {
           // Unreachable: the watch reports that itself, and the next probe tries again.
         }
       }
     } finally {
-      this.headerListeners.delete(check);
+      this.storeChecks.delete(fromConfigReads);
     }
   }
 

@@ -86,7 +86,9 @@ function setup(config?: NetworkConfig) {
       .filter((r) => r.protocol === FLANNEL_ROUTE_PROTOCOL)
       .map((r) => `${r.dst} via ${r.gw}`)
       .sort();
-  return { nl, clock, leases, logger, engine, dataplane, observer, stop, running, routes };
+  /** A route of ours (protocol 70, on eth0) that the kernel holds already, as a previous run would leave it. */
+  const kernelRoute = (dst: string, gw: string) => nl.routeReplace({ dst: IPNet.parse(dst), gw: IP.parse(gw), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+  return { nl, clock, leases, logger, engine, dataplane, observer, stop, running, routes, kernelRoute };
 }
 
 describe('Reconciler', () => {
@@ -119,7 +121,7 @@ describe('Reconciler', () => {
 
   it('leaves stale routes alone until the first snapshot is applied, then prunes them', async () => {
     const t = setup();
-    await t.nl.routeReplace({ dst: IPNet.parse('10.244.9.0/24'), gw: IP.parse('192.0.2.9'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    await t.kernelRoute('10.244.9.0/24', '192.0.2.9');
     await t.clock.advance(DEFAULT_TIMING.resyncMs); // a periodic resync before any lease is known
     expect(t.routes()).toEqual(['10.244.9.0/24 via 192.0.2.9']);
     t.leases.snapshot(peer(2));
@@ -132,9 +134,9 @@ describe('Reconciler', () => {
   it('compares the first snapshot with the kernel: a restart with every route in place writes nothing, and a stale one goes in that pass', async () => {
     const t = setup();
     // What the last run left: peer 2 and 3 as they still are, and a peer that left while flanneld was down.
-    await t.nl.routeReplace({ dst: IPNet.parse('10.244.2.0/24'), gw: IP.parse('192.0.2.2'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
-    await t.nl.routeReplace({ dst: IPNet.parse('10.244.3.0/24'), gw: IP.parse('192.0.2.3'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
-    await t.nl.routeReplace({ dst: IPNet.parse('10.244.9.0/24'), gw: IP.parse('192.0.2.9'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    await t.kernelRoute('10.244.2.0/24', '192.0.2.2');
+    await t.kernelRoute('10.244.3.0/24', '192.0.2.3');
+    await t.kernelRoute('10.244.9.0/24', '192.0.2.9');
     t.nl.ops.length = 0;
     t.leases.snapshot(peer(2), peer(3));
     await settle();
@@ -170,7 +172,7 @@ describe('Reconciler', () => {
 
   it('writes the first snapshot whole when the kernel cannot be read, and compares once it can', async () => {
     const t = setup();
-    await t.nl.routeReplace({ dst: IPNet.parse('10.244.9.0/24'), gw: IP.parse('192.0.2.9'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    await t.kernelRoute('10.244.9.0/24', '192.0.2.9');
     const readKernel = t.dataplane.readKernel.bind(t.dataplane);
     let unreadable = true;
     t.dataplane.readKernel = () => (unreadable ? Promise.reject(new Error('ENOBUFS')) : readKernel());
@@ -455,8 +457,8 @@ describe('Reconciler', () => {
     t.stop.abort(); // no repairs from here on
     await t.running;
     await t.nl.routeDel({ dst: IPNet.parse('10.244.2.0/24') });
-    await t.nl.routeReplace({ dst: IPNet.parse('10.244.3.0/24'), gw: IP.parse('192.0.2.33'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
-    await t.nl.routeReplace({ dst: IPNet.parse('10.244.9.0/24'), gw: IP.parse('192.0.2.9'), linkIndex: 2, protocol: FLANNEL_ROUTE_PROTOCOL });
+    await t.kernelRoute('10.244.3.0/24', '192.0.2.33');
+    await t.kernelRoute('10.244.9.0/24', '192.0.2.9');
     const ops = t.nl.ops.length;
     expect(await t.engine.diff()).toEqual({
       missing: [{ kind: 'route', key: 'route 254 10.244.2.0/24', want: 'via 192.0.2.2 dev 2', peer: '10.244.2.0/24 -' }],

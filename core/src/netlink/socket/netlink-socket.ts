@@ -192,8 +192,8 @@ export class NetlinkSocket {
           return;
         }
         const i = (seq - firstSeq) >>> 0;
-        // A late reply to an earlier, timed-out batch is not one of ours.
         const errno = -buf.readInt32LE(off + NLMSG_HDRLEN);
+        // i past the batch: a late reply to an earlier, timed-out batch, not one of ours.
         if (i < requests.length && errno !== 0) results[i] = new NetlinkError(requests[i]!.op, errno, parseError(rawMessage(buf, off, len)).extAck);
       });
     }

@@ -5,6 +5,7 @@
  */
 import * as http2 from 'node:http2';
 import type { SecureContextOptions } from 'node:tls';
+import { MessagePacer } from './message-pacer.js';
 
 /** gRPC status codes (the ones etcd answers with, and the transport's). */
 export const Status = {
@@ -150,6 +151,7 @@ export interface ChannelOptions {
 }
 
 export interface StreamHandlers {
+  /** Each message, in order; a burst a turn of the event loop at a time (see MessagePacer). */
   onMessage(message: Buffer): void;
   /** Once, when the stream is over: with the error unless etcd ended it with status OK. */
   onClose(err: GrpcError | undefined): void;
@@ -247,25 +249,34 @@ export class Channel {
     let closedByUs = false;
     req.on('response', (hs) => (headers = hs));
     req.on('trailers', (hs) => (trailers = hs));
+    const fail = (err: Error): void => {
+      failure = err;
+      req.close(http2.constants.NGHTTP2_CANCEL);
+    };
+    const pacer = new MessagePacer((m) => h.onMessage(m), { pause: () => req.pause(), resume: () => req.resume(), failed: fail });
     req.on('data', (chunk: Buffer) => {
       try {
-        parser.push(chunk, (m) => h.onMessage(m));
+        parser.push(chunk, (m) => pacer.push(m));
       } catch (err) {
-        failure = err as Error;
-        req.close(http2.constants.NGHTTP2_CANCEL);
+        pacer.stop();
+        fail(err as Error);
       }
     });
     req.on('error', (err) => (failure ??= err));
     req.on('close', () => {
       this.openStreams--;
       if (closedByUs) return;
-      h.onClose(callOutcome(this.endpoint, headers, trailers, failure, req.rstCode));
+      // After the messages that came before the end: a watch resumes from the last one handed on.
+      pacer.afterDrained(() => {
+        if (!closedByUs) h.onClose(callOutcome(this.endpoint, headers, trailers, failure, req.rstCode));
+      });
     });
     return {
       write: (message) => void req.write(frame(message)),
       close: () => {
         if (closedByUs) return;
         closedByUs = true;
+        pacer.stop();
         req.close(http2.constants.NGHTTP2_CANCEL);
       },
     };

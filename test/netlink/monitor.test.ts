@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { netlinkMonitor, type NetlinkEvent } from '@flannel-ts/core/netlink';
-import { cleanupNetns, createNetns, execIn, ipIn } from '../harness/netns.js';
+import { cleanupNetns, createNetns, execIn, ipIn, sh } from '../harness/netns.js';
 import { waitFor } from '../harness/wait.js';
 
 /** Upper bound for anything that should take milliseconds; only reached when something is broken. */
@@ -23,6 +23,21 @@ beforeAll(() => {
 afterAll(() => cleanupNetns());
 
 type LinkEvent = Extract<NetlinkEvent, { topic: 'link' }>;
+
+/** RTNLGRP_IPV4_ROUTE and RTNLGRP_IPV6_ROUTE, as /proc/net/netlink prints a socket's groups. */
+const ROUTE_GROUPS = ((1 << 6) | (1 << 10)).toString(16).padStart(8, '0');
+
+/** The bytes queued (Rmem) on each rtnetlink socket of the namespace that listens to route changes only. */
+function routeMonitorQueues(procNetNetlink: string): number[] {
+  // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+  return procNetNetlink
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[1] === '0' && f[3] === ROUTE_GROUPS)
+    .map((f) => Number(f[4]));
+}
 const isLinkEvent = (e: NetlinkEvent): e is LinkEvent => e.topic === 'link';
 
 describe('netlinkMonitor', () => {
@@ -81,6 +96,33 @@ describe('netlinkMonitor', () => {
       expect(events.some(isOurRoute)).toBe(true);
       // The address came first, so its event does too (the route needs the address's subnet to exist).
       expect(events.findIndex(isOurAddr)).toBeLessThan(events.findIndex(isOurRoute));
+    },
+    EVENT_TIMEOUT_MS * 2,
+  );
+
+  it(
+    'with deletionsOnly the kernel queues no additions for it, and deletions still come',
+    async () => {
+      ipIn(ns, 'link', 'add', 'drop-a', 'type', 'veth', 'peer', 'name', 'drop-b');
+      ipIn(ns, 'link', 'set', 'drop-a', 'up');
+      const deletions: NetlinkEvent[] = [];
+      const filtered = netlinkMonitor(['route'], { netns: ns, deletionsOnly: ['route'] }).subscribe((e) => deletions.push(e));
+      // The same topic without the option: the control, whose queue the same additions fill.
+      const control = netlinkMonitor(['route'], { netns: ns }).subscribe(() => undefined);
+      try {
+        // Synchronous from here to the read of the queues: neither monitor can read its socket meanwhile.
+        sh('ip', ['-n', ns, '-batch', '-'], { input: Array.from({ length: 50 }, (_, i) => `route add 10.98.${i}.0/24 dev drop-a\n`).join('') });
+        const queued = routeMonitorQueues(execIn(ns, 'cat', '/proc/net/netlink'));
+        expect(queued).toHaveLength(2);
+        expect(Math.min(...queued)).toBe(0);
+        expect(Math.max(...queued)).toBeGreaterThan(0);
+        ipIn(ns, 'route', 'del', '10.98.7.0/24');
+        await waitFor(() => deletions.length > 0, EVENT_TIMEOUT_MS);
+        expect(deletions.map((e) => e.topic === 'route' && `${e.action} ${String(e.route.dst)}`)).toEqual(['del 10.98.7.0/24']);
+      } finally {
+        filtered.unsubscribe();
+        control.unsubscribe();
+      }
     },
     EVENT_TIMEOUT_MS * 2,
   );

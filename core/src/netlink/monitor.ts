@@ -33,6 +33,7 @@ import {
 import { decodeRoute, type Route } from './route.js';
 import { c, SO_RCVBUFFORCE, SOL_SOCKET } from './socket/libc.js';
 import { forEachMessage, openRouteSocket, setInt } from './socket/netlink-socket.js';
+import { dropMessageTypes } from './socket/socket-filter.js';
 import { decodeXfrmPolicyEvent, type XfrmPolicyEvent } from './xfrm.js';
 
 /**
@@ -114,7 +115,7 @@ export function netlinkMonitor(topics: readonly MonitorTopic[], opts: MonitorOpt
     try {
       for (const [protocol, ts] of byProtocol) {
         const skip = new Set(ts.filter((t) => opts.deletionsOnly?.includes(t)).flatMap((t) => NEW_TYPES[t]));
-        const socket = openMonitorSocket(protocol, ts, opts.netns);
+        const socket = openMonitorSocket(protocol, ts, [...skip], opts.netns);
         sockets.push(socket);
         socket.on('data', (dgram: Buffer) => {
           for (const event of decodeEvents(protocol, dgram, skip)) subscriber.next(event);
@@ -136,7 +137,8 @@ export function netlinkMonitor(topics: readonly MonitorTopic[], opts: MonitorOpt
 
 const MONITOR_RCVBUF = 64 << 20;
 
-function openMonitorSocket(protocol: number, topics: readonly MonitorTopic[], netns?: string): Socket {
+/** A monitor socket for `topics`; the kernel drops messages of the `skip` types itself where it can. */
+function openMonitorSocket(protocol: number, topics: readonly MonitorTopic[], skip: readonly number[], netns?: string): Socket {
   let mask = 0;
   for (const t of topics) for (const g of GROUPS[t]) mask |= 1 << (g - 1);
   const fd = openRouteSocket(netns, mask, true, protocol);
@@ -144,6 +146,8 @@ function openMonitorSocket(protocol: number, topics: readonly MonitorTopic[], ne
   // queue); a deep queue keeps a burst from overflowing into ENOBUFS and a needless full resync.
   try {
     setInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, MONITOR_RCVBUF, 'SO_RCVBUFFORCE');
+    // Those notifications never reach us then; where the filter is refused, decodeEvents skips them.
+    dropMessageTypes(fd, skip);
   } catch (err) {
     c().close([fd]);
     throw err;

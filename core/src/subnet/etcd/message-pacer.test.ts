@@ -1,17 +1,21 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { BYTES_PER_TURN, MessagePacer, PAUSE_ABOVE } from './message-pacer.js';
+import { MessagePacer, MS_PER_TURN, PAUSE_ABOVE } from './message-pacer.js';
 
 function setup() {
   const got: number[] = [];
   const flow: string[] = [];
   const failures: Error[] = [];
   let throwOn: number | undefined;
+  // Each message takes 1 ms to hand on, or its size in KB when it is bigger.
+  let clock = 0;
   const pacer = new MessagePacer(
     (m) => {
+      clock += Math.max(1, m.length / 1024);
       if (m[0] === throwOn) throw new Error('bad message');
       got.push(m[0]!);
     },
     { pause: () => flow.push('pause'), resume: () => flow.push('resume'), failed: (err) => failures.push(err) },
+    () => clock,
   );
   const msg = (id: number, size = 1000) => Buffer.alloc(size, id);
   return { pacer, got, flow, failures, msg, throwOn: (id: number) => (throwOn = id) };
@@ -24,11 +28,11 @@ describe('MessagePacer', () => {
     expect(t.got).toEqual([1]);
   });
 
-  it('hands a burst on in order, at most a turn’s budget each turn', async () => {
+  it('hands a burst on in order, for at most a turn’s budget of time each turn', async () => {
     const t = setup();
-    const n = Math.ceil((3 * BYTES_PER_TURN) / 1000);
+    const perTurn = MS_PER_TURN; // 1 ms each
+    const n = 3 * perTurn + 1;
     for (let i = 0; i < n; i++) t.pacer.push(t.msg(i % 256));
-    const perTurn = Math.floor(BYTES_PER_TURN / 1000);
     expect(t.got).toHaveLength(perTurn);
     const seen: number[] = [t.got.length];
     while (t.got.length < n) {
@@ -40,13 +44,14 @@ describe('MessagePacer', () => {
     expect(t.got).toEqual(Array.from({ length: n }, (_, i) => i % 256));
   });
 
-  it('lets a message bigger than the budget through in a turn of its own', async () => {
+  it('finishes the message that crosses the budget, and waits with the next', async () => {
     const t = setup();
     t.pacer.push(t.msg(1, 10));
-    t.pacer.push(t.msg(2, BYTES_PER_TURN * 2));
-    expect(t.got).toEqual([1]);
-    await nextTurn();
+    t.pacer.push(t.msg(2, 1024 * MS_PER_TURN * 2));
+    t.pacer.push(t.msg(3, 10));
     expect(t.got).toEqual([1, 2]);
+    await nextTurn();
+    expect(t.got).toEqual([1, 2, 3]);
   });
 
   it('pauses the stream while too much waits, and resumes it once all is handed on', async () => {

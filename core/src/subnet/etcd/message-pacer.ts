@@ -1,8 +1,9 @@
 /**
- * Bytes of a stream's messages handed on per turn of the event loop. A lease's watch event is ~170 bytes
- * and costs ~40 µs to decode and read here, so a turn holds ~190 events, ~8 ms.
+ * Milliseconds of a turn of the event loop that handing messages on may take (a message is never cut: the
+ * one that crosses the line finishes). A lease's watch event costs 20-40 µs to decode and read here, so
+ * a turn takes 250-500 of them.
  */
-export const BYTES_PER_TURN = 32 * 1024;
+export const MS_PER_TURN = 10;
 
 /** With more than this waiting, the stream is paused: HTTP/2 flow control then holds etcd back. */
 export const PAUSE_ABOVE = 1 << 20;
@@ -16,15 +17,17 @@ export interface PacerFlow {
 }
 
 /**
- * Hands a stream's messages on in order, at most BYTES_PER_TURN a turn of the event loop. One network read
+ * Hands a stream's messages on in order, for at most MS_PER_TURN a turn of the event loop. One network read
  * can bring hundreds of watch responses (a writer putting 5,000 leases), and decoding them all at once held
  * the loop for ~40 ms; what is over the budget waits for the next turn, after timers and I/O had theirs.
- * A quiet stream's message is handed on at once.
+ * A quiet stream's message is handed on at once. Time and not bytes: the cost of a byte differs between
+ * machines, and between code V8 has optimised and code it has not (a budget of 32 KB cost live lag here).
  */
 export class MessagePacer {
   private queue: (Buffer | undefined)[] = [];
   private head = 0;
   private queuedBytes = 0;
+  /** Milliseconds spent handing messages on this turn. */
   private usedThisTurn = 0;
   private turnScheduled = false;
   private paused = false;
@@ -34,11 +37,12 @@ export class MessagePacer {
   constructor(
     private readonly deliver: (message: Buffer) => void,
     private readonly flow: PacerFlow,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   push(message: Buffer): void {
     if (this.stopped) return;
-    if (this.head === this.queue.length && this.fits(message.length)) {
+    if (this.head === this.queue.length && this.fits()) {
       this.handOn(message);
       return;
     }
@@ -68,10 +72,9 @@ export class MessagePacer {
     fn?.();
   }
 
-  /** Counts `n` bytes against this turn's budget, unless that would overrun it (an empty turn takes any message). */
-  private fits(n: number): boolean {
-    if (this.usedThisTurn > 0 && this.usedThisTurn + n > BYTES_PER_TURN) return false;
-    this.usedThisTurn += n;
+  /** Whether this turn has time left for a message; the turn's first always has. */
+  private fits(): boolean {
+    if (this.usedThisTurn >= MS_PER_TURN) return false;
     this.scheduleTurn();
     return true;
   }
@@ -85,7 +88,7 @@ export class MessagePacer {
   private readonly nextTurn = (): void => {
     this.turnScheduled = false;
     this.usedThisTurn = 0;
-    while (!this.stopped && this.head < this.queue.length && this.fits(this.queue[this.head]!.length)) {
+    while (!this.stopped && this.head < this.queue.length && this.fits()) {
       const message = this.queue[this.head]!;
       this.queue[this.head++] = undefined;
       this.queuedBytes -= message.length;
@@ -104,8 +107,10 @@ export class MessagePacer {
   };
 
   private handOn(message: Buffer): void {
+    const started = this.now();
     try {
       this.deliver(message);
+      this.usedThisTurn += this.now() - started;
     } catch (err) {
       // Told first: whatever waits for the drain (the stream's close) then sees the failure.
       this.flow.failed(err as Error);

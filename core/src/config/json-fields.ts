@@ -10,19 +10,28 @@ export type FoldedFields<K extends string> = Partial<Record<K, unknown>> & { rea
  */
 export function foldKeys<K extends string>(obj: Record<string, unknown>, fields: readonly K[]): FoldedFields<K> {
   const out: Record<string, unknown> = {};
-  const unknown: string[] = [];
-  // Each key is assigned in document order, so the last key that names a field wins, as in Go.
-  const entries = (obj as OrderedObject)[KEY_ORDER] ?? Object.entries(obj);
-  for (const [key, value] of entries) {
-    const field = (fields as readonly string[]).includes(key) ? key : fields.find((f) => f.toLowerCase() === key.toLowerCase());
-    if (field === undefined) {
-      if (!unknown.includes(key)) unknown.push(key);
-    } else {
-      out[field] = value;
-    }
-  }
-  if (unknown.length > 0) out.unknown = unknown;
+  const names = fields as readonly string[];
+  let unknown: string[] | undefined;
+  // Each key is assigned in document order, so the last key that names a field wins, as in Go. A plain
+  // object is walked with for-in (own keys, in order) rather than Object.entries: every peer's lease
+  // comes through here, and the array of pairs was its garbage.
+  const ordered = (obj as OrderedObject)[KEY_ORDER];
+  if (ordered) for (const [key, value] of ordered) unknown = assign(out, names, key, value, unknown);
+  else for (const key in obj) if (Object.hasOwn(obj, key)) unknown = assign(out, names, key, obj[key], unknown);
+  if (unknown) out.unknown = unknown;
   return out as FoldedFields<K>;
+}
+
+/** Sets `key`'s field in `out`, or adds the key to the unknown ones (returned, made on the first). */
+function assign(out: Record<string, unknown>, fields: readonly string[], key: string, value: unknown, unknown: string[] | undefined): string[] | undefined {
+  const field = fields.includes(key) ? key : fields.find((f) => f.toLowerCase() === key.toLowerCase());
+  if (field !== undefined) {
+    out[field] = value;
+    return unknown;
+  }
+  if (!unknown) return [key];
+  if (!unknown.includes(key)) unknown.push(key);
+  return unknown;
 }
 
 /** Parsers of a backend's net-conf fields (`Backend.FIELD`); absent means undefined or null. */

@@ -9,13 +9,15 @@ const JEQ_K = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const RET_K = 0x06; // BPF_RET | BPF_K
 
 const INSN = 8; // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }
-const FPROG = 16; // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+// struct sock_fprog { unsigned short len; struct sock_filter *filter; } on a 64-bit host; a 32-bit kernel
+// refuses this layout (EINVAL), and the reader's own skip takes over.
+const FPROG = 16;
 
 /**
  * The program, for a little-endian host: load nlmsg_type, drop the message if it is one of `types`, keep
  * it otherwise. A load reads network byte order and nlmsg_type is in the host's, so the constants are
- * compared byte-swapped. The kernel sends each rtnetlink notification in a datagram of its own, so the
- * first header is the only one.
+ * compared byte-swapped. The kernel sends each rtnetlink and XFRM notification in a datagram of its own,
+ * so the first header is the only one.
  */
 export function dropTypesProgram(types: readonly number[]): Buffer {
   const n = types.length;
@@ -43,17 +45,22 @@ export function dropTypesProgram(types: readonly number[]): Buffer {
  */
 export function dropMessageTypes(fd: number, types: readonly number[]): boolean {
   if (types.length === 0 || endianness() !== 'LE') return false;
-  const prog = dropTypesProgram(types);
-  const arena = new NativeArena(prog.length);
   try {
-    prog.copy(arena.buf);
-    const fprog = Buffer.alloc(FPROG);
-    fprog.writeUInt16LE(prog.length / INSN, 0);
-    fprog.writeBigUInt64LE(arena.address, 8);
-    const r = c().setsockopt([fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, FPROG]) as unknown as { value: number };
-    return r.value === 0;
-  } finally {
-    // The kernel keeps its own copy of the program.
-    arena.free();
+    const prog = dropTypesProgram(types);
+    const arena = new NativeArena(prog.length);
+    try {
+      prog.copy(arena.buf);
+      const fprog = Buffer.alloc(FPROG);
+      fprog.writeUInt16LE(prog.length / INSN, 0);
+      fprog.writeBigUInt64LE(arena.address, 8);
+      const r = c().setsockopt([fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, FPROG]) as unknown as { value: number };
+      return r.value === 0;
+    } finally {
+      // The kernel keeps its own copy of the program.
+      arena.free();
+    }
+  } catch {
+    // An optimisation only: without it the reader skips those messages itself.
+    return false;
   }
 }

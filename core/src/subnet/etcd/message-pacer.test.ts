@@ -50,6 +50,8 @@ describe('MessagePacer', () => {
     t.pacer.push(t.msg(2, 1024 * MS_PER_TURN * 2));
     t.pacer.push(t.msg(3, 10));
     expect(t.got).toEqual([1, 2]);
+    await nextTurn(); // this turn's check phase: its budget is spent
+    expect(t.got).toEqual([1, 2]);
     await nextTurn();
     expect(t.got).toEqual([1, 2, 3]);
   });
@@ -60,6 +62,24 @@ describe('MessagePacer', () => {
     for (let i = 0; i < n; i++) t.pacer.push(t.msg(i % 256));
     expect(t.flow).toEqual(['pause']);
     while (t.got.length < n) await nextTurn();
+    expect(t.flow).toEqual(['pause', 'resume']);
+  });
+
+  it('counts what was handed on at once against the turn: its check phase waits for the next', async () => {
+    const t = setup();
+    for (let i = 0; i < 2 * MS_PER_TURN; i++) t.pacer.push(t.msg(i));
+    expect(t.got).toHaveLength(MS_PER_TURN);
+    await nextTurn();
+    expect(t.got).toHaveLength(MS_PER_TURN);
+    await nextTurn();
+    expect(t.got).toHaveLength(2 * MS_PER_TURN);
+  });
+
+  it('lets a paused stream flow again when it is stopped, so that it can end', () => {
+    const t = setup();
+    for (let i = 0; i < Math.ceil(PAUSE_ABOVE / 1000) + 40; i++) t.pacer.push(t.msg(i % 256));
+    expect(t.flow).toEqual(['pause']);
+    t.pacer.stop();
     expect(t.flow).toEqual(['pause', 'resume']);
   });
 

@@ -5,7 +5,10 @@
  */
 export const MS_PER_TURN = 10;
 
-/** With more than this waiting, the stream is paused: HTTP/2 flow control then holds etcd back. */
+/**
+ * With more than this waiting, the stream is paused: HTTP/2 flow control then holds etcd back, once it has
+ * sent what the stream's receive window still allowed (16 MB, see grpc.ts), which Node buffers meanwhile.
+ */
 export const PAUSE_ABOVE = 1 << 20;
 
 export interface PacerFlow {
@@ -42,7 +45,9 @@ export class MessagePacer {
 
   push(message: Buffer): void {
     if (this.stopped) return;
-    if (this.head === this.queue.length && this.fits()) {
+    // At once only when nothing waits (the order) and this turn has time left; the turn's end resets it.
+    if (this.head === this.queue.length && this.usedThisTurn < MS_PER_TURN) {
+      this.scheduleTurn();
       this.handOn(message);
       return;
     }
@@ -67,16 +72,14 @@ export class MessagePacer {
     this.queue = [];
     this.head = 0;
     this.queuedBytes = 0;
+    // A paused stream must flow again or it never ends (nor closes); push() drops what it still brings.
+    if (this.paused) {
+      this.paused = false;
+      this.flow.resume();
+    }
     const fn = this.whenDrained;
     this.whenDrained = undefined;
     fn?.();
-  }
-
-  /** Whether this turn has time left for a message; the turn's first always has. */
-  private fits(): boolean {
-    if (this.usedThisTurn >= MS_PER_TURN) return false;
-    this.scheduleTurn();
-    return true;
   }
 
   private scheduleTurn(): void {
@@ -85,16 +88,29 @@ export class MessagePacer {
     setImmediate(this.nextTurn);
   }
 
+  /**
+   * The check phase of a turn, after the poll phase whose network reads pushed the messages: it goes on
+   * with what those left of the budget, and the budget starts over for the next turn.
+   */
   private readonly nextTurn = (): void => {
     this.turnScheduled = false;
-    this.usedThisTurn = 0;
-    while (!this.stopped && this.head < this.queue.length && this.fits()) {
+    while (!this.stopped && this.head < this.queue.length && this.usedThisTurn < MS_PER_TURN) {
       const message = this.queue[this.head]!;
       this.queue[this.head++] = undefined;
       this.queuedBytes -= message.length;
       this.handOn(message);
     }
-    if (this.stopped || this.head < this.queue.length) return;
+    this.usedThisTurn = 0;
+    if (this.stopped) return;
+    if (this.head < this.queue.length) {
+      // A stream that keeps up with its pacing never empties the queue: drop the slots handed on.
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      this.scheduleTurn();
+      return;
+    }
     this.queue = [];
     this.head = 0;
     if (this.paused) {

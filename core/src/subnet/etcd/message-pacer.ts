@@ -69,10 +69,15 @@ export class MessagePacer {
   /** Drops what waits; nothing more is handed on. */
   stop(): void {
     this.stopped = true;
+    this.queuedBytes = 0;
+    // push() drops what the stream still brings.
+    this.emptied();
+  }
+
+  /** Nothing waits: a paused stream flows again (or it would never end, nor close), the drain is told. */
+  private emptied(): void {
     this.queue = [];
     this.head = 0;
-    this.queuedBytes = 0;
-    // A paused stream must flow again or it never ends (nor closes); push() drops what it still brings.
     if (this.paused) {
       this.paused = false;
       this.flow.resume();
@@ -111,15 +116,7 @@ export class MessagePacer {
       this.scheduleTurn();
       return;
     }
-    this.queue = [];
-    this.head = 0;
-    if (this.paused) {
-      this.paused = false;
-      this.flow.resume();
-    }
-    const fn = this.whenDrained;
-    this.whenDrained = undefined;
-    fn?.();
+    this.emptied();
   };
 
   private handOn(message: Buffer): void {

@@ -12,7 +12,8 @@ import { makeSubnetKey } from '@flannel-ts/core/internal';
 import { EmbeddedRegistry } from '@flannel-ts/core/internal/embedded';
 import { RecordingLogger } from '@flannel-ts/core/testing';
 import { execIn, ipIn, sh } from '../harness/netns.js';
-import { startProcess, stopProcess, waitForOutput, type Started } from '../harness/processes.js';
+import { startProcess, waitForOutput, type Started } from '../harness/processes.js';
+import { stopCapture } from '../harness/capture.js';
 import { snapshotFlanneld, type FlanneldSnapshot } from '../harness/flanneld-snapshot.js';
 import { HEALTHZ_PORT, tearDown, Topology, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
@@ -160,7 +161,7 @@ describeWithKernelFeature('ipsec', fileURLToPath(import.meta.url), 'ipsec backen
       const espLines = (o: string) => o.split('\n').filter((l) => esp.test(l)).length;
       // SIGINT drops what is still in tcpdump's ring buffer: wait until it has printed the pings' packets.
       await waitForOutput(cap, (o) => espLines(o) >= 4, 20_000, '4 ESP packets in the capture').catch(() => undefined);
-      await stopProcess(cap.child, 2000, 'SIGINT');
+      await stopCapture(cap);
       const lines = cap.stdout().trim().split('\n');
       expect(lines.filter((l) => !esp.test(l) && !ike.test(l))).toEqual([]);
       expect(lines.filter((l) => /10\.244\./.test(l))).toEqual([]);

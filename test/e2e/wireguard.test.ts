@@ -12,7 +12,8 @@ import { EmbeddedRegistry } from '@flannel-ts/core/internal/embedded';
 import { NetlinkHandle, requests, WgSecret, wgKeyToBase64 } from '@flannel-ts/core/netlink';
 import { RecordingLogger } from '@flannel-ts/core/testing';
 import { execIn, ipIn, ipJson, sh } from '../harness/netns.js';
-import { startProcess, stopProcess, waitForOutput, type Started } from '../harness/processes.js';
+import { startProcess, waitForOutput, type Started } from '../harness/processes.js';
+import { stopCapture } from '../harness/capture.js';
 import { snapshotFlanneld, type FlanneldSnapshot } from '../harness/flanneld-snapshot.js';
 import { HEALTHZ_PORT, tearDown, Topology, type Pod, type TopologyNode } from '../harness/topology.js';
 import { DEADLINE, waitFor } from '../harness/wait.js';
@@ -286,7 +287,7 @@ describeWithKernelFeature('wireguard', fileURLToPath(import.meta.url), 'wireguar
         const wireguard = /^IP6? (\S+)\.(5182[01]) > (\S+)\.(5182[01]): UDP/;
         const wgLines = (o: string): number => o.split('\n').filter((l) => wireguard.test(l)).length;
         await waitForOutput(cap, (o) => wgLines(o) >= 24, 20_000, '24 WireGuard packets in the capture').catch(() => undefined);
-        await stopProcess(cap.child, 2000, 'SIGINT');
+        await stopCapture(cap);
         const lines = cap.stdout().trim().split('\n');
         const neighbourDiscovery = /^IP6 \S+ > \S+: ICMP6, (neighbor|router|multicast listener)/;
         expect(lines.filter((l) => !wireguard.test(l) && !neighbourDiscovery.test(l))).toEqual([]);

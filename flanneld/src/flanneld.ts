@@ -58,6 +58,8 @@ export class Flanneld {
   async run(signal: AbortSignal): Promise<ExitCode> {
     const { opts, logger, state } = this;
     state.subnetEnv.path = opts.subnetFile;
+    // A start is work: its stalls (reading thousands of leases at once) are sampled finely from here on.
+    this.metrics.loopDelay.busy();
     this.netAdminCheck();
     logger.info({ subnetManager: this.manager.name }, 'subnet manager created');
     try {

@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     for (const n of sizes()) {
       const times: number[] = [];
       const cpu: number[] = [];
+      const stalls: number[] = [];
       // 20,000 peers take a while to write and program: one round, as a point on the growth curve.
       for (let round = 0; round < (n > 5000 ? 1 : ROUNDS); round++) {
         await reset();
@@ -111,6 +112,8 @@ async function main(): Promise<void> {
         // CPU is steadier than wall time on a busy 2-core machine: what a cut saves shows here first.
         const stat = statFields(`/proc/${node.flanneld!.child.pid!}/stat`);
         cpu.push(ownTicks(stat) * (1000 / CLOCK_TICKS));
+        // The longest the event loop was held from flanneld's first step until now (the scrape resets it).
+        stalls.push(scrapeLoopMaxMs());
         if (process.env.BENCH_TRACE) {
           traceStartup(node.flanneld!.output(), t0);
           console.error(`  CPU until converged: user ${Number(stat[11]) * (1000 / CLOCK_TICKS)} ms, system ${Number(stat[12]) * (1000 / CLOCK_TICKS)} ms`);
@@ -119,9 +122,12 @@ async function main(): Promise<void> {
       }
       results[`cold_${n}_s`] = (median(times) / 1000).toFixed(3);
       results[`cold_${n}_cpu_ms`] = String(median(cpu));
+      results[`start_${n}_loop_max_ms`] = median(stalls).toFixed(1);
       results[`rss_${n}_mb`] = rssMb(node.flanneld!.child.pid!);
       results[`anon_${n}_mb`] = anonMb(node.flanneld!.child.pid!);
-      console.error(`cold ${n}: ${times.map((t) => `${t} ms`).join(', ')}; CPU ${cpu.map((t) => `${t} ms`).join(', ')}`);
+      console.error(
+        `cold ${n}: ${times.map((t) => `${t} ms`).join(', ')}; CPU ${cpu.map((t) => `${t} ms`).join(', ')}; loop max ${stalls.map((t) => `${t.toFixed(0)} ms`).join(', ')}`,
+      );
       if (n === 1000) {
         // The first minute after convergence holds one-time work (V8 compacting the heap the start grew,
         // optimising code); the second is what an idle node spends from then on.

@@ -328,3 +328,35 @@ describe('StoreSubnetManager startup listing', () => {
     expect(replayed).toEqual([String(lease.subnet), '10.5.4.0/24']);
   });
 });
+
+describe('StoreSubnetManager reading a big listing', () => {
+  it('parses its keys once for lookup, acquisition and the first snapshot, a slice per turn of the event loop', async () => {
+    const { registry, sm, signal, logger } = setup('{"Network":"10.0.0.0/8","SubnetLen":24,"Backend":{"Type":"vxlan"}}');
+    const n = 2000;
+    const subnet = (i: number) => `10.${100 + (i >> 8)}.${i & 255}.0`;
+    for (let i = 0; i < n; i++) registry.put(`${subnet(i)}-24`, value(`198.18.${i >> 8}.${i & 255}`), 100);
+    registry.put('not-a-subnet', value('198.19.0.1'), 100);
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      const before = turns;
+      expect(await sm.lookupLease(attrs('192.0.2.1'), signal)).toBeUndefined();
+      // 2,000 keys at 250 a turn.
+      expect(turns - before).toBeGreaterThanOrEqual(n / 250 - 1);
+      await sm.acquireLease(attrs('192.0.2.1'), signal);
+      const atWatch = turns;
+      const first = await firstValueFrom(sm.watchLeases());
+      expect(turns - atWatch).toBeGreaterThanOrEqual(n / 250 - 1);
+      expect(first.kind === 'snapshot' && first.snapshot.map((l) => String(l.subnet))).toEqual(Array.from({ length: n }, (_, i) => `${subnet(i)}/24`));
+    } finally {
+      ticking = false;
+    }
+    // One listing, its keys parsed once: the key that is not a subnet key is reported once, not three times.
+    expect(logger.entries.filter((e) => e.msg === 'ignoring a store key that is not a subnet key')).toHaveLength(1);
+  });
+});

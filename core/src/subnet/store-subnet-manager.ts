@@ -14,12 +14,14 @@ import { retryWithBackoff } from '../util/retry.js';
 import { systemClock } from '../util/system-clock.js';
 import { freeSubnets, isCompatible, pickRandom } from './allocate.js';
 import type { LeaseRegistry, RegistryUpdate, StoredSubnet } from './registry.js';
-import { deletedLease, readStoredSubnet, type ReadLease } from './stored-lease.js';
+import { deletedLease, readLeaseValue, readStoredSubnet, readSubnetKey, type ReadLease } from './stored-lease.js';
 import { LeaseRenewer } from './lease-renewer.js';
 
 export const LEASE_TTL_SECONDS = 24 * 3600;
 
 type Listing = { entries: StoredSubnet[]; revision: number };
+/** A listing's keys parsed; values are decoded by whoever needs them (see readLeaseValue). */
+type ReadListing = { read: ReadLease[]; revision: number };
 export const RACE_RETRIES = 10;
 
 export interface StoreSubnetManagerOptions {
@@ -46,11 +48,11 @@ export class StoreSubnetManager implements SubnetManager {
   private readonly random: () => number;
   /**
    * At startup one listing serves three reads: lookupLease, the acquisition after it, and the first
-   * snapshot of watchLeases (a list of 5,000 keys costs ~45 ms). Each is at most 2 s old: the create
-   * that follows is compare-and-swap, and the watch resumes from the listing's revision, so nothing
-   * that happened since is missed.
+   * snapshot of watchLeases (a list of 5,000 keys costs ~45 ms), and its keys are parsed once for all three.
+   * Each is at most 2 s old: the create that follows is compare-and-swap, and the watch resumes from the
+   * listing's revision, so nothing that happened since is missed.
    */
-  private recentList: { listing: Listing; at: number; forWatch: boolean } | undefined;
+  private recentList: { listing: ReadListing; at: number; forWatch: boolean } | undefined;
   private readonly netConf: NetConfigReader;
   /** Store changes read in the current turn of the event loop (see toWatchResults); an immediate resets it. */
   private changesThisTurn = 0;
@@ -91,12 +93,23 @@ export class StoreSubnetManager implements SubnetManager {
   }
 
   async lookupLease(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
-    const listing = await this.registry.list(signal);
+    const listing = await this.readListing(await this.registry.list(signal));
     this.recentList = { listing, at: this.clock.now().getTime(), forWatch: false };
-    const { entries } = listing;
-    const mention = mentionsOurIP(attrs);
-    const ours = entries.flatMap((e) => readStoredSubnet(e, this.logger, mention) ?? []).filter((r) => r.lease && isOurs(r.lease.attrs, attrs));
-    return this.preferred(ours)?.lease;
+    // A copy: the listing's lease object goes on into the watch's first snapshot.
+    const lease = this.preferred(this.oursIn(listing.read, attrs))?.lease;
+    return lease && { ...lease };
+  }
+
+  /** The leases with our public IP. Only a value that contains our address as text can be ours: the rest are not decoded. */
+  private oursIn(read: ReadLease[], attrs: LeaseAttrs): ReadLease[] {
+    const ip = (attrs.publicIP ?? attrs.publicIPv6)?.toString();
+    if (ip === undefined) return [];
+    const ours: ReadLease[] = [];
+    for (const r of read) {
+      const lease = r.lease ?? (r.entry.value.includes(ip) ? readLeaseValue(r, this.logger) : undefined);
+      if (lease && isOurs(lease.attrs, attrs)) ours.push(r);
+    }
+    return ours;
   }
 
   /** Of several leases with our public IP (a stray copy, a restore), the one of our previous subnet first. */
@@ -156,11 +169,14 @@ export class StoreSubnetManager implements SubnetManager {
   }
 
   watchLeases(): Observable<LeaseWatchResult> {
-    return defer(async () => this.takeRecent(true) ?? this.listWithRetry()).pipe(
-      mergeMap(({ entries, revision }) => {
-        this.logger.info({ leases: entries.length, revision }, 'watching leases');
+    return defer(async () => {
+      const { read, revision } = this.takeRecent(true) ?? (await this.readListing(await this.listWithRetry()));
+      return { snapshot: await this.leasesOf(read), revision };
+    }).pipe(
+      mergeMap(({ snapshot, revision }) => {
+        this.logger.info({ leases: snapshot.length, revision }, 'watching leases');
         return concat(
-          [{ kind: 'snapshot', snapshot: this.leasesOf(entries), cursor: revision } as LeaseWatchResult],
+          [{ kind: 'snapshot', snapshot, cursor: revision } as LeaseWatchResult],
           this.registry.watch(revision).pipe(concatMap((update) => this.toWatchResults(update))),
         );
       }),
@@ -173,14 +189,12 @@ export class StoreSubnetManager implements SubnetManager {
   }
 
   private async tryAcquire(config: NetworkConfig, attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
-    const listing = this.takeRecent(false) ?? (await this.registry.list(signal));
+    const listing = this.takeRecent(false) ?? (await this.readListing(await this.registry.list(signal)));
     this.recentList = { listing, at: this.clock.now().getTime(), forWatch: true };
-    const { entries } = listing;
-    const mention = mentionsOurIP(attrs);
-    let held = entries.map((e) => readStoredSubnet(e, this.logger, mention)).filter((r): r is ReadLease => r !== undefined);
+    let held = listing.read;
     const value = encodeLeaseAttrs(attrs);
 
-    const ours = held.filter((r) => r.lease && isOurs(r.lease.attrs, attrs));
+    const ours = this.oursIn(held, attrs);
     const mine = this.preferred(ours.filter((r) => isCompatible(config, r.subnets.subnet, r.subnets.ipv6Subnet))) ?? ours[0];
     for (const stray of ours.filter((r) => r !== mine)) {
       // Two keys with our address would both route to us, and the stray one would never be renewed by anyone.
@@ -207,7 +221,7 @@ export class StoreSubnetManager implements SubnetManager {
     return withStored({ ...subnets, attrs }, stored);
   }
 
-  private takeRecent(forWatch: boolean): Listing | undefined {
+  private takeRecent(forWatch: boolean): ReadListing | undefined {
     const recent = this.recentList;
     if (!recent || recent.forWatch !== forWatch) return undefined;
     this.recentList = undefined;
@@ -258,18 +272,53 @@ export class StoreSubnetManager implements SubnetManager {
     return listing!;
   }
 
-  private leasesOf(entries: StoredSubnet[]): Lease[] {
-    return entries.flatMap((e) => readStoredSubnet(e, this.logger)?.lease ?? []);
+  /** Parses a listing's keys, a slice per turn of the event loop: 20,000 of them are ~100 ms in one piece. */
+  private async readListing({ entries, revision }: Listing): Promise<ReadListing> {
+    const read: ReadLease[] = [];
+    await this.inSlices(entries.length, (i) => {
+      const r = readSubnetKey(entries[i]!, this.logger);
+      if (r) read.push(r);
+    });
+    return { read, revision };
+  }
+
+  /** The leases of keys read, values decoded a slice per turn (those decoded already are taken as they are). */
+  private async leasesOf(read: ReadLease[]): Promise<Lease[]> {
+    const leases: Lease[] = [];
+    await this.inSlices(read.length, (i) => {
+      const r = read[i]!;
+      const lease = r.lease ?? readLeaseValue(r, this.logger);
+      if (lease) leases.push(lease);
+    });
+    return leases;
+  }
+
+  /** Calls `each` for 0..n-1, at most CHANGES_PER_SLICE of them (with the watch's) per turn of the event loop. */
+  private async inSlices(n: number, each: (i: number) => void): Promise<void> {
+    for (let i = 0; i < n; i += CHANGES_PER_SLICE) {
+      const end = Math.min(n, i + CHANGES_PER_SLICE);
+      while (!this.fitsThisTurn(end - i)) await yieldToLoop();
+      for (let j = i; j < end; j++) each(j);
+    }
   }
 
   /**
    * An update as watch results, read at most CHANGES_PER_SLICE changes per turn of the event loop: one update
    * of thousands of changes (a lease revoked under 5,000 keys is one etcd response), or dozens of small ones
    * that arrive in one network read (5,000 puts in transactions of 128), is read a slice at a time, so that
-   * /healthz is never kept waiting. Updates that come meanwhile wait their turn (concatMap), in order.
+   * /healthz is never kept waiting. Updates that come meanwhile wait their turn (concatMap), in order. A
+   * reset (the store listed again) is read in slices too.
    */
   private toWatchResults(update: RegistryUpdate): Observable<LeaseWatchResult> {
-    if (update.kind === 'reset' || (update.changes.length <= CHANGES_PER_SLICE && this.fitsThisTurn(update.changes.length))) {
+    if (update.kind === 'reset') {
+      const snapshot = async (): Promise<LeaseWatchResult> => ({
+        kind: 'snapshot',
+        snapshot: await this.leasesOf((await this.readListing(update)).read),
+        cursor: update.revision,
+      });
+      return defer(snapshot);
+    }
+    if (update.changes.length <= CHANGES_PER_SLICE && this.fitsThisTurn(update.changes.length)) {
       const result = this.toWatchResult(update);
       return result ? of(result) : EMPTY;
     }
@@ -300,8 +349,7 @@ export class StoreSubnetManager implements SubnetManager {
     return true;
   }
 
-  private toWatchResult(update: RegistryUpdate): LeaseWatchResult | undefined {
-    if (update.kind === 'reset') return { kind: 'snapshot', snapshot: this.leasesOf(update.entries), cursor: update.revision };
+  private toWatchResult(update: Extract<RegistryUpdate, { kind: 'changes' }>): LeaseWatchResult | undefined {
     const events: LeaseEvent[] = [];
     for (const change of update.changes) {
       if (change.type === 'put') {
@@ -319,12 +367,6 @@ export class StoreSubnetManager implements SubnetManager {
 export function leaseKey(lease: Lease): string {
   if (!lease.subnet) throw new Error('a stored lease always has an IPv4 subnet');
   return makeSubnetKey(lease.subnet, lease.ipv6Subnet);
-}
-
-/** Only a value that contains our address as text can be ours; the rest need not be parsed. */
-function mentionsOurIP(ours: LeaseAttrs): (value: string) => boolean {
-  const ip = (ours.publicIP ?? ours.publicIPv6)?.toString();
-  return (value) => ip !== undefined && value.includes(ip);
 }
 
 function isOurs(stored: LeaseAttrs, ours: LeaseAttrs): boolean {

@@ -18,22 +18,34 @@ export interface ReadLease {
  * `decodeValue` can skip parsing values that cannot matter (acquisition looks only for our own IP).
  */
 export function readStoredSubnet(entry: StoredSubnet, logger: Logger, decodeValue: (value: string) => boolean = () => true): ReadLease | undefined {
+  const read = readSubnetKey(entry, logger);
+  if (read && decodeValue(entry.value)) readLeaseValue(read, logger);
+  return read;
+}
+
+/** The key alone: what readStoredSubnet does before the value, for readers that decode values later or not at all. */
+export function readSubnetKey(entry: StoredSubnet, logger: Logger): ReadLease | undefined {
   const subnets = parseSubnetKey(entry.key);
   if (!isSubnetKey(subnets)) {
     logger.warn({ key: entry.key, problem: subnets.error }, 'ignoring a store key that is not a subnet key');
     return undefined;
   }
-  if (!decodeValue(entry.value)) return { entry, subnets };
+  return { entry, subnets };
+}
+
+/** Decodes the value of a key read by readSubnetKey into `read.lease`; a malformed value is logged and leaves none. */
+export function readLeaseValue(read: ReadLease, logger: Logger): Lease | undefined {
+  const { entry, subnets } = read;
   try {
     const attrs = decodeLeaseAttrs(entry.value);
     const lease: Lease = { subnet: subnets.subnet, attrs, asof: entry.revision };
     if (subnets.ipv6Subnet) lease.ipv6Subnet = subnets.ipv6Subnet;
     if (entry.expiration) lease.expiration = entry.expiration;
-    return { entry, subnets, lease };
+    return (read.lease = lease);
   } catch (err) {
     if (!(err instanceof LeaseAttrsError)) throw err;
     logger.warn({ key: entry.key, problem: err.message }, 'skipping a peer lease with malformed attributes');
-    return { entry, subnets };
+    return undefined;
   }
 }
 

@@ -85,6 +85,22 @@ describe('LeaseWatcher', () => {
     expect(events[0]?.lease.attrs.backendData).toEqual({ VNI: 1, VtepMAC: 'aa:bb:cc:dd:ee:99' });
   });
 
+  it('diffs a snapshot in slices exactly as in one piece, pausing between slices', async () => {
+    const peers = (from: number, n: number) => Array.from({ length: n }, (_, i) => lease(`10.6.${from + i}.0/24`, `192.0.2.${from + i}`));
+    const [whole, sliced] = [new LeaseWatcher(own), new LeaseWatcher(own)];
+    for (const w of [whole, sliced]) w.reset([own, ...peers(0, 10)]);
+    // Five peers gone, five new, one with a new MAC.
+    const changed = lease('10.6.6.0/24', '192.0.2.6', 'aa:bb:cc:dd:ee:99');
+    const next = [own, ...peers(5, 10).map((l) => (l.subnet!.equals(changed.subnet) ? changed : l))];
+    let pauses = 0;
+    const events = await sliced.resetInSlices(next, 4, async () => pauses++);
+    expect(pauses).toBe(Math.ceil(next.length / 4) - 1);
+    expect(summary(events)).toEqual(summary(whole.reset(next)));
+    expect(events.filter((e) => e.type === 'added').map((e) => String(e.lease.subnet))).toEqual(['10.6.6.0/24', ...peers(10, 5).map((l) => String(l.subnet))]);
+    expect(events.filter((e) => e.type === 'removed')).toHaveLength(5);
+    expect(sliced.peers()).toEqual(whole.peers());
+  });
+
   it('removes nothing on an empty batch of events (Go flannel withdraws every peer there)', () => {
     const w = new LeaseWatcher(own);
     w.reset([own, peerA, peerB]);

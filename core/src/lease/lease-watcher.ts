@@ -49,9 +49,31 @@ export class LeaseWatcher {
   }
 
   reset(snapshot: Lease[]): LeaseEvent[] {
+    const steps = this.resetSteps(snapshot, Infinity);
+    for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+  }
+
+  /**
+   * reset, `sliceSize` leases at a time, with `between()` (a turn of the event loop, say) after each slice:
+   * 20,000 leases are ~50 ms in one piece. The watcher must not be used until the promise settles.
+   */
+  async resetInSlices(snapshot: Lease[], sliceSize: number, between: () => Promise<unknown>): Promise<LeaseEvent[]> {
+    const steps = this.resetSteps(snapshot, sliceSize);
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) return step.value;
+      await between();
+    }
+  }
+
+  /** reset's work, pausing (a yield) after every `sliceSize` leases. */
+  private *resetSteps(snapshot: Lease[], sliceSize: number): Generator<void, LeaseEvent[]> {
     const out: LeaseEvent[] = [];
     const old = this.known;
-    for (const lease of snapshot) {
+    const next = new KnownLeases();
+    for (let i = 0; i < snapshot.length; i++) {
+      if (i > 0 && i % sliceSize === 0) yield;
+      const lease = snapshot[i]!;
+      next.add(lease);
       if (sameSubnet(lease, this.ownLease)) continue;
       const prev = old.find(lease);
       if (!prev) {
@@ -64,8 +86,7 @@ export class LeaseWatcher {
     for (const gone of old.all()) {
       if (!sameSubnet(gone, this.ownLease)) out.push({ type: 'removed', lease: gone });
     }
-    this.known = new KnownLeases();
-    for (const lease of snapshot) this.known.add(lease);
+    this.known = next;
     return out;
   }
 }

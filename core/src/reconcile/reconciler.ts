@@ -220,8 +220,8 @@ export class Reconciler {
     while (this.bigResults.length > 0) {
       // The result stays at the head of the queue until it is taken whole: a result that arrives meanwhile queues behind it.
       const { result, at } = this.bigResults[0]!;
-      // A snapshot is compared with the known leases in one go (a lookup each); its events are queued in slices.
-      const events = result.kind === 'snapshot' ? this.watcher.apply(result) : result.events;
+      // A snapshot is compared with the known leases a slice at a time too; nothing else uses the watcher meanwhile.
+      const events = result.kind === 'snapshot' ? await this.watcher.resetInSlices(result.snapshot, EVENTS_PER_SLICE, yieldToLoop) : result.events;
       for (let i = 0; i < events.length; i += EVENTS_PER_SLICE) {
         if (i > 0) await yieldToLoop();
         const slice = events.slice(i, i + EVENTS_PER_SLICE);

@@ -3,7 +3,7 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { Etcd3 } from 'etcd3';
 import { IP, IPNet, LeaseRevokedError, type LeaseWatchResult } from '@flannel-ts/core';
 import { StoreSubnetManager } from '@flannel-ts/core/internal';
-import { EtcdRegistry, etcdClientOptions } from '@flannel-ts/core/internal/etcd';
+import { EtcdRegistry, LIST_PAGE_SIZE, etcdClientOptions } from '@flannel-ts/core/internal/etcd';
 import { RecordingLogger } from '@flannel-ts/core/testing';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { stopAllProcesses } from '../harness/processes.js';
@@ -185,5 +185,27 @@ describe('etcd subnet manager against a real etcd', () => {
     await expect(sm.renewLease(lease, signal())).rejects.toBeInstanceOf(LeaseRevokedError);
     expect(JSON.parse((await client.get(key).string())!)).toMatchObject({ PublicIP: '192.0.2.77' });
     ac.abort();
+  });
+});
+
+describe('etcd listing in pages, against a real etcd', () => {
+  it('lists more keys than a page holds, each once and in order, and nothing past the subnets prefix', async () => {
+    const n = 2 * LIST_PAGE_SIZE + 100;
+    const keys = Array.from({ length: n }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0-24`);
+    for (let i = 0; i < n; i += 100) {
+      // etcd allows 128 operations per transaction; a guard that always holds makes one a batch of puts.
+      const puts = keys.slice(i, i + 100).map((k) => client.put(`${PREFIX}/subnets/${k}`).value(`{"PublicIP":"198.18.0.1"}`));
+      await client
+        .if(`${PREFIX}/config`, 'Version', '>', 0)
+        .then(...puts)
+        .commit();
+    }
+    // The first key after the prefix's range (its last byte plus one): a listing must stop before it.
+    await client.put(`${PREFIX}/subnets0`).value('not a lease');
+    const { registry } = manager();
+    const { entries, revision } = await registry.list(signal());
+    expect(entries.map((e) => e.key)).toEqual([...keys].sort());
+    const now = Number((await client.get(`${PREFIX}/config`).exec()).header.revision);
+    expect(revision).toBe(now);
   });
 });

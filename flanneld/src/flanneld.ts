@@ -58,7 +58,7 @@ export class Flanneld {
   async run(signal: AbortSignal): Promise<ExitCode> {
     const { opts, logger, state } = this;
     state.subnetEnv.path = opts.subnetFile;
-    // A start is work: its stalls (reading thousands of leases at once) are sampled finely from here on.
+    // A start is work: its stalls (reading thousands of leases) are sampled finely, as lease events and passes are.
     this.metrics.loopDelay.busy();
     this.netAdminCheck();
     logger.info({ subnetManager: this.manager.name }, 'subnet manager created');

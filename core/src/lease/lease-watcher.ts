@@ -65,10 +65,14 @@ export class LeaseWatcher {
     }
   }
 
-  /** reset's work, pausing (a yield) after every `sliceSize` leases. */
+  /**
+   * reset's work, pausing (a yield) after every `sliceSize` leases. The known leases are left as they were
+   * until the last step, so a reset that never finishes changes nothing.
+   */
   private *resetSteps(snapshot: Lease[], sliceSize: number): Generator<void, LeaseEvent[]> {
     const out: LeaseEvent[] = [];
     const old = this.known;
+    const matched = new Set<Lease>();
     const next = new KnownLeases();
     for (let i = 0; i < snapshot.length; i++) {
       if (i > 0 && i % sliceSize === 0) yield;
@@ -76,15 +80,16 @@ export class LeaseWatcher {
       next.add(lease);
       if (sameSubnet(lease, this.ownLease)) continue;
       const prev = old.find(lease);
-      if (!prev) {
+      // A known lease answers one snapshot lease at most: a second with its subnet is new.
+      if (!prev || matched.has(prev)) {
         out.push({ type: 'added', lease });
         continue;
       }
-      old.delete(prev);
+      matched.add(prev);
       if (!sameLease(prev, lease)) out.push({ type: 'added', lease });
     }
     for (const gone of old.all()) {
-      if (!sameSubnet(gone, this.ownLease)) out.push({ type: 'removed', lease: gone });
+      if (!matched.has(gone) && !sameSubnet(gone, this.ownLease)) out.push({ type: 'removed', lease: gone });
     }
     this.known = next;
     return out;

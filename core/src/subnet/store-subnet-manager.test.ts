@@ -360,3 +360,53 @@ describe('StoreSubnetManager reading a big listing', () => {
     expect(logger.entries.filter((e) => e.msg === 'ignoring a store key that is not a subnet key')).toHaveLength(1);
   });
 });
+
+describe('StoreSubnetManager reading values', () => {
+  it('warns once about a malformed value, even one that names our address, across lookup, acquisition and snapshot', async () => {
+    const { registry, sm, signal, logger } = setup();
+    registry.put('10.5.3.0-24', '{"PublicIP":"192.0.2.1",', 100);
+    registry.put('10.5.4.0-24', value('192.0.2.4'), 100);
+    await sm.lookupLease(attrs('192.0.2.1'), signal);
+    const lease = await sm.acquireLease(attrs('192.0.2.1'), signal);
+    // The malformed key's subnet still counts as taken.
+    expect(['10.5.3.0/24', '10.5.4.0/24']).not.toContain(String(lease.subnet));
+    const first = await firstValueFrom(sm.watchLeases());
+    expect(first.kind === 'snapshot' && first.snapshot.map((l) => String(l.subnet))).toEqual(['10.5.4.0/24']);
+    expect(logger.entries.filter((e) => e.msg === 'skipping a peer lease with malformed attributes')).toHaveLength(1);
+  });
+});
+
+describe('StoreSubnetManager.watchLeases after the store is replaced', () => {
+  it('reads the new listing in slices, as a snapshot, ahead of the changes that follow it', async () => {
+    const { registry, sm } = setup('{"Network":"10.0.0.0/8","SubnetLen":24,"Backend":{"Type":"vxlan"}}');
+    const results: LeaseWatchResult[] = [];
+    const sub = sm.watchLeases().subscribe((r) => results.push(r));
+    await new Promise((r) => setImmediate(r));
+    const n = 1000;
+    const entry = (i: number) => ({
+      key: `10.${100 + (i >> 8)}.${i & 255}.0-24`,
+      value: value(`198.18.${i >> 8}.${i & 255}`),
+      reservation: false,
+      revision: 9,
+    });
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    registry.restore(Array.from({ length: n }, (_, i) => entry(i)));
+    registry.put('10.99.0.0-24', value('198.19.0.1'), 100);
+    for (let i = 0; i < 100 && results.length < 3; i++) await new Promise((r) => setImmediate(r));
+    ticking = false;
+    sub.unsubscribe();
+    const [, reset, put] = results;
+    expect(reset?.kind === 'snapshot' && reset.snapshot.map((l) => String(l.subnet))).toEqual(
+      Array.from({ length: n }, (_, i) => entry(i).key.replace('-', '/')),
+    );
+    expect(put).toMatchObject({ kind: 'events', events: [{ type: 'added', lease: { subnet: IPNet.parse('10.99.0.0/24') } }] });
+    // 1,000 keys and then their values, 250 a turn.
+    expect(turns).toBeGreaterThanOrEqual((2 * n) / 250 - 1);
+  });
+});

@@ -93,8 +93,8 @@ export class StoreSubnetManager implements SubnetManager {
   }
 
   async lookupLease(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
-    const listing = await this.readListing(await this.registry.list(signal));
-    this.recentList = { listing, at: this.clock.now().getTime(), forWatch: false };
+    const { listing, at } = await this.listNow(signal);
+    this.recentList = { listing, at, forWatch: false };
     // A copy: the listing's lease object goes on into the watch's first snapshot.
     const lease = this.preferred(this.oursIn(listing.read, attrs))?.lease;
     return lease && { ...lease };
@@ -106,7 +106,7 @@ export class StoreSubnetManager implements SubnetManager {
     if (ip === undefined) return [];
     const ours: ReadLease[] = [];
     for (const r of read) {
-      const lease = r.lease ?? (r.entry.value.includes(ip) ? readLeaseValue(r, this.logger) : undefined);
+      const lease = r.lease ?? (!r.malformed && r.entry.value.includes(ip) ? readLeaseValue(r, this.logger) : undefined);
       if (lease && isOurs(lease.attrs, attrs)) ours.push(r);
     }
     return ours;
@@ -170,7 +170,7 @@ export class StoreSubnetManager implements SubnetManager {
 
   watchLeases(): Observable<LeaseWatchResult> {
     return defer(async () => {
-      const { read, revision } = this.takeRecent(true) ?? (await this.readListing(await this.listWithRetry()));
+      const { read, revision } = this.takeRecent(true)?.listing ?? (await this.readListing(await this.listWithRetry()));
       return { snapshot: await this.leasesOf(read), revision };
     }).pipe(
       mergeMap(({ snapshot, revision }) => {
@@ -189,7 +189,7 @@ export class StoreSubnetManager implements SubnetManager {
   }
 
   private async tryAcquire(config: NetworkConfig, attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease | undefined> {
-    const listing = this.takeRecent(false) ?? (await this.readListing(await this.registry.list(signal)));
+    const { listing } = this.takeRecent(false) ?? (await this.listNow(signal));
     this.recentList = { listing, at: this.clock.now().getTime(), forWatch: true };
     let held = listing.read;
     const value = encodeLeaseAttrs(attrs);
@@ -221,11 +221,11 @@ export class StoreSubnetManager implements SubnetManager {
     return withStored({ ...subnets, attrs }, stored);
   }
 
-  private takeRecent(forWatch: boolean): ReadListing | undefined {
+  private takeRecent(forWatch: boolean): { listing: ReadListing; at: number } | undefined {
     const recent = this.recentList;
     if (!recent || recent.forWatch !== forWatch) return undefined;
     this.recentList = undefined;
-    return this.clock.now().getTime() - recent.at < 2000 ? recent.listing : undefined;
+    return this.clock.now().getTime() - recent.at < 2000 ? recent : undefined;
   }
 
   private previousSubnets(config: NetworkConfig, held: ReadLease[]): { subnet: IPNet; ipv6Subnet?: IPNet } | undefined {
@@ -272,6 +272,13 @@ export class StoreSubnetManager implements SubnetManager {
     return listing!;
   }
 
+  /** A listing, its keys parsed; its age counts from the store's answer, not from the end of the parsing. */
+  private async listNow(signal: AbortSignal): Promise<{ listing: ReadListing; at: number }> {
+    const listed = await this.registry.list(signal);
+    const at = this.clock.now().getTime();
+    return { listing: await this.readListing(listed), at };
+  }
+
   /** Parses a listing's keys, a slice per turn of the event loop: 20,000 of them are ~100 ms in one piece. */
   private async readListing({ entries, revision }: Listing): Promise<ReadListing> {
     const read: ReadLease[] = [];
@@ -287,7 +294,7 @@ export class StoreSubnetManager implements SubnetManager {
     const leases: Lease[] = [];
     await this.inSlices(read.length, (i) => {
       const r = read[i]!;
-      const lease = r.lease ?? readLeaseValue(r, this.logger);
+      const lease = r.lease ?? (r.malformed ? undefined : readLeaseValue(r, this.logger));
       if (lease) leases.push(lease);
     });
     return leases;

@@ -10,16 +10,17 @@ export interface ReadLease {
   entry: StoredSubnet;
   subnets: SubnetKey;
   lease?: Lease;
+  /** Its value was read and is malformed (logged once, then skipped by every reader of the listing). */
+  malformed?: true;
 }
 
 /**
  * Parses what is stored. A key that is not a subnet key is ignored; a value another node wrote badly is
  * logged and yields no lease, but its subnet still counts as taken so it is never handed out twice.
- * `decodeValue` can skip parsing values that cannot matter (acquisition looks only for our own IP).
  */
-export function readStoredSubnet(entry: StoredSubnet, logger: Logger, decodeValue: (value: string) => boolean = () => true): ReadLease | undefined {
+export function readStoredSubnet(entry: StoredSubnet, logger: Logger): ReadLease | undefined {
   const read = readSubnetKey(entry, logger);
-  if (read && decodeValue(entry.value)) readLeaseValue(read, logger);
+  if (read) readLeaseValue(read, logger);
   return read;
 }
 
@@ -33,7 +34,7 @@ export function readSubnetKey(entry: StoredSubnet, logger: Logger): ReadLease | 
   return { entry, subnets };
 }
 
-/** Decodes the value of a key read by readSubnetKey into `read.lease`; a malformed value is logged and leaves none. */
+/** Decodes the value of a key read by readSubnetKey into `read.lease`; a malformed value is logged and marked. */
 export function readLeaseValue(read: ReadLease, logger: Logger): Lease | undefined {
   const { entry, subnets } = read;
   try {
@@ -45,6 +46,7 @@ export function readLeaseValue(read: ReadLease, logger: Logger): Lease | undefin
   } catch (err) {
     if (!(err instanceof LeaseAttrsError)) throw err;
     logger.warn({ key: entry.key, problem: err.message }, 'skipping a peer lease with malformed attributes');
+    read.malformed = true;
     return undefined;
   }
 }

@@ -17,7 +17,9 @@ const kv = (i: number): KeyValue => ({
 
 /**
  * A registry whose client answers Range from `store` (sorted as etcd sorts: by bytes), a page at a time;
- * `fail(request)` may throw instead. No connection is made.
+ * `fail(request)` may throw instead. No connection is made. The fake ignores `revision` and `rangeEnd`:
+ * the pinning is checked by what the requests ask for, and a real etcd serves the listing in
+ * test/etcd/etcd-subnet-manager.test.ts.
  */
 function registryOver(store: KeyValue[], fail: (r: RangeRequest, calls: number) => void = () => undefined) {
   const registry = new EtcdRegistry({ hosts: ['http://192.0.2.1:2379'] }, PREFIX, new RecordingLogger());
@@ -63,6 +65,14 @@ describe('EtcdRegistry.list', () => {
     // The second listing's first page (the third request) sets the revision.
     expect(revision).toBe(103);
     expect(requests[2]!.revision).toBeUndefined();
+  });
+
+  it('ends on an empty store, and on a last page that is exactly full', async () => {
+    const empty = registryOver([]);
+    expect(await empty.registry.list(new AbortController().signal)).toEqual({ entries: [], revision: 101 });
+    const full = registryOver(store.slice(0, LIST_PAGE_SIZE));
+    expect((await full.registry.list(new AbortController().signal)).entries).toHaveLength(LIST_PAGE_SIZE);
+    expect(full.requests).toHaveLength(1);
   });
 
   it('gives up after three compactions in a row, and passes other errors on at once', async () => {

@@ -17,7 +17,10 @@ export const PROBE_MS = 5000;
  * here, 20,000 keys held the event loop ~100 ms); pages bound that, for a round trip each.
  */
 export const LIST_PAGE_SIZE = 2000;
-/** Listings started again because etcd compacted the first page's revision before the last page was read. */
+/**
+ * Attempts at a listing in all: one is started again when etcd cannot serve the first page's revision for a
+ * later page (compacted away meanwhile, or a member behind the one that answered first).
+ */
 const LIST_ATTEMPTS = 3;
 
 /**
@@ -69,7 +72,7 @@ export class EtcdRegistry implements LeaseRegistry {
         return await this.listPages(signal);
       } catch (err) {
         if (!(err instanceof GrpcError && err.code === Status.OUT_OF_RANGE) || attempt === LIST_ATTEMPTS) throw err;
-        this.logger.info({ err: err.message }, "etcd compacted the listing's revision between two pages; listing again");
+        this.logger.info({ err: err.message }, "etcd cannot serve the listing's revision for its next page (compacted, or a member behind); listing again");
       }
     }
   }

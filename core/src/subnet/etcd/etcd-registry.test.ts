@@ -75,6 +75,19 @@ describe('EtcdRegistry.list', () => {
     expect(full.requests).toHaveLength(1);
   });
 
+  it('reads the rest in one reply from the page’s start when its last key is not UTF-8 (its successor cannot be named)', async () => {
+    // U+FFFD stands for bytes the decoder could not read. The fake serves the array in its order, as etcd its own.
+    const garbled = { ...kv(0), key: `${PREFIX}/subnets/\uFFFDgarbage` };
+    const withGarbage = [...store.slice(0, LIST_PAGE_SIZE - 1), garbled, ...store.slice(LIST_PAGE_SIZE - 1)];
+    const { registry, requests } = registryOver(withGarbage);
+    const { entries } = await registry.list(new AbortController().signal);
+    expect(entries.map((e) => e.key)).toEqual(withGarbage.map((e) => e.key.slice(`${PREFIX}/subnets/`.length)));
+    expect(requests.map((r) => [r.key, r.limit, r.revision])).toEqual([
+      [`${PREFIX}/subnets/`, LIST_PAGE_SIZE, undefined],
+      [`${PREFIX}/subnets/`, undefined, 101],
+    ]);
+  });
+
   it('gives up after three compactions in a row, and passes other errors on at once', async () => {
     const compacted = new GrpcError(Status.OUT_OF_RANGE, 'compacted', 'http://192.0.2.1:2379', true);
     const always = registryOver(store, (r) => {

@@ -22,6 +22,8 @@ export const LIST_PAGE_SIZE = 2000;
  * later page (compacted away meanwhile, or a member behind the one that answered first).
  */
 const LIST_ATTEMPTS = 3;
+/** What the UTF-8 decoder puts in place of bytes that are not UTF-8. */
+const REPLACEMENT_CHARACTER = '\uFFFD';
 
 /**
  * Subnet keys in etcd v3, laid out as Go flannel does: `<prefix>/config` and `<prefix>/subnets/<key>`,
@@ -85,8 +87,15 @@ export class EtcdRegistry implements LeaseRegistry {
       const at = revision === undefined ? {} : { revision };
       const page = await this.client.range({ key: from, rangeEnd: this.subnetsEnd, limit: LIST_PAGE_SIZE, ...at }, signal);
       revision ??= page.header.revision;
-      for (const kv of page.kvs) entries.push(this.toStored(kv));
       const last = page.kvs[page.kvs.length - 1];
+      if (page.more && last?.key.includes(REPLACEMENT_CHARACTER)) {
+        // A key that is not UTF-8 (anyone's garbage) was decoded lossily: the key after it cannot be named.
+        // The rest is read in one reply from this page's start; at one revision it begins with this page.
+        const rest = await this.client.range({ key: from, rangeEnd: this.subnetsEnd, revision }, signal);
+        for (const kv of rest.kvs) entries.push(this.toStored(kv));
+        return { entries, revision };
+      }
+      for (const kv of page.kvs) entries.push(this.toStored(kv));
       if (!page.more || !last) return { entries, revision };
       // The next key in etcd's byte order.
       from = `${last.key}\0`;

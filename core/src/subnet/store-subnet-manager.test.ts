@@ -13,6 +13,23 @@ const CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
 const attrs = (ip: string) => ({ publicIP: IP.parse(ip), backendType: 'vxlan' });
 const value = (ip: string) => `{"PublicIP":"${ip}","PublicIPv6":null}`;
 
+/** Counts turns of the event loop (one immediate each) from now until stop(). */
+function countTurns(): { readonly turns: number; stop(): void } {
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    get turns() {
+      return turns;
+    },
+    stop: () => (ticking = false),
+  };
+}
+
 function setup(config = CONFIG, options: Partial<StoreSubnetManagerOptions> = {}) {
   const registry = new InMemoryLeaseRegistry(config);
   const logger = new RecordingLogger();
@@ -169,19 +186,13 @@ describe('StoreSubnetManager.watchLeases with a big update', () => {
     const updates = new Subject<RegistryUpdate>();
     registry.watch = () => updates;
     const results: LeaseWatchResult[] = [];
-    let turns = 0;
+    const loop = countTurns();
     const turnsAt: number[] = [];
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
     const sub = sm.watchLeases().subscribe((r) => {
       results.push(r);
-      turnsAt.push(turns);
+      turnsAt.push(loop.turns);
     });
     await new Promise((r) => setImmediate(r));
-    setImmediate(tick);
     const n = 2000;
     const key = (i: number) => `10.5.${i >> 8}.${(i & 255) >> 0}-32`;
     // One update of n deletions (as etcd sends a revoked lease's keys), then a small one.
@@ -193,7 +204,7 @@ describe('StoreSubnetManager.watchLeases with a big update', () => {
     });
     const sawPut = () => results.some((r) => r.kind === 'events' && r.events.some((e) => e.type === 'added'));
     for (let i = 0; i < 100 && !sawPut(); i++) await new Promise((r) => setImmediate(r));
-    ticking = false;
+    loop.stop();
     sub.unsubscribe();
     const [, ...changes] = results;
     const removed = changes.flatMap((r) => (r.kind === 'events' ? r.events.filter((e) => e.type === 'removed') : []));
@@ -213,19 +224,13 @@ describe('StoreSubnetManager.watchLeases with many small updates in one turn', (
     registry.watch = () => updates;
     const subnets: string[] = [];
     const turnOf: number[] = [];
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
+    const loop = countTurns();
     const sub = sm.watchLeases().subscribe((r) => {
       if (r.kind !== 'events') return;
       for (const e of r.events) subnets.push(String(e.lease.subnet));
-      turnOf.push(turns);
+      turnOf.push(loop.turns);
     });
     await new Promise((r) => setImmediate(r));
-    setImmediate(tick);
     // 40 updates of 100 puts, all in one turn: what one network read of etcd transactions delivers.
     const key = (i: number) => `10.5.${i >> 8}.${i & 255}-32`;
     for (let u = 0; u < 40; u++) {
@@ -236,7 +241,7 @@ describe('StoreSubnetManager.watchLeases with many small updates in one turn', (
       updates.next({ kind: 'changes', changes, revision: u + 2 });
     }
     for (let i = 0; i < 200 && subnets.length < 4000; i++) await new Promise((r) => setImmediate(r));
-    ticking = false;
+    loop.stop();
     sub.unsubscribe();
     expect(subnets).toEqual(Array.from({ length: 4000 }, (_, i) => key(i).replace('-', '/')));
     // At most two updates of 100 fit a turn's 250 changes: 40 updates take at least 20 turns.
@@ -336,25 +341,19 @@ describe('StoreSubnetManager reading a big listing', () => {
     const subnet = (i: number) => `10.${100 + (i >> 8)}.${i & 255}.0`;
     for (let i = 0; i < n; i++) registry.put(`${subnet(i)}-24`, value(`198.18.${i >> 8}.${i & 255}`), 100);
     registry.put('not-a-subnet', value('198.19.0.1'), 100);
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const loop = countTurns();
     try {
-      const before = turns;
+      const before = loop.turns;
       expect(await sm.lookupLease(attrs('192.0.2.1'), signal)).toBeUndefined();
       // 2,000 keys at 250 a turn.
-      expect(turns - before).toBeGreaterThanOrEqual(n / 250 - 1);
+      expect(loop.turns - before).toBeGreaterThanOrEqual(n / 250 - 1);
       await sm.acquireLease(attrs('192.0.2.1'), signal);
-      const atWatch = turns;
+      const atWatch = loop.turns;
       const first = await firstValueFrom(sm.watchLeases());
-      expect(turns - atWatch).toBeGreaterThanOrEqual(n / 250 - 1);
+      expect(loop.turns - atWatch).toBeGreaterThanOrEqual(n / 250 - 1);
       expect(first.kind === 'snapshot' && first.snapshot.map((l) => String(l.subnet))).toEqual(Array.from({ length: n }, (_, i) => `${subnet(i)}/24`));
     } finally {
-      ticking = false;
+      loop.stop();
     }
     // One listing, its keys parsed once: the key that is not a subnet key is reported once, not three times.
     expect(logger.entries.filter((e) => e.msg === 'ignoring a store key that is not a subnet key')).toHaveLength(1);
@@ -389,17 +388,11 @@ describe('StoreSubnetManager.watchLeases after the store is replaced', () => {
       reservation: false,
       revision: 9,
     });
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const loop = countTurns();
     registry.restore(Array.from({ length: n }, (_, i) => entry(i)));
     registry.put('10.99.0.0-24', value('198.19.0.1'), 100);
     for (let i = 0; i < 100 && results.length < 3; i++) await new Promise((r) => setImmediate(r));
-    ticking = false;
+    loop.stop();
     sub.unsubscribe();
     const [, reset, put] = results;
     expect(reset?.kind === 'snapshot' && reset.snapshot.map((l) => String(l.subnet))).toEqual(
@@ -407,6 +400,6 @@ describe('StoreSubnetManager.watchLeases after the store is replaced', () => {
     );
     expect(put).toMatchObject({ kind: 'events', events: [{ type: 'added', lease: { subnet: IPNet.parse('10.99.0.0/24') } }] });
     // 1,000 keys and then their values, 250 a turn.
-    expect(turns).toBeGreaterThanOrEqual((2 * n) / 250 - 1);
+    expect(loop.turns).toBeGreaterThanOrEqual((2 * n) / 250 - 1);
   });
 });

@@ -282,9 +282,12 @@ export class StoreSubnetManager implements SubnetManager {
   /** Parses a listing's keys, a slice per turn of the event loop: 20,000 of them are ~100 ms in one piece. */
   private async readListing({ entries, revision }: Listing): Promise<ReadListing> {
     const read: ReadLease[] = [];
-    await this.inSlices(entries.length, (i) => {
-      const r = readSubnetKey(entries[i]!, this.logger);
-      if (r) read.push(r);
+    await this.inSlices(entries.length, (from, to) => {
+      for (let i = from; i < to; i++) {
+        const r = readSubnetKey(entries[i]!, this.logger);
+        if (r) read.push(r);
+      }
+      return true;
     });
     return { read, revision };
   }
@@ -292,20 +295,26 @@ export class StoreSubnetManager implements SubnetManager {
   /** The leases of keys read, values decoded a slice per turn (those decoded already are taken as they are). */
   private async leasesOf(read: ReadLease[]): Promise<Lease[]> {
     const leases: Lease[] = [];
-    await this.inSlices(read.length, (i) => {
-      const r = read[i]!;
-      const lease = r.lease ?? (r.malformed ? undefined : readLeaseValue(r, this.logger));
-      if (lease) leases.push(lease);
+    await this.inSlices(read.length, (from, to) => {
+      for (let i = from; i < to; i++) {
+        const r = read[i]!;
+        const lease = r.lease ?? (r.malformed ? undefined : readLeaseValue(r, this.logger));
+        if (lease) leases.push(lease);
+      }
+      return true;
     });
     return leases;
   }
 
-  /** Calls `each` for 0..n-1, at most CHANGES_PER_SLICE of them (with the watch's) per turn of the event loop. */
-  private async inSlices(n: number, each: (i: number) => void): Promise<void> {
-    for (let i = 0; i < n; i += CHANGES_PER_SLICE) {
-      const end = Math.min(n, i + CHANGES_PER_SLICE);
-      while (!this.fitsThisTurn(end - i)) await yieldToLoop();
-      for (let j = i; j < end; j++) each(j);
+  /**
+   * Hands 0..n-1 to `slice` as [from, to) ranges of at most CHANGES_PER_SLICE, each in a turn of the event loop
+   * with room for it (the watch's changes count too). `slice` returns false to stop.
+   */
+  private async inSlices(n: number, slice: (from: number, to: number) => boolean): Promise<void> {
+    for (let from = 0; from < n; from += CHANGES_PER_SLICE) {
+      const to = Math.min(n, from + CHANGES_PER_SLICE);
+      while (!this.fitsThisTurn(to - from)) await yieldToLoop();
+      if (!slice(from, to)) return;
     }
   }
 
@@ -332,16 +341,15 @@ export class StoreSubnetManager implements SubnetManager {
     const { changes, revision } = update;
     return new Observable<LeaseWatchResult>((subscriber) => {
       let stopped = false;
-      void (async () => {
-        for (let i = 0; i < changes.length && !stopped; i += CHANGES_PER_SLICE) {
-          const slice = changes.slice(i, i + CHANGES_PER_SLICE);
-          while (!this.fitsThisTurn(slice.length)) await yieldToLoop();
-          if (stopped) return;
-          const result = this.toWatchResult({ kind: 'changes', changes: slice, revision });
-          if (result) subscriber.next(result);
-        }
-        subscriber.complete();
-      })().catch((err: unknown) => subscriber.error(err));
+      this.inSlices(changes.length, (from, to) => {
+        if (stopped) return false;
+        const result = this.toWatchResult({ kind: 'changes', changes: changes.slice(from, to), revision });
+        if (result) subscriber.next(result);
+        return true;
+      }).then(
+        () => subscriber.complete(),
+        (err: unknown) => subscriber.error(err),
+      );
       return () => {
         stopped = true;
       };

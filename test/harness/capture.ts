@@ -9,7 +9,7 @@ export async function captureIcmpSources(ns: string, iface: string, trigger: () 
   await waitForOutput(p, (o) => o.includes('listening on'), timeoutMs, 'tcpdump start');
   trigger();
   await waitForOutput(p, (o) => / IP \S+ > /.test(o), timeoutMs, 'an echo request').catch(() => undefined);
-  await stopProcess(p.child, 500);
+  await stopCapture(p);
   return [...p.output().matchAll(/ IP (\S+) > /g)].map((m) => m[1]!);
 }
 

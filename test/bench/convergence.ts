@@ -4,7 +4,9 @@
 // CPU flanneld used until then (all its threads).
 // Live: N more leases written while it runs; lag from the last acknowledged write to the last route.
 // Memory: RSS and anonymous memory at convergence, and settled (once V8 has given back what the start grew).
-import { execFileSync } from 'node:child_process';
+// Floor: `node -e 0`'s wall time and an idle node's memory with flanneld's built-in modules, the least any
+// Node program here can take, to read version_ms and rss_N_mb against.
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FLANNEL_ROUTE_PROTOCOL, IP } from '@flannel-ts/core';
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
   };
   try {
     results.version_ms = versionMs().toFixed(1);
+    await nodeFloor(results);
     for (const n of sizes()) {
       const times: number[] = [];
       const cpu: number[] = [];
@@ -173,13 +176,45 @@ function sizes(): number[] {
 
 /** `flanneld --version`, run as a user would (the executable): the median wall time of 10. */
 function versionMs(): number {
+  return medianRunMs(FLANNELD, ['--version']);
+}
+
+/** Wall time of a command that exits at once, median of 10 runs. */
+function medianRunMs(cmd: string, args: string[]): number {
   const times: number[] = [];
   for (let i = 0; i < 10; i++) {
     const t0 = performance.now();
-    execFileSync(FLANNELD, ['--version'], { stdio: 'ignore' });
+    execFileSync(cmd, args, { stdio: 'ignore' });
     times.push(performance.now() - t0);
   }
   return median(times);
+}
+
+/** The built-in modules flanneld loads before its first peer (etcd's client, the rules, health, metrics). */
+const BUILTINS = ['http', 'http2', 'tls', 'crypto', 'net', 'child_process', 'perf_hooks', 'fs/promises', 'timers/promises'];
+
+/**
+ * The runtime's own floor on this machine, to read version_ms and rss_N_mb against: `node -e 0`'s wall
+ * time, and the memory of an idle `node` that has loaded only the built-in modules flanneld needs.
+ */
+async function nodeFloor(results: Record<string, string>): Promise<void> {
+  results.node_floor_ms = medianRunMs(process.execPath, ['-e', '0']).toFixed(1);
+  const script = `${BUILTINS.map((m) => `require('node:${m}');`).join('')} process.stdout.write('ready'); setInterval(() => {}, 1e6);`;
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the idle node exited (${code}) before it was ready`)));
+    });
+    results.node_floor_rss_mb = rssMb(child.pid!);
+    results.node_floor_anon_mb = anonMb(child.pid!);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill();
+      await exited;
+    }
+  }
 }
 
 /** CPU (user + system) the process uses over `ms` of doing nothing new, scaled to a minute. */

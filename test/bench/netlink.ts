@@ -1,7 +1,8 @@
 // npm run bench -- netlink
 // Adds then deletes 5,000 routes in a fresh namespace three ways: our library in batches, `ip -batch`
 // with the same operations, and our library one request at a time. Also the event loop's worst delay
-// while the batched run goes on.
+// while the batched run goes on, and the time per route of listing the 5,000 (a resync reads every entry
+// it owns).
 import { writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { addUnderlay, cleanupNetns, createNetns, ipIn, sh } from '../harness/net
 
 const N = 5000;
 const ROUNDS = 3;
+/** Listings of the N routes per round. */
+const DUMPS = 10;
 
 const dst = (i: number) => IPNet.parse(`100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`);
 
@@ -39,6 +42,7 @@ async function main(): Promise<void> {
     const batched: number[] = [];
     const ipBatch: number[] = [];
     const single: number[] = [];
+    const dumpUs: number[] = [];
     let maxDelayMs = 0;
 
     const dir = join(tmpdir(), `${ns}-batch`);
@@ -56,6 +60,9 @@ async function main(): Promise<void> {
       const addNs = process.hrtime.bigint() - t;
       maxDelayMs = Math.max(maxDelayMs, addLoop.stop());
       if (routeCount() < N) throw new Error('batched add left routes out');
+      t = process.hrtime.bigint();
+      for (let k = 0; k < DUMPS; k++) if ((await h.routeList(4)).length < N) throw new Error('a listing left routes out');
+      dumpUs.push(Number(process.hrtime.bigint() - t) / 1000 / (DUMPS * N));
       const delLoop = watchLoop();
       t = process.hrtime.bigint();
       const deleted = await h.apply(routes.map(requests.routeDel));
@@ -88,6 +95,7 @@ async function main(): Promise<void> {
     console.log(`RESULT netlink_vs_ip_batch_ratio=${(x / y).toFixed(2)}`);
     console.log(`RESULT netlink_single_us_per_op=${median(single).toFixed(2)}`);
     console.log(`RESULT event_loop_max_delay_ms=${maxDelayMs.toFixed(1)}`);
+    console.log(`RESULT netlink_dump_us_per_route=${median(dumpUs).toFixed(2)}`);
   } finally {
     cleanupNetns();
   }

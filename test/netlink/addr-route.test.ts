@@ -154,6 +154,26 @@ describe('neighbours and FDB', () => {
     ).toEqual(['192.0.2.31', '192.0.2.32']);
   });
 
+  it('lists a dump that spans many datagrams, with only the entries of the device asked for', async () => {
+    // ~1,500 neighbours take several 32 KB datagrams; each message is decoded as it is read.
+    const n = 1500;
+    const ip = (i: number) => IP.parse(`10.251.${i >> 8}.${i & 255}`);
+    const mac = (i: number) => MAC.parse(`02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
+    const sets = Array.from({ length: n }, (_, i) => requests.neighSet({ linkIndex: vx, ip: ip(i), mac: mac(i), state: nlconst.NUD_PERMANENT }));
+    expect((await h.apply(sets)).filter(Boolean)).toEqual([]);
+    await h.neighSet({ linkIndex: eth0, ip: IP.parse('192.0.2.77'), mac: mac(0), state: nlconst.NUD_PERMANENT });
+
+    const listed = (await h.neighList(vx)).filter((x) => x.state === nlconst.NUD_PERMANENT);
+    expect(listed).toHaveLength(n);
+    expect(new Set(listed.map((x) => `${x.ip} ${x.mac}`))).toEqual(new Set(Array.from({ length: n }, (_, i) => `${ip(i)} ${mac(i)}`)));
+    expect(listed.every((x) => x.linkIndex === vx)).toBe(true);
+    expect((await h.neighList(eth0)).map((x) => String(x.ip))).toContain('192.0.2.77');
+
+    expect((await h.apply(Array.from({ length: n }, (_, i) => requests.neighDel({ linkIndex: vx, ip: ip(i) })))).filter(Boolean)).toEqual([]);
+    await h.neighDel({ linkIndex: eth0, ip: IP.parse('192.0.2.77') });
+    expect((await h.neighList(vx)).filter((x) => x.state === nlconst.NUD_PERMANENT)).toEqual([]);
+  });
+
   it('gives ENOENT for deleting a neighbour that is not there', async () => {
     const err = (await h.neighDel({ linkIndex: vx, ip: IP.parse('10.244.99.0') }).catch((e: unknown) => e)) as NetlinkError;
     expect(err.code).toBe('ENOENT');

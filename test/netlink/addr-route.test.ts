@@ -158,7 +158,7 @@ describe('neighbours and FDB', () => {
     // ~1,500 neighbours take several 32 KB datagrams, and a listing must read them all.
     const n = 1500;
     const ip = (i: number) => IP.parse(`10.251.${i >> 8}.${i & 255}`);
-    const mac = (i: number) => MAC.parse(`02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
+    const mac = (i: number) => MAC.fromBytes(Uint8Array.of(2, 0, 0, 0, (i >> 8) & 255, i & 255));
     const sets = Array.from({ length: n }, (_, i) => requests.neighSet({ linkIndex: vx, ip: ip(i), mac: mac(i), state: nlconst.NUD_PERMANENT }));
     expect((await h.apply(sets)).filter(Boolean)).toEqual([]);
     await h.neighSet({ linkIndex: eth0, ip: IP.parse('192.0.2.77'), mac: mac(0), state: nlconst.NUD_PERMANENT });

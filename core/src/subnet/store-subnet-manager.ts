@@ -106,7 +106,7 @@ export class StoreSubnetManager implements SubnetManager {
     if (ip === undefined) return [];
     const ours: ReadLease[] = [];
     for (const r of read) {
-      const lease = r.lease ?? (!r.malformed && r.entry.value.includes(ip) ? readLeaseValue(r, this.logger) : undefined);
+      const lease = r.lease ?? (r.entry.value.includes(ip) ? readLeaseValue(r, this.logger) : undefined);
       if (lease && isOurs(lease.attrs, attrs)) ours.push(r);
     }
     return ours;
@@ -298,7 +298,7 @@ export class StoreSubnetManager implements SubnetManager {
     await this.inSlices(read.length, (from, to) => {
       for (let i = from; i < to; i++) {
         const r = read[i]!;
-        const lease = r.lease ?? (r.malformed ? undefined : readLeaseValue(r, this.logger));
+        const lease = readLeaseValue(r, this.logger);
         if (lease) leases.push(lease);
       }
       return true;

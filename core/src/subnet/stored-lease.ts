@@ -34,8 +34,12 @@ export function readSubnetKey(entry: StoredSubnet, logger: Logger): ReadLease | 
   return { entry, subnets };
 }
 
-/** Decodes the value of a key read by readSubnetKey into `read.lease`; a malformed value is logged and marked. */
+/**
+ * Decodes the value of a key read by readSubnetKey into `read.lease`; a malformed value is logged and marked.
+ * Once only: a value decoded (or found malformed) before is answered from `read`.
+ */
 export function readLeaseValue(read: ReadLease, logger: Logger): Lease | undefined {
+  if (read.lease || read.malformed) return read.lease;
   const { entry, subnets } = read;
   try {
     const attrs = decodeLeaseAttrs(entry.value);
